@@ -1,0 +1,42 @@
+"""What the absl scripts share: one-line errors with exit code 2.
+
+Scripts stay thin: `main(argv)` turns flags into library calls. This module only runs it.
+"""
+
+import sys
+
+from absl import app, flags
+
+USAGE_ERROR = 2
+
+
+def fail(message):
+    """Prints a one-line error and exits with code 2 (bad usage)."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(USAGE_ERROR)
+
+
+def set_flags(**kwargs):
+    """The keyword arguments whose flags were given: a flag left at None never overrides a
+    builder's own default (timm's `create_model` convention)."""
+    return {key: value for key, value in kwargs.items() if value is not None}
+
+
+def _parse_flags(argv):
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        fail(str(error).splitlines()[0])
+
+
+def run(main):
+    """`absl.app.run(main)`, but a bad flag, or a ValueError or TypeError that the library
+    raises for a bad argument, is a one-line error with exit code 2 instead of a traceback."""
+
+    def guarded_main(argv):
+        try:
+            return main(argv)
+        except (ValueError, TypeError) as error:
+            fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+
+    app.run(guarded_main, flags_parser=_parse_flags)

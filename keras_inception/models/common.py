@@ -1,0 +1,168 @@
+"""What every builder shares: argument checks in keras.applications' style, the classifier
+top, feature pooling, and loading a local weights file."""
+
+import os
+
+import keras
+from keras import layers
+
+POOLING_OPTIONS = (None, "avg", "max")
+
+
+def check_num_classes(num_classes):
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(
+            f"`num_classes` must be an integer >= 1. Received: num_classes={num_classes!r}"
+        )
+
+
+def check_top(include_top, pooling):
+    if not isinstance(include_top, bool):
+        raise ValueError(f"`include_top` must be True or False. Received: include_top={include_top!r}")
+    if pooling not in POOLING_OPTIONS:
+        raise ValueError(
+            f"`pooling` must be one of None, 'avg', 'max'. Received: pooling={pooling!r}"
+        )
+    if include_top and pooling is not None:
+        raise ValueError(
+            "`pooling` applies only when `include_top=False`; the classifier top has its own "
+            f"pooling. Received: include_top=True, pooling={pooling!r}"
+        )
+
+
+def check_classifier_activation(classifier_activation):
+    if classifier_activation is None or callable(classifier_activation):
+        return
+    try:
+        keras.activations.get(classifier_activation)
+    except (ValueError, TypeError):
+        raise ValueError(
+            "`classifier_activation` must be None (logits), a Keras activation name such as "
+            f"'softmax', or a callable. Received: classifier_activation={classifier_activation!r}"
+        ) from None
+
+
+def check_choice(argument, value, choices):
+    if value not in choices:
+        allowed = ", ".join(repr(choice) for choice in choices)
+        raise ValueError(f"`{argument}` must be one of {allowed}. Received: {argument}={value!r}")
+
+
+def check_rate(argument, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"`{argument}` must be a number in [0, 1). Received: {argument}={value!r}")
+
+
+def resolve_input_shape(input_shape, *, default, min_size, include_top, reason):
+    """Returns the (height, width, channels) to build with, or raises a one-line ValueError.
+
+    Height and width may be None only without the classifier top (global pooling copes with
+    any size); otherwise both must be at least `min_size`, where `reason` says why.
+    """
+    if input_shape is None:
+        return tuple(default)
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
+        raise ValueError(
+            "`input_shape` must be (height, width, channels), channels last. "
+            f"Received: input_shape={input_shape!r}"
+        )
+    height, width, channels = input_shape
+    for dim in (height, width, channels):
+        if dim is None:
+            continue
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ValueError(
+                f"`input_shape` must hold positive integers. Received: input_shape={input_shape!r}"
+            )
+    if channels is None:
+        raise ValueError(f"The channel count must be known. Received: input_shape={input_shape!r}")
+    if include_top and (height is None or width is None):
+        raise ValueError(
+            "Height and width must be given when `include_top=True`. "
+            f"Received: input_shape={input_shape!r}"
+        )
+    for dim in (height, width):
+        if dim is not None and dim < min_size:
+            raise ValueError(
+                f"`input_shape` is too small: height and width must be at least {min_size} "
+                f"({reason}). Received: input_shape={input_shape!r}"
+            )
+    return (height, width, channels)
+
+
+def head_dtype():
+    """Classifier layers stay float32 under a mixed-precision policy, for a stable softmax."""
+    if keras.config.dtype_policy().name.startswith("mixed"):
+        return "float32"
+    return None
+
+
+def classifier(x, num_classes, classifier_activation, *, name):
+    """The final linear layer; it carries the output's name (`main`, `aux1`, ...)."""
+    return layers.Dense(
+        num_classes, activation=classifier_activation, dtype=head_dtype(), name=name
+    )(x)
+
+
+def pool_features(x, pooling):
+    """Global pooling of the last feature map for `include_top=False` (None keeps the map)."""
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x
+
+
+def check_weights(weights):
+    """`weights` is None or a local file; nothing is ever downloaded."""
+    if weights is None:
+        return
+    if not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(
+            "`weights` must be None or the path of a local '.weights.h5' or '.keras' file. "
+            f"Received: weights={weights!r}"
+        )
+    path = os.fspath(weights)
+    if not path.endswith((".weights.h5", ".keras")):
+        raise ValueError(
+            "`weights` must be None or the path of a local '.weights.h5' or '.keras' file; "
+            "no pretrained weights are downloaded. "
+            f"Received: weights={weights!r}"
+        )
+    if not os.path.isfile(path):
+        raise ValueError(f"The weights file does not exist. Received: weights={weights!r}")
+
+
+def load_weights(model, weights, build_training_model=None):
+    """Loads a local weights file into a freshly built model.
+
+    Keras weight files key layers by type and order, not by name, so a file saved from the
+    training model (with auxiliary heads) does not line up with the same net built without
+    them. For that case pass `build_training_model`: the file is loaded into the training
+    form and the weights are copied over by layer name.
+    """
+    if weights is None:
+        return model
+    path = os.fspath(weights)
+    try:
+        model.load_weights(path)
+        return model
+    except ValueError as error:
+        if build_training_model is None:
+            raise _mismatch(weights, error) from None
+        mismatch = error
+    training_model = build_training_model()
+    try:
+        training_model.load_weights(path)
+    except ValueError:
+        raise _mismatch(weights, mismatch) from None
+    for layer in model.layers:
+        layer.set_weights(training_model.get_layer(layer.name).get_weights())
+    return model
+
+
+def _mismatch(weights, error):
+    first_line = str(error).strip().splitlines()[0]
+    return ValueError(
+        f"The weights file does not fit this net ({first_line}). Received: weights={weights!r}"
+    )

@@ -1,0 +1,367 @@
+"""GoogLeNet (Inception v1), read from the paper's Table 1.
+
+Reference:
+    Szegedy et al., "Going Deeper with Convolutions", CVPR 2015 (arXiv:1409.4842).
+"""
+
+import functools
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import keras
+from keras import layers
+
+from keras_inception.layers import GOOGLENET_LRN, LocalResponseNormalization, conv_block
+from keras_inception.models import common
+from keras_inception.models.multi_output import AuxiliaryHeadsModel
+from keras_inception.registry import register_model
+
+
+class InceptionWidths(NamedTuple):
+    """One row of Table 1: the widths of an Inception module's four branches."""
+
+    ch1x1: int
+    ch3x3_reduce: int
+    ch3x3: int
+    ch5x5_reduce: int
+    ch5x5: int
+    pool_proj: int
+
+    @property
+    def out_channels(self):
+        return self.ch1x1 + self.ch3x3 + self.ch5x5 + self.pool_proj
+
+
+# Table 1. The first digit is the stage; a 3x3/2 max-pool sits between stages. Output sizes
+# are for the 224x224 ImageNet stem.
+INCEPTION_WIDTHS = {
+    "3a": InceptionWidths(64, 96, 128, 16, 32, 32),  # 28x28x256
+    "3b": InceptionWidths(128, 128, 192, 32, 96, 64),  # 28x28x480
+    "4a": InceptionWidths(192, 96, 208, 16, 48, 64),  # 14x14x512
+    "4b": InceptionWidths(160, 112, 224, 24, 64, 64),  # 14x14x512
+    "4c": InceptionWidths(128, 128, 256, 24, 64, 64),  # 14x14x512
+    "4d": InceptionWidths(112, 144, 288, 32, 64, 64),  # 14x14x528
+    "4e": InceptionWidths(256, 160, 320, 32, 128, 128),  # 14x14x832
+    "5a": InceptionWidths(256, 160, 320, 32, 128, 128),  # 7x7x832
+    "5b": InceptionWidths(384, 192, 384, 48, 128, 128),  # 7x7x1024
+}
+BRANCHES = InceptionWidths._fields
+
+
+class StemLayer(NamedTuple):
+    op: str  # "conv", "maxpool" or "lrn"
+    filters: int = 0
+    kernel: int = 0
+    strides: int = 1
+
+
+STEMS = {
+    # The paper's stem: 224 -> 28 at inception_3a.
+    "imagenet": (
+        StemLayer("conv", 64, 7, 2),  # 112x112x64
+        StemLayer("maxpool", 0, 3, 2),  # 56x56x64
+        StemLayer("lrn"),
+        StemLayer("conv", 64, 1),  # 56x56x64
+        StemLayer("conv", 192, 3),  # 56x56x192
+        StemLayer("lrn"),
+        StemLayer("maxpool", 0, 3, 2),  # 28x28x192
+    ),
+    # For 32x32 images: stride-1 3x3 convs and one pool, so inception_3a sees 16x16 rather
+    # than the 4x4 the ImageNet stem would leave (the form of the pytorch-cifar100 collection).
+    "small": (
+        StemLayer("conv", 64, 3),  # 32x32x64
+        StemLayer("conv", 64, 3),  # 32x32x64
+        StemLayer("conv", 192, 3),  # 32x32x192
+        StemLayer("lrn"),
+        StemLayer("maxpool", 0, 3, 2),  # 16x16x192
+    ),
+}
+DEFAULT_INPUT_SHAPES = {"imagenet": (224, 224, 3), "small": (32, 32, 3)}
+
+# "paper": LRN in the stem, conv biases, no batch norm. "bn": the usual modern form, batch
+# norm after every conv and no LRN.
+VARIANTS = {
+    "paper": {"batch_norm": False, "lrn": True},
+    "bn": {"batch_norm": True, "lrn": False},
+}
+
+
+class AuxHead(NamedTuple):
+    block: str  # the Inception block whose output feeds the head
+    pool: int = 5
+    pool_strides: int = 3  # 14x14 -> 4x4
+    conv: int = 128
+    fc: int = 1024
+
+
+# Auxiliary classifiers on 4a and 4d, used only in training (paper, section 5).
+AUX_HEADS = {"aux1": AuxHead("4a"), "aux2": AuxHead("4d")}
+
+
+def resolve_widths(widths=None, block_widths=None, width_multiplier=1.0):
+    """The Inception width table to build, as {block: InceptionWidths}.
+
+    Args:
+        widths: a whole table {block: 6 widths} for all nine blocks; defaults to Table 1.
+        block_widths: per-block overrides on top of it, {block: 6 widths} or
+            {block: {branch: width}} to change single branches (branch names: `BRANCHES`).
+        width_multiplier: scales every width (rounded, at least 1).
+
+    Returns:
+        A dict in the paper's block order.
+    """
+    if widths is None:
+        widths = INCEPTION_WIDTHS
+    if not isinstance(widths, Mapping) or set(widths) != set(INCEPTION_WIDTHS):
+        raise ValueError(
+            f"`widths` must map every block {', '.join(INCEPTION_WIDTHS)} to 6 widths "
+            f"({', '.join(BRANCHES)}). Received: widths={widths!r}"
+        )
+    table = {block: _check_row(f"widths[{block!r}]", widths[block]) for block in INCEPTION_WIDTHS}
+    if block_widths is not None:
+        if not isinstance(block_widths, Mapping):
+            raise ValueError(
+                "`block_widths` must be a dict {block: widths}. "
+                f"Received: block_widths={block_widths!r}"
+            )
+        for block, row in block_widths.items():
+            if block not in INCEPTION_WIDTHS:
+                raise ValueError(
+                    f"Unknown Inception block in `block_widths`; known blocks: "
+                    f"{', '.join(INCEPTION_WIDTHS)}. Received: block_widths={block_widths!r}"
+                )
+            argument = f"block_widths[{block!r}]"
+            if isinstance(row, Mapping):
+                unknown = set(row) - set(BRANCHES)
+                if unknown:
+                    raise ValueError(
+                        f"Unknown branch in `{argument}`; branches: {', '.join(BRANCHES)}. "
+                        f"Received: {argument}={row!r}"
+                    )
+                row = table[block]._replace(**row)
+            table[block] = _check_row(argument, row)
+    _check_multiplier(width_multiplier)
+    scale = functools.partial(_scale, multiplier=width_multiplier)
+    return {block: InceptionWidths(*map(scale, row)) for block, row in table.items()}
+
+
+def _check_row(argument, row):
+    if isinstance(row, Mapping) or not hasattr(row, "__len__") or len(row) != len(BRANCHES):
+        raise ValueError(
+            f"`{argument}` must be 6 positive integers ({', '.join(BRANCHES)}). "
+            f"Received: {argument}={row!r}"
+        )
+    for width in row:
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise ValueError(
+                f"`{argument}` must be 6 positive integers ({', '.join(BRANCHES)}). "
+                f"Received: {argument}={tuple(row)!r}"
+            )
+    return InceptionWidths(*row)
+
+
+def _check_multiplier(width_multiplier):
+    if (
+        isinstance(width_multiplier, bool)
+        or not isinstance(width_multiplier, (int, float))
+        or not width_multiplier > 0
+    ):
+        raise ValueError(
+            f"`width_multiplier` must be a number > 0. Received: width_multiplier={width_multiplier!r}"
+        )
+
+
+def _scale(width, multiplier):
+    return max(1, int(width * multiplier + 0.5))
+
+
+def inception_module(x, widths, *, name, batch_norm=False, factorize_5x5=False):
+    """The four-branch Inception module (paper, figure 2b), concatenated on channels."""
+    conv = functools.partial(conv_block, batch_norm=batch_norm)
+    branch_1x1 = conv(x, widths.ch1x1, 1, name=f"{name}_1x1")
+
+    branch_3x3 = conv(x, widths.ch3x3_reduce, 1, name=f"{name}_3x3_reduce")
+    branch_3x3 = conv(branch_3x3, widths.ch3x3, 3, name=f"{name}_3x3")
+
+    branch_5x5 = conv(x, widths.ch5x5_reduce, 1, name=f"{name}_5x5_reduce")
+    if factorize_5x5:
+        # Two stacked 3x3 convs see the same 5x5 window with fewer weights (Inception v2).
+        branch_5x5 = conv(branch_5x5, widths.ch5x5, 3, name=f"{name}_5x5a")
+        branch_5x5 = conv(branch_5x5, widths.ch5x5, 3, name=f"{name}_5x5b")
+    else:
+        branch_5x5 = conv(branch_5x5, widths.ch5x5, 5, name=f"{name}_5x5")
+
+    branch_pool = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
+    branch_pool = conv(branch_pool, widths.pool_proj, 1, name=f"{name}_pool_proj")
+
+    return layers.Concatenate(name=name)([branch_1x1, branch_3x3, branch_5x5, branch_pool])
+
+
+def _stem(x, stem, *, batch_norm, lrn, scale):
+    counts = {"conv": 0, "maxpool": 0, "lrn": 0}
+    for row in STEMS[stem]:
+        if row.op == "lrn" and not lrn:
+            continue
+        counts[row.op] += 1
+        name = f"stem_{row.op}{counts[row.op]}"
+        if row.op == "conv":
+            x = conv_block(
+                x, scale(row.filters), row.kernel, strides=row.strides, name=name,
+                batch_norm=batch_norm,
+            )
+        elif row.op == "maxpool":
+            x = layers.MaxPooling2D(row.kernel, strides=row.strides, padding="same", name=name)(x)
+        else:
+            x = LocalResponseNormalization(**GOOGLENET_LRN, name=name)(x)
+    return x
+
+
+def _aux_classifier(x, head, *, name, num_classes, classifier_activation, batch_norm,
+                    dropout_rate, scale):
+    x = layers.AveragePooling2D(head.pool, strides=head.pool_strides, name=f"{name}_pool")(x)
+    x = conv_block(x, scale(head.conv), 1, name=f"{name}_1x1", batch_norm=batch_norm)
+    x = layers.Flatten(name=f"{name}_flatten")(x)
+    x = layers.Dense(scale(head.fc), activation="relu", name=f"{name}_fc")(x)
+    x = layers.Dropout(dropout_rate, name=f"{name}_dropout")(x)
+    return common.classifier(x, num_classes, classifier_activation, name=name)
+
+
+def _stem_stride(stem):
+    stride = 1
+    for row in STEMS[stem]:
+        stride *= row.strides
+    return stride
+
+
+def googlenet(
+    *,
+    include_top=True,
+    weights=None,
+    input_shape=None,
+    pooling=None,
+    num_classes=1000,
+    classifier_activation="softmax",
+    name="googlenet",
+    variant="paper",
+    stem="imagenet",
+    aux_heads=None,
+    widths=None,
+    block_widths=None,
+    width_multiplier=1.0,
+    factorize_5x5=False,
+    dropout_rate=0.4,
+    aux_dropout_rate=0.7,
+):
+    """Builds GoogLeNet.
+
+    Reference:
+        Szegedy et al., "Going Deeper with Convolutions", CVPR 2015.
+
+    Args:
+        include_top: include the classifier (global average pool, dropout, linear).
+        weights: None, or the path of a local `.weights.h5` / `.keras` file to load.
+        input_shape: (height, width, channels); defaults to 224x224x3 for the ImageNet stem
+            and 32x32x3 for the small one.
+        pooling: with `include_top=False`: None (the 5b feature map), "avg" or "max".
+        num_classes: number of classes of every classifier.
+        classifier_activation: activation of the classifiers; None gives logits.
+        name: model name.
+        variant: "paper" (LRN, conv biases, no batch norm) or "bn" (batch norm, no LRN).
+        stem: "imagenet" (7x7/2 conv, two pools) or "small" (stride-1 3x3 convs, one pool).
+        aux_heads: build the two auxiliary classifiers; defaults to `include_top`. With them
+            the model is an `AuxiliaryHeadsModel` with outputs `main`, `aux1`, `aux2`; without
+            them a single-output inference net.
+        widths, block_widths, width_multiplier: the Inception width table; see
+            `resolve_widths`. The multiplier also scales the stem and the aux heads.
+        factorize_5x5: replace each 5x5 conv by two stacked 3x3 convs.
+        dropout_rate: dropout before the main classifier (0.4 in the paper).
+        aux_dropout_rate: dropout in the auxiliary heads (0.7 in the paper).
+
+    Returns:
+        A `keras.Model`.
+    """
+    common.check_choice("variant", variant, tuple(VARIANTS))
+    common.check_choice("stem", stem, tuple(STEMS))
+    common.check_top(include_top, pooling)
+    common.check_num_classes(num_classes)
+    common.check_classifier_activation(classifier_activation)
+    common.check_weights(weights)
+    common.check_rate("dropout_rate", dropout_rate)
+    common.check_rate("aux_dropout_rate", aux_dropout_rate)
+    if aux_heads is None:
+        aux_heads = include_top
+    if not isinstance(aux_heads, bool):
+        raise ValueError(f"`aux_heads` must be True, False or None. Received: aux_heads={aux_heads!r}")
+    if aux_heads and not include_top:
+        raise ValueError(
+            "Auxiliary heads are classifiers and need `include_top=True`. "
+            f"Received: aux_heads=True, include_top={include_top!r}"
+        )
+    if not isinstance(factorize_5x5, bool):
+        raise ValueError(
+            f"`factorize_5x5` must be True or False. Received: factorize_5x5={factorize_5x5!r}"
+        )
+    table = resolve_widths(widths, block_widths, width_multiplier)
+    scale = functools.partial(_scale, multiplier=width_multiplier)
+
+    # Each stage halves the size; the aux heads' valid 5x5 pool needs a 5x5 map at 4a/4d.
+    stem_stride = _stem_stride(stem)
+    min_size, reason = stem_stride * 4, f"GoogLeNet with the {stem!r} stem downsamples by {stem_stride * 4}"
+    aux_min = AUX_HEADS["aux1"].pool * stem_stride * 2
+    if aux_heads and aux_min > min_size:
+        min_size, reason = aux_min, "the auxiliary heads' 5x5 pool needs a 5x5 map at inception_4a"
+    input_shape = common.resolve_input_shape(
+        input_shape, default=DEFAULT_INPUT_SHAPES[stem], min_size=min_size,
+        include_top=include_top, reason=reason,
+    )
+    batch_norm, lrn = VARIANTS[variant]["batch_norm"], VARIANTS[variant]["lrn"]
+
+    def build(with_aux_heads):
+        inputs = keras.Input(shape=input_shape, name="image")
+        x = _stem(inputs, stem, batch_norm=batch_norm, lrn=lrn, scale=scale)
+        taps = {}
+        previous_stage = None
+        for block, row in table.items():
+            stage = block[0]
+            if previous_stage is not None and stage != previous_stage:
+                # 28x28 -> 14x14 before 4a, 14x14 -> 7x7 before 5a.
+                x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"pool{previous_stage}")(x)
+            x = inception_module(
+                x, row, name=f"inception_{block}", batch_norm=batch_norm,
+                factorize_5x5=factorize_5x5,
+            )
+            taps[block] = x
+            previous_stage = stage
+
+        if not include_top:
+            return keras.Model(inputs, common.pool_features(x, pooling), name=name)
+        x = layers.GlobalAveragePooling2D(name="main_pool")(x)  # the paper's 7x7 average pool
+        x = layers.Dropout(dropout_rate, name="main_dropout")(x)
+        main = common.classifier(x, num_classes, classifier_activation, name="main")
+        if not with_aux_heads:
+            return keras.Model(inputs, main, name=name)
+        outputs = {"main": main}
+        for head_name, head in AUX_HEADS.items():
+            outputs[head_name] = _aux_classifier(
+                taps[head.block], head, name=head_name, num_classes=num_classes,
+                classifier_activation=classifier_activation, batch_norm=batch_norm,
+                dropout_rate=aux_dropout_rate, scale=scale,
+            )
+        return AuxiliaryHeadsModel(inputs, outputs, name=name)
+
+    # A file saved from the training model also loads into the net without aux heads.
+    build_training_model = functools.partial(build, True) if include_top and not aux_heads else None
+    return common.load_weights(build(aux_heads), weights, build_training_model)
+
+
+register_model("googlenet", googlenet)
+register_model("googlenet_bn", functools.partial(googlenet, variant="bn", name="googlenet_bn"))
+# The popular CIFAR-100 form (pytorch-cifar100): batch norm, three-conv 3x3 stem at full
+# resolution, each 5x5 as two 3x3, no auxiliary heads.
+register_model(
+    "googlenet_cifar",
+    functools.partial(
+        googlenet, variant="bn", stem="small", factorize_5x5=True, aux_heads=False,
+        num_classes=100, name="googlenet_cifar",
+    ),
+)

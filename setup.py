@@ -1,0 +1,31 @@
+import pathlib
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+
+setup(
+    name="keras_inception",
+    version="0.1.0",
+    description=(
+        "GoogLeNet, the Inception line and the nets it grew from, for Keras 3: "
+        "faithful to the papers, trainable with model.fit, exportable to TFLite."
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["keras_inception", "keras_inception.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.16",
+        # Older Keras releases have known model-loading vulnerabilities.
+        "keras>=3.14",
+        "tensorflow-datasets",
+        "keras-tuner",
+        "absl-py",
+    ],
+    extras_require={
+        # jax: the tests build and train the nets under Keras's JAX backend too.
+        "test": ["pytest>=7", "jax[cpu]"],
+    },
+    license="Apache-2.0",
+)

@@ -1,0 +1,63 @@
+"""Every bad builder argument raises a one-line ValueError naming the value and what is allowed."""
+
+import pytest
+
+import keras_inception
+from keras_inception.models import INCEPTION_WIDTHS
+
+TABLE = {block: tuple(row) for block, row in INCEPTION_WIDTHS.items()}
+MISSING_BLOCK = {block: row for block, row in TABLE.items() if block != "5b"}
+
+CASES = [
+    # (model, kwargs, message fragment, bad value as printed)
+    ("googlenet", dict(num_classes=0), "num_classes` must be an integer >= 1", "num_classes=0"),
+    ("googlenet", dict(num_classes=-3), "num_classes` must be an integer >= 1", "num_classes=-3"),
+    ("nin_cifar10", dict(num_classes=2.5), "num_classes` must be an integer >= 1", "num_classes=2.5"),
+    ("googlenet", dict(input_shape=(64, 64, 3)), "at least 80", "input_shape=(64, 64, 3)"),
+    ("googlenet", dict(input_shape=(16, 16, 3), aux_heads=False), "at least 32", "input_shape=(16, 16, 3)"),
+    ("googlenet", dict(stem="small", input_shape=(16, 16, 3)), "at least 20", "input_shape=(16, 16, 3)"),
+    ("nin_cifar10", dict(input_shape=(2, 2, 3)), "at least 4", "input_shape=(2, 2, 3)"),
+    ("nin_imagenet", dict(input_shape=(28, 28, 3)), "at least 32", "input_shape=(28, 28, 3)"),
+    ("googlenet", dict(input_shape=(224, 224)), "(height, width, channels)", "input_shape=(224, 224)"),
+    ("googlenet", dict(input_shape=(224, -1, 3)), "positive integers", "input_shape=(224, -1, 3)"),
+    ("googlenet", dict(input_shape=(None, None, 3)), "must be given when `include_top=True`", "input_shape=(None, None, 3)"),
+    ("googlenet", dict(widths=MISSING_BLOCK), "must map every block", "widths="),
+    ("googlenet", dict(widths={**TABLE, "3a": (64, 96, 128, 16, 32)}), "6 positive integers", "widths['3a']="),
+    ("googlenet", dict(widths={**TABLE, "4c": (128, 128, -256, 24, 64, 64)}), "6 positive integers", "widths['4c']=(128, 128, -256"),
+    ("googlenet", dict(block_widths={"6a": (1, 1, 1, 1, 1, 1)}), "Unknown Inception block", "block_widths={'6a'"),
+    ("googlenet", dict(block_widths={"3a": {"ch7x7": 3}}), "Unknown branch", "block_widths['3a']={'ch7x7': 3}"),
+    ("googlenet", dict(block_widths={"3a": {"ch1x1": 0}}), "6 positive integers", "block_widths['3a']=(0,"),
+    ("googlenet", dict(block_widths=[1, 2]), "must be a dict", "block_widths=[1, 2]"),
+    ("googlenet", dict(width_multiplier=0), "width_multiplier` must be a number > 0", "width_multiplier=0"),
+    ("googlenet", dict(width_multiplier=-0.5), "width_multiplier` must be a number > 0", "width_multiplier=-0.5"),
+    ("googlenet", dict(include_top=True, pooling="avg"), "only when `include_top=False`", "pooling='avg'"),
+    ("nin_cifar10", dict(include_top=True, pooling="max"), "only when `include_top=False`", "pooling='max'"),
+    ("googlenet", dict(include_top=False, pooling="mean"), "one of None, 'avg', 'max'", "pooling='mean'"),
+    ("googlenet", dict(variant="v9"), "'paper', 'bn'", "variant='v9'"),
+    ("googlenet", dict(stem="tiny"), "'imagenet', 'small'", "stem='tiny'"),
+    ("googlenet", dict(include_top=False, aux_heads=True), "need `include_top=True`", "aux_heads=True"),
+    ("googlenet", dict(aux_heads="yes"), "True, False or None", "aux_heads='yes'"),
+    ("googlenet", dict(factorize_5x5=1), "True or False", "factorize_5x5=1"),
+    ("googlenet", dict(dropout_rate=1.5), "in [0, 1)", "dropout_rate=1.5"),
+    ("googlenet", dict(classifier_activation="sofmax"), "classifier_activation", "classifier_activation='sofmax'"),
+    ("googlenet", dict(weights="imagenet"), "no pretrained weights are downloaded", "weights='imagenet'"),
+    ("nin_cifar10", dict(weights="/nonexistent/nin.weights.h5"), "does not exist", "weights='/nonexistent/nin.weights.h5'"),
+    ("nin_cifar10", dict(config="svhn"), "'cifar10', 'imagenet'", "config='svhn'"),
+]
+
+
+@pytest.mark.parametrize("model, kwargs, fragment, received", CASES, ids=[str(c[1])[:60] for c in CASES])
+def test_bad_argument_raises_a_clear_error(model, kwargs, fragment, received):
+    with pytest.raises(ValueError) as error:
+        keras_inception.get_model(model, **kwargs)
+    message = str(error.value)
+    assert "\n" not in message
+    assert fragment in message
+    assert f"Received: {received}" in message or f"Received: include_top=True, {received}" in message or received in message
+
+
+def test_weights_for_another_net_are_refused(tmp_path):
+    path = tmp_path / "nin.weights.h5"
+    keras_inception.get_model("nin_cifar10").save_weights(path)
+    with pytest.raises(ValueError, match="does not fit this net.*Received: weights="):
+        keras_inception.get_model("googlenet", stem="small", aux_heads=False, width_multiplier=0.25, weights=str(path))

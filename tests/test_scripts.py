@@ -1,0 +1,46 @@
+"""The command-line scripts, run as a user runs them: real subprocesses."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run_script(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "profile_model.py"), *args],
+        capture_output=True, text=True, timeout=300, env=env, cwd=ROOT,
+    )
+
+
+def test_profile_script_prints_summary_and_table_1_profile():
+    result = run_script("--model=googlenet")
+    assert result.returncode == 0, result.stderr
+    assert "Total params: 13,378,280" in result.stdout  # the summary of the training model
+    lines = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.strip()}
+    assert lines["inception_3a"][1:4] == ["28x28x256", "163,696", "128.0M"]
+    assert lines["total"][1] == "6,998,552"  # the profile is of the inference net
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model=resnet9000"], "error: flag --model=resnet9000: value should be one of"),
+        (["--input_size=0"], "error: flag --input_size=0"),
+        (["--input_size=16", "--nosummary"], "error: `input_shape` is too small"),
+        (["--model=nin_cifar10", "--width_multiplier=0.5"], "error: Model 'nin_cifar10' takes no argument 'width_multiplier'"),
+        (["--width_multiplier=-1", "--nosummary"], "error: `width_multiplier` must be a number > 0"),
+        (["stray"], "error: unexpected arguments: stray"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(args, message):
+    result = run_script(*args)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(message), result.stderr
+    assert "Traceback" not in result.stderr
