@@ -36,7 +36,8 @@ CASES = [
     ("googlenet", dict(variant="v9"), "'paper', 'bn'", "variant='v9'"),
     ("googlenet", dict(stem="tiny"), "'imagenet', 'small'", "stem='tiny'"),
     ("googlenet", dict(include_top=False, aux_heads=True), "need `include_top=True`", "aux_heads=True"),
-    ("googlenet", dict(aux_heads="yes"), "True, False or None", "aux_heads='yes'"),
+    ("googlenet", dict(aux_heads="yes"), "True or False", "aux_heads='yes'"),
+    ("googlenet", dict(include_top="yes"), "True or False", "include_top='yes'"),
     ("googlenet", dict(factorize_5x5=1), "True or False", "factorize_5x5=1"),
     ("googlenet", dict(dropout_rate=1.5), "in [0, 1)", "dropout_rate=1.5"),
     ("googlenet", dict(classifier_activation="sofmax"), "classifier_activation", "classifier_activation='sofmax'"),
@@ -53,7 +54,8 @@ def test_bad_argument_raises_a_clear_error(model, kwargs, fragment, received):
     message = str(error.value)
     assert "\n" not in message
     assert fragment in message
-    assert f"Received: {received}" in message or f"Received: include_top=True, {received}" in message or received in message
+    assert "Received: " in message
+    assert received in message.split("Received: ", 1)[1]
 
 
 def test_weights_for_another_net_are_refused(tmp_path):

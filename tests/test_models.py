@@ -126,3 +126,25 @@ def test_nin_cifar10_follows_the_caffe_model():
     assert type(model.get_layer("mlpconv2_pool")).__name__ == "AveragePooling2D"
     assert model.get_layer("mlpconv1_dropout").rate == 0.5
     assert tuple(model.get_layer("mlpconv2_pool").output.shape[1:3]) == (8, 8)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("googlenet", dict(stem="small", input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.125)),
+    ("nin_cifar10", {}),
+])
+def test_classifiers_stay_float32_under_mixed_precision(name, kwargs):
+    import keras
+
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = keras_inception.get_model(name, **kwargs)
+        outputs = [layer for layer in ("main", "aux1", "aux2") if layer in model.output_names]
+        for output in outputs:
+            assert model.get_layer(output).output.dtype == "float32"
+        assert model.layers[2].output.dtype == "float16"  # the trunk computes in float16
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        images = np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32)
+        logs = model.train_on_batch(images, np.array([1, 2]), return_dict=True)
+        assert np.isfinite(logs["loss"])
+    finally:
+        keras.config.set_dtype_policy("float32")

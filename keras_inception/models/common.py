@@ -16,9 +16,13 @@ def check_num_classes(num_classes):
         )
 
 
+def check_bool(argument, value):
+    if not isinstance(value, bool):
+        raise ValueError(f"`{argument}` must be True or False. Received: {argument}={value!r}")
+
+
 def check_top(include_top, pooling):
-    if not isinstance(include_top, bool):
-        raise ValueError(f"`include_top` must be True or False. Received: include_top={include_top!r}")
+    check_bool("include_top", include_top)
     if pooling not in POOLING_OPTIONS:
         raise ValueError(
             f"`pooling` must be one of None, 'avg', 'max'. Received: pooling={pooling!r}"

@@ -226,11 +226,18 @@ def _aux_classifier(x, head, *, name, num_classes, classifier_activation, batch_
     return common.classifier(x, num_classes, classifier_activation, name=name)
 
 
-def _stem_stride(stem):
-    stride = 1
+def _min_input_size(stem, aux_heads):
+    """The smallest height/width the net accepts, and why."""
+    stem_stride = 1
     for row in STEMS[stem]:
-        stride *= row.strides
-    return stride
+        stem_stride *= row.strides
+    # The stem, then a 2x pool before stage 4 and another before stage 5.
+    total_stride = stem_stride * 4
+    # The aux heads' valid 5x5 average pool needs a 5x5 map at 4a and 4d.
+    aux_min = AUX_HEADS["aux1"].pool * stem_stride * 2
+    if aux_heads and aux_min > total_stride:
+        return aux_min, "the auxiliary heads' 5x5 pool needs a 5x5 map at inception_4a"
+    return total_stride, f"GoogLeNet with the {stem!r} stem downsamples by {total_stride}"
 
 
 def googlenet(
@@ -288,28 +295,18 @@ def googlenet(
     common.check_weights(weights)
     common.check_rate("dropout_rate", dropout_rate)
     common.check_rate("aux_dropout_rate", aux_dropout_rate)
+    common.check_bool("factorize_5x5", factorize_5x5)
     if aux_heads is None:
         aux_heads = include_top
-    if not isinstance(aux_heads, bool):
-        raise ValueError(f"`aux_heads` must be True, False or None. Received: aux_heads={aux_heads!r}")
+    common.check_bool("aux_heads", aux_heads)
     if aux_heads and not include_top:
         raise ValueError(
             "Auxiliary heads are classifiers and need `include_top=True`. "
             f"Received: aux_heads=True, include_top={include_top!r}"
         )
-    if not isinstance(factorize_5x5, bool):
-        raise ValueError(
-            f"`factorize_5x5` must be True or False. Received: factorize_5x5={factorize_5x5!r}"
-        )
     table = resolve_widths(widths, block_widths, width_multiplier)
     scale = functools.partial(_scale, multiplier=width_multiplier)
-
-    # Each stage halves the size; the aux heads' valid 5x5 pool needs a 5x5 map at 4a/4d.
-    stem_stride = _stem_stride(stem)
-    min_size, reason = stem_stride * 4, f"GoogLeNet with the {stem!r} stem downsamples by {stem_stride * 4}"
-    aux_min = AUX_HEADS["aux1"].pool * stem_stride * 2
-    if aux_heads and aux_min > min_size:
-        min_size, reason = aux_min, "the auxiliary heads' 5x5 pool needs a 5x5 map at inception_4a"
+    min_size, reason = _min_input_size(stem, aux_heads)
     input_shape = common.resolve_input_shape(
         input_shape, default=DEFAULT_INPUT_SHAPES[stem], min_size=min_size,
         include_top=include_top, reason=reason,
