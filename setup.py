@@ -22,6 +22,8 @@ setup(
         "tensorflow-datasets",
         "keras-tuner",
         "absl-py",
+        # The offline default dataset: scikit-learn's bundled handwritten digits.
+        "scikit-learn",
     ],
     extras_require={
         # jax: the tests build and train the nets under Keras's JAX backend too.

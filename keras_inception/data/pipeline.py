@@ -1,0 +1,101 @@
+"""tf.data pipelines that feed any registered net: decode -> preprocess/augment -> batch.
+
+Labels stay one integer per image: the package's multi-output models give that label to
+every head themselves (`AuxiliaryHeadsModel`), so `model.fit(train, validation_data=val)`
+works with these datasets and with a user's own.
+"""
+
+import tensorflow as tf
+
+from keras_inception.data import preprocessing
+
+AUGMENTATIONS = ("auto", "inception", "cifar", "none")
+# At or below this size the CIFAR recipe (pad and crop) applies and evaluation does not crop.
+SMALL_INPUT_MAX = 64
+
+
+def make_dataset(
+    dataset,
+    *,
+    image_size,
+    channels=3,
+    training,
+    batch_size=64,
+    augmentation="auto",
+    flip=True,
+    shuffle_buffer=10_000,
+    cache=True,
+    deterministic=False,
+    seed=None,
+):
+    """Turns a dataset of (image, label) into batches a net trains or evaluates on.
+
+    Args:
+        dataset: `tf.data.Dataset` of (image, label), e.g. from `keras_inception.data.sources`.
+        image_size: the net's input height and width.
+        channels: the net's input channels (1 or 3); grayscale and RGB are converted.
+        training: shuffle and augment (True), or the deterministic evaluation view (False).
+        batch_size: images per batch.
+        augmentation: "inception" (random-size crops, flips, colour), "cifar" (pad, crop,
+            flip), "none", or "auto": "cifar" up to 64x64, "inception" above.
+        flip: horizontal flips in training (off for data whose meaning flips, like digits).
+        shuffle_buffer: shuffle buffer size in training.
+        cache: cache the decoded source in memory before augmentation.
+        deterministic: keep the element order fixed run to run (slower parallel map).
+        seed: shuffle seed.
+
+    Returns:
+        A batched, prefetched `tf.data.Dataset` of (float32 images in [0, 1], int32 labels).
+    """
+    if augmentation not in AUGMENTATIONS:
+        raise ValueError(
+            f"`augmentation` must be one of {', '.join(map(repr, AUGMENTATIONS))}. "
+            f"Received: augmentation={augmentation!r}"
+        )
+    for argument, value in (("image_size", image_size), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{argument}` must be a positive integer. Received: {argument}={value!r}")
+    if channels not in (1, 3):
+        raise ValueError(f"`channels` must be 1 or 3. Received: channels={channels!r}")
+    small = image_size <= SMALL_INPUT_MAX
+    if augmentation == "auto":
+        augmentation = "cifar" if small else "inception"
+
+    def evaluation_view(image, label):
+        image = preprocessing.to_float(image, channels)
+        crop = 1.0 if small else preprocessing.EVAL_CROP_FRACTION
+        return preprocessing.center_crop_and_resize(image, image_size, crop), label
+
+    def training_view(image, label):
+        image = preprocessing.to_float(image, channels)
+        if augmentation == "inception":
+            image = preprocessing.inception_augment(image, image_size, flip=flip)
+        elif augmentation == "cifar":
+            image = preprocessing.cifar_augment(image, image_size, flip=flip)
+        else:
+            image = tf.image.resize(image, (image_size, image_size))
+        return image, label
+
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    dataset = dataset.with_options(options)
+    if cache:
+        dataset = dataset.cache()
+    if training:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.map(training_view, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        dataset = dataset.map(evaluation_view, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(lambda image, label: (image, tf.cast(label, tf.int32)))
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def for_model(model, dataset, *, training, **kwargs):
+    """`make_dataset` with the image size and channels that `model` expects."""
+    height, width, channels = model.input_shape[1:]
+    if height is None or height != width:
+        raise ValueError(
+            "The model must take square images of a fixed size. "
+            f"Received: input_shape={model.input_shape[1:]}"
+        )
+    return make_dataset(dataset, image_size=height, channels=channels, training=training, **kwargs)

@@ -1,0 +1,79 @@
+"""Per-image preprocessing and the papers' augmentation, in TensorFlow ops for tf.data.
+
+Images leave here as float32 (size, size, channels) in [0, 1], the range every net in this
+package is trained on.
+"""
+
+import tensorflow as tf
+
+# GoogLeNet (Szegedy et al. 2014, section 6): patches of 8%-100% of the image area with
+# aspect ratio in [3/4, 4/3], plus photometric distortions.
+CROP_AREA_RANGE = (0.08, 1.0)
+CROP_ASPECT_RATIO_RANGE = (3 / 4, 4 / 3)
+# Evaluation keeps the central 87.5% before resizing (the usual 224-of-256 crop).
+EVAL_CROP_FRACTION = 0.875
+# Small inputs: pad by 4 and crop back, the CIFAR recipe (He et al. 2015, section 4.2).
+CIFAR_PADDING = 4
+
+
+def to_float(image, channels):
+    """uint8 or float image -> float32 in [0, 1] with `channels` channels (1 or 3)."""
+    if image.dtype == tf.uint8:
+        image = tf.image.convert_image_dtype(image, tf.float32)
+    else:
+        image = tf.cast(image, tf.float32)
+    have = image.shape[-1]
+    if have == channels:
+        return image
+    if have == 1 and channels == 3:
+        return tf.image.grayscale_to_rgb(image)
+    if have == 3 and channels == 1:
+        return tf.image.rgb_to_grayscale(image)
+    raise ValueError(f"Cannot turn {have}-channel images into {channels} channels. Received: channels={channels!r}")
+
+
+def center_crop_and_resize(image, size, crop_fraction=EVAL_CROP_FRACTION):
+    """Deterministic evaluation view: the central crop, resized to size x size."""
+    shape = tf.shape(image)
+    height, width = shape[0], shape[1]
+    side = tf.cast(tf.cast(tf.minimum(height, width), tf.float32) * crop_fraction, tf.int32)
+    top, left = (height - side) // 2, (width - side) // 2
+    image = image[top : top + side, left : left + side]
+    return tf.image.resize(image, (size, size), antialias=True)
+
+
+def inception_augment(image, size, flip=True, seed=None):
+    """GoogLeNet's training view: a random-size, random-aspect crop, a flip, colour jitter."""
+    begin, crop_size, _ = tf.image.sample_distorted_bounding_box(
+        tf.shape(image),
+        bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
+        min_object_covered=0.0,
+        aspect_ratio_range=CROP_ASPECT_RATIO_RANGE,
+        area_range=CROP_AREA_RANGE,
+        max_attempts=10,
+        use_image_if_no_bounding_boxes=True,
+        seed=0 if seed is None else seed,
+    )
+    image = tf.slice(image, begin, crop_size)
+    image = tf.image.resize(image, (size, size))
+    if flip:
+        image = tf.image.random_flip_left_right(image)
+    return photometric_distortions(image)
+
+
+def photometric_distortions(image):
+    """Random brightness, contrast and, for colour images, saturation and hue."""
+    image = tf.image.random_brightness(image, max_delta=32.0 / 255.0)
+    image = tf.image.random_contrast(image, lower=0.5, upper=1.5)
+    if image.shape[-1] == 3:
+        image = tf.image.random_saturation(image, lower=0.5, upper=1.5)
+        image = tf.image.random_hue(image, max_delta=0.2)
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+
+def cifar_augment(image, size, padding=CIFAR_PADDING, flip=True):
+    """Small-input training view: resize, pad by `padding`, random crop back, flip."""
+    image = tf.image.resize(image, (size, size))
+    image = tf.image.resize_with_crop_or_pad(image, size + 2 * padding, size + 2 * padding)
+    image = tf.image.random_crop(image, (size, size, image.shape[-1]))
+    return tf.image.random_flip_left_right(image) if flip else image

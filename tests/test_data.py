@@ -1,0 +1,114 @@
+"""Input pipelines: sources, the training and evaluation views, and a real short fit."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+import keras_inception
+from keras_inception import data
+
+
+def _first_batch(dataset):
+    images, labels = next(iter(dataset))
+    return images.numpy(), labels.numpy()
+
+
+def test_digits_split_is_stratified_disjoint_and_offline():
+    train_x, train_y = data.digits("train")
+    test_x, test_y = data.digits("test")
+    all_x, _ = data.digits("all")
+    assert (train_x.shape, test_x.shape, all_x.shape) == ((1437, 8, 8, 1), (360, 8, 8, 1), (1797, 8, 8, 1))
+    assert train_x.dtype == np.uint8 and train_x.max() == 255
+    assert np.bincount(test_y).min() >= 35  # every class held out
+    train_rows = {row.tobytes() for row in train_x}
+    assert sum(row.tobytes() in train_rows for row in test_x) < 5  # only exact duplicate images
+    np.testing.assert_array_equal(data.digits("test")[1], test_y)  # the split is fixed
+
+
+@pytest.mark.parametrize("training, augmentation", [(True, "cifar"), (True, "inception"), (False, "auto")])
+def test_views_have_the_model_shape_dtype_and_range(training, augmentation):
+    train_x, train_y = data.digits("train")
+    dataset = data.make_dataset(
+        data.from_arrays(train_x[:64], train_y[:64]), image_size=32, channels=3,
+        training=training, batch_size=16, augmentation=augmentation,
+    )
+    images, labels = _first_batch(dataset)
+    assert images.shape == (16, 32, 32, 3) and images.dtype == np.float32
+    assert labels.shape == (16,) and labels.dtype == np.int32
+    assert 0.0 <= images.min() and images.max() <= 1.0 and images.max() > 0.5
+    np.testing.assert_array_equal(images[..., 0], images[..., 2])  # grayscale -> RGB
+
+
+def test_training_is_random_and_evaluation_deterministic():
+    images = np.random.default_rng(0).integers(0, 256, (8, 48, 48, 3), dtype=np.uint8)
+    source = data.from_arrays(images, np.arange(8))
+    train = data.make_dataset(source, image_size=32, training=True, batch_size=8, shuffle_buffer=1)
+    first, second = _first_batch(train)[0], _first_batch(train)[0]
+    assert not np.allclose(first, second)
+    evaluation = data.make_dataset(source, image_size=32, training=False, batch_size=8)
+    np.testing.assert_array_equal(_first_batch(evaluation)[0], _first_batch(evaluation)[0])
+
+
+def test_evaluation_view_is_the_central_crop_for_large_images():
+    image = np.zeros((1, 256, 256, 3), np.uint8)
+    image[:, 16:240, 16:240] = 255  # the central 224x224 is white, the border black
+    images, _ = _first_batch(data.make_dataset(data.from_arrays(image, [0]), image_size=224, training=False, batch_size=1))
+    assert images.min() > 0.99
+
+
+def test_inception_augmentation_uses_the_paper_ranges_and_varies():
+    assert data.preprocessing.CROP_AREA_RANGE == (0.08, 1.0)
+    assert data.preprocessing.CROP_ASPECT_RATIO_RANGE == (3 / 4, 4 / 3)
+    # A horizontal ramp: crops and flips change the mean and the left-right order.
+    ramp = tf.tile(tf.reshape(tf.linspace(0.0, 1.0, 96), (1, 96, 1)), (96, 1, 3))
+    tf.random.set_seed(0)
+    views = [data.preprocessing.inception_augment(ramp, 32).numpy() for _ in range(12)]
+    assert all(view.shape == (32, 32, 3) and 0 <= view.min() and view.max() <= 1 for view in views)
+    assert np.std([view.mean() for view in views]) > 0.02
+    assert {bool(view[:, 0].mean() < view[:, -1].mean()) for view in views} == {True, False}
+
+
+def test_tfds_source_through_mock_data():
+    with tfds.testing.mock_data(num_examples=12):
+        dataset, num_classes = data.from_tfds("cifar10", "train")
+        images, labels = _first_batch(data.make_dataset(dataset, image_size=32, training=True, batch_size=4))
+    assert num_classes == 10
+    assert images.shape == (4, 32, 32, 3) and labels.dtype == np.int32
+
+
+def test_missing_tfds_data_is_a_clear_error_not_a_download(tmp_path):
+    with pytest.raises(ValueError, match="not prepared.*downloads are off.*Received: name='cifar10'"):
+        data.from_tfds("cifar10", "train", data_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: data.from_arrays(np.zeros((4, 8)), np.zeros(4, int)), "images.shape=(4, 8)"),
+        (lambda: data.from_arrays(np.zeros((4, 8, 8)), np.zeros(3, int)), "labels.shape=(3,)"),
+        (lambda: data.from_arrays(np.zeros((4, 8, 8)), np.zeros(4)), "labels.dtype=float64"),
+        (lambda: data.make_dataset(data.from_arrays(np.zeros((1, 8, 8)), [0]), image_size=0, training=True), "image_size=0"),
+        (lambda: data.make_dataset(data.from_arrays(np.zeros((1, 8, 8)), [0]), image_size=8, training=True, augmentation="mixup"), "augmentation='mixup'"),
+        (lambda: data.digits("valid"), "split='valid'"),
+    ],
+)
+def test_bad_input_is_refused(call, message):
+    with pytest.raises(ValueError, match="Received: " + message.replace("(", r"\(").replace(")", r"\)")):
+        call()
+
+
+def test_short_fit_on_the_offline_digits_learns():
+    keras.utils.set_random_seed(0)
+    model = keras_inception.get_model(
+        "googlenet_bn", stem="small", input_shape=(32, 32, 1), num_classes=10, width_multiplier=0.125
+    )
+    train_x, train_y = data.digits("train")
+    test_x, test_y = data.digits("test")
+    train = data.for_model(model, data.from_arrays(train_x, train_y), training=True, flip=False, seed=0)
+    test = data.for_model(model, data.from_arrays(test_x, test_y), training=False, batch_size=128)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(train, epochs=3, verbose=0)
+    result = model.evaluate(test, verbose=0, return_dict=True)
+    assert result["main_accuracy"] > 0.6  # chance is 0.1
