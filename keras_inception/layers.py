@@ -7,6 +7,8 @@ Every layer assumes channels-last tensors.
 import keras
 from keras import layers, ops
 
+from keras_inception.validation import check_integer
+
 # Batch-norm settings for every net. Keras's default momentum (0.99) leaves the moving
 # statistics far from the data after a few hundred steps, and evaluation then collapses to
 # chance; 0.9 is PyTorch's default (its momentum=0.1) and works for short and long runs alike.
@@ -91,11 +93,7 @@ class LocalResponseNormalization(layers.Layer):
 
     def __init__(self, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(depth_radius, int) or isinstance(depth_radius, bool) or depth_radius < 0:
-            raise ValueError(
-                "`depth_radius` must be a non-negative integer. "
-                f"Received: depth_radius={depth_radius!r}"
-            )
+        check_integer("depth_radius", depth_radius, 0)
         self.depth_radius = depth_radius
         self.bias = float(bias)
         self.alpha = float(alpha)

@@ -17,7 +17,7 @@ from keras_inception.layers import GOOGLENET_LRN
 from tests.conftest import SMALL_GOOGLENET
 
 PACKAGE = pathlib.Path(keras_inception.__file__).parent
-MODEL_CODE = [PACKAGE / "layers.py", PACKAGE / "registry.py", PACKAGE / "profile.py",
+MODEL_CODE = [PACKAGE / "layers.py", PACKAGE / "registry.py", PACKAGE / "profile.py", PACKAGE / "validation.py",
               *sorted((PACKAGE / "models").glob("*.py"))]
 
 

@@ -58,26 +58,19 @@ def test_small_size_forward_pass(name):
         np.testing.assert_allclose(predictions[output].sum(axis=1), 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize(
-    "name, params",
-    [
-        # paper GoogLeNet, main network only (REFERENCE.md)
-        ("googlenet", 6_998_552),
-        # same net, batch norm: bias-free convs plus 4 BN weights per channel
-        ("googlenet_bn", None),
-    ],
-)
-def test_inference_counts(name, params, request):
-    model = (request.getfixturevalue("googlenet_paper_no_aux") if name == "googlenet"
-             else keras_inception.get_model(name, aux_heads=False))
+def test_paper_inference_net_count(googlenet_paper_no_aux):
+    # The main network only (REFERENCE.md).
+    assert googlenet_paper_no_aux.output_names == ["main"]
+    assert googlenet_paper_no_aux.count_params() == 6_998_552
+
+
+def test_bn_inference_net_trades_conv_biases_for_batch_norm(googlenet_paper_no_aux):
+    model = keras_inception.get_model("googlenet_bn", aux_heads=False)
     assert model.output_names == ["main"]
-    if params is not None:
-        assert model.count_params() == params
-    else:
-        # Every conv loses its bias and gains a batch norm of four weights per channel.
-        paper = request.getfixturevalue("googlenet_paper_no_aux")
-        conv_channels = sum(layer.filters for layer in paper.layers if hasattr(layer, "filters"))
-        assert model.count_params() == paper.count_params() - conv_channels + 4 * conv_channels
+    # Every conv loses its bias and gains a batch norm of four weights per channel.
+    paper = googlenet_paper_no_aux
+    conv_channels = sum(layer.filters for layer in paper.layers if hasattr(layer, "filters"))
+    assert model.count_params() == paper.count_params() - conv_channels + 4 * conv_channels
 
 
 @pytest.mark.parametrize("pooling, shape", [(None, (7, 7, 1024)), ("avg", (1024,)), ("max", (1024,))])

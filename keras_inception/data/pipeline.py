@@ -8,6 +8,7 @@ works with these datasets and with a user's own.
 import tensorflow as tf
 
 from keras_inception.data import preprocessing
+from keras_inception.validation import check_choice, check_integer
 
 AUGMENTATIONS = ("auto", "inception", "cifar", "none")
 # At or below this size the CIFAR recipe (pad and crop) applies and evaluation does not crop.
@@ -47,16 +48,10 @@ def make_dataset(
     Returns:
         A batched, prefetched `tf.data.Dataset` of (float32 images in [0, 1], int32 labels).
     """
-    if augmentation not in AUGMENTATIONS:
-        raise ValueError(
-            f"`augmentation` must be one of {', '.join(map(repr, AUGMENTATIONS))}. "
-            f"Received: augmentation={augmentation!r}"
-        )
-    for argument, value in (("image_size", image_size), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{argument}` must be a positive integer. Received: {argument}={value!r}")
-    if channels not in (1, 3):
-        raise ValueError(f"`channels` must be 1 or 3. Received: channels={channels!r}")
+    check_choice("augmentation", augmentation, AUGMENTATIONS)
+    check_integer("image_size", image_size, 1)
+    check_integer("batch_size", batch_size, 1)
+    check_choice("channels", channels, (1, 3))
     small = image_size <= SMALL_INPUT_MAX
     if augmentation == "auto":
         augmentation = "cifar" if small else "inception"
@@ -64,7 +59,7 @@ def make_dataset(
     def evaluation_view(image, label):
         image = preprocessing.to_float(image, channels)
         crop = 1.0 if small else preprocessing.EVAL_CROP_FRACTION
-        return preprocessing.center_crop_and_resize(image, image_size, crop), label
+        return preprocessing.center_crop_and_resize(image, image_size, crop), tf.cast(label, tf.int32)
 
     def training_view(image, label):
         image = preprocessing.to_float(image, channels)
@@ -74,7 +69,7 @@ def make_dataset(
             image = preprocessing.cifar_augment(image, image_size, flip=flip)
         else:
             image = tf.image.resize(image, (image_size, image_size))
-        return image, label
+        return image, tf.cast(label, tf.int32)
 
     options = tf.data.Options()
     options.deterministic = deterministic
@@ -86,7 +81,6 @@ def make_dataset(
         dataset = dataset.map(training_view, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         dataset = dataset.map(evaluation_view, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.map(lambda image, label: (image, tf.cast(label, tf.int32)))
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 

@@ -7,6 +7,8 @@ float (H, W, C), a label an integer class id.
 import numpy as np
 import tensorflow as tf
 
+from keras_inception.validation import check_choice, check_number
+
 DIGITS_CLASSES = 10
 
 
@@ -19,10 +21,8 @@ def digits(split="train", *, test_fraction=0.2, seed=0):
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    if split not in ("train", "test", "all"):
-        raise ValueError(f"`split` must be 'train', 'test' or 'all'. Received: split={split!r}")
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
-        raise ValueError(f"`test_fraction` must be in (0, 1). Received: test_fraction={test_fraction!r}")
+    check_choice("split", split, ("train", "test", "all"))
+    check_number("test_fraction", test_fraction, "in (0, 1)")
     data = load_digits()
     # The pixel values are 0..16.
     images = np.round(data.images * (255.0 / 16.0)).astype(np.uint8)[..., np.newaxis]

@@ -6,27 +6,14 @@ import os
 import keras
 from keras import layers
 
+from keras_inception.validation import check_bool, check_choice
+
 POOLING_OPTIONS = (None, "avg", "max")
-
-
-def check_num_classes(num_classes):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(
-            f"`num_classes` must be an integer >= 1. Received: num_classes={num_classes!r}"
-        )
-
-
-def check_bool(argument, value):
-    if not isinstance(value, bool):
-        raise ValueError(f"`{argument}` must be True or False. Received: {argument}={value!r}")
 
 
 def check_top(include_top, pooling):
     check_bool("include_top", include_top)
-    if pooling not in POOLING_OPTIONS:
-        raise ValueError(
-            f"`pooling` must be one of None, 'avg', 'max'. Received: pooling={pooling!r}"
-        )
+    check_choice("pooling", pooling, POOLING_OPTIONS)
     if include_top and pooling is not None:
         raise ValueError(
             "`pooling` applies only when `include_top=False`; the classifier top has its own "
@@ -46,17 +33,6 @@ def check_classifier_activation(classifier_activation):
         ) from None
 
 
-def check_choice(argument, value, choices):
-    if value not in choices:
-        allowed = ", ".join(repr(choice) for choice in choices)
-        raise ValueError(f"`{argument}` must be one of {allowed}. Received: {argument}={value!r}")
-
-
-def check_rate(argument, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"`{argument}` must be a number in [0, 1). Received: {argument}={value!r}")
-
-
 def resolve_input_shape(input_shape, *, default, min_size, include_top, reason):
     """Returns the (height, width, channels) to build with, or raises a one-line ValueError.
 
@@ -72,9 +48,7 @@ def resolve_input_shape(input_shape, *, default, min_size, include_top, reason):
         )
     height, width, channels = input_shape
     for dim in (height, width, channels):
-        if dim is None:
-            continue
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool) or dim < 1):
             raise ValueError(
                 f"`input_shape` must hold positive integers. Received: input_shape={input_shape!r}"
             )

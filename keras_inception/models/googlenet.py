@@ -15,6 +15,7 @@ from keras_inception.layers import GOOGLENET_LRN, LocalResponseNormalization, co
 from keras_inception.models import common
 from keras_inception.models.multi_output import AuxiliaryHeadsModel
 from keras_inception.registry import register_model
+from keras_inception.validation import check_bool, check_choice, check_integer, check_number
 
 
 class InceptionWidths(NamedTuple):
@@ -140,7 +141,7 @@ def resolve_widths(widths=None, block_widths=None, width_multiplier=1.0):
                     )
                 row = table[block]._replace(**row)
             table[block] = _check_row(argument, row)
-    _check_multiplier(width_multiplier)
+    check_number("width_multiplier", width_multiplier, "> 0")
     scale = functools.partial(_scale, multiplier=width_multiplier)
     return {block: InceptionWidths(*map(scale, row)) for block, row in table.items()}
 
@@ -158,17 +159,6 @@ def _check_row(argument, row):
                 f"Received: {argument}={tuple(row)!r}"
             )
     return InceptionWidths(*row)
-
-
-def _check_multiplier(width_multiplier):
-    if (
-        isinstance(width_multiplier, bool)
-        or not isinstance(width_multiplier, (int, float))
-        or not width_multiplier > 0
-    ):
-        raise ValueError(
-            f"`width_multiplier` must be a number > 0. Received: width_multiplier={width_multiplier!r}"
-        )
 
 
 def _scale(width, multiplier):
@@ -287,18 +277,18 @@ def googlenet(
     Returns:
         A `keras.Model`.
     """
-    common.check_choice("variant", variant, tuple(VARIANTS))
-    common.check_choice("stem", stem, tuple(STEMS))
+    check_choice("variant", variant, tuple(VARIANTS))
+    check_choice("stem", stem, tuple(STEMS))
     common.check_top(include_top, pooling)
-    common.check_num_classes(num_classes)
+    check_integer("num_classes", num_classes, 1)
     common.check_classifier_activation(classifier_activation)
     common.check_weights(weights)
-    common.check_rate("dropout_rate", dropout_rate)
-    common.check_rate("aux_dropout_rate", aux_dropout_rate)
-    common.check_bool("factorize_5x5", factorize_5x5)
+    check_number("dropout_rate", dropout_rate, "in [0, 1)")
+    check_number("aux_dropout_rate", aux_dropout_rate, "in [0, 1)")
+    check_bool("factorize_5x5", factorize_5x5)
     if aux_heads is None:
         aux_heads = include_top
-    common.check_bool("aux_heads", aux_heads)
+    check_bool("aux_heads", aux_heads)
     if aux_heads and not include_top:
         raise ValueError(
             "Auxiliary heads are classifiers and need `include_top=True`. "

@@ -14,6 +14,7 @@ from keras import layers
 from keras_inception.layers import conv_block
 from keras_inception.models import common
 from keras_inception.registry import register_model
+from keras_inception.validation import check_choice, check_integer
 
 
 class MlpConv(NamedTuple):
@@ -114,12 +115,12 @@ def nin(
     Returns:
         A single-output `keras.Model`.
     """
-    common.check_choice("config", config, tuple(NIN_CONFIGS))
+    check_choice("config", config, tuple(NIN_CONFIGS))
     spec = NIN_CONFIGS[config]
     if num_classes is None:
         num_classes = spec.num_classes
     common.check_top(include_top, pooling)
-    common.check_num_classes(num_classes)
+    check_integer("num_classes", num_classes, 1)
     common.check_classifier_activation(classifier_activation)
     common.check_weights(weights)
     min_size = _min_size(spec.blocks)

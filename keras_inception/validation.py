@@ -1,0 +1,40 @@
+"""Argument checks shared by the builders, layers and pipelines.
+
+Each raises a one-line ValueError that names the argument, says what is allowed, and ends with
+`Received: name=value` (keras.applications' style). No backend code: models import this too.
+"""
+
+_INTERVALS = {
+    "> 0": lambda value: value > 0,
+    "in [0, 1)": lambda value: 0 <= value < 1,
+    "in (0, 1)": lambda value: 0 < value < 1,
+}
+
+
+def _is_integer(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_integer(argument, value, minimum):
+    if not _is_integer(value) or value < minimum:
+        raise ValueError(
+            f"`{argument}` must be an integer >= {minimum}. Received: {argument}={value!r}"
+        )
+
+
+def check_number(argument, value, interval):
+    """`interval` is one of "> 0", "in [0, 1)", "in (0, 1)"."""
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not is_number or not _INTERVALS[interval](value):
+        raise ValueError(f"`{argument}` must be a number {interval}. Received: {argument}={value!r}")
+
+
+def check_bool(argument, value):
+    if not isinstance(value, bool):
+        raise ValueError(f"`{argument}` must be True or False. Received: {argument}={value!r}")
+
+
+def check_choice(argument, value, choices):
+    if value not in choices:
+        allowed = ", ".join(repr(choice) for choice in choices)
+        raise ValueError(f"`{argument}` must be one of {allowed}. Received: {argument}={value!r}")
