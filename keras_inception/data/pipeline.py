@@ -43,7 +43,7 @@ def make_dataset(
         shuffle_buffer: shuffle buffer size in training.
         cache: cache the decoded source in memory before augmentation.
         deterministic: keep the element order fixed run to run (slower parallel map).
-        seed: shuffle seed.
+        seed: seed of the shuffle and the augmentation; each epoch still differs.
 
     Returns:
         A batched, prefetched `tf.data.Dataset` of (float32 images in [0, 1], int32 labels).
@@ -61,12 +61,13 @@ def make_dataset(
         crop = 1.0 if small else preprocessing.EVAL_CROP_FRACTION
         return preprocessing.center_crop_and_resize(image, image_size, crop), tf.cast(label, tf.int32)
 
-    def training_view(image, label):
+    def training_view(example, seed):
+        image, label = example
         image = preprocessing.to_float(image, channels)
         if augmentation == "inception":
-            image = preprocessing.inception_augment(image, image_size, flip=flip)
+            image = preprocessing.inception_augment(image, image_size, seed, flip=flip)
         elif augmentation == "cifar":
-            image = preprocessing.cifar_augment(image, image_size, flip=flip)
+            image = preprocessing.cifar_augment(image, image_size, seed, flip=flip)
         else:
             image = tf.image.resize(image, (image_size, image_size))
         return image, tf.cast(label, tf.int32)
@@ -78,6 +79,9 @@ def make_dataset(
         dataset = dataset.cache()
     if training:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        # One stateless-op seed per image, drawn anew every epoch (see preprocessing).
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip((dataset, seeds))
         dataset = dataset.map(training_view, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         dataset = dataset.map(evaluation_view, num_parallel_calls=tf.data.AUTOTUNE)

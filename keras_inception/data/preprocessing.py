@@ -2,6 +2,11 @@
 
 Images leave here as float32 (size, size, channels) in [0, 1], the range every net in this
 package is trained on.
+
+The random views take an explicit `seed` (a shape-[2] integer tensor) and use TensorFlow's
+stateless ops: stateful random ops inside `Dataset.map` can replay the same sequence for every
+new iterator once a global seed is set, which would show the net the same crops every epoch.
+The pipeline draws a fresh seed per image and per epoch.
 """
 
 import tensorflow as tf
@@ -42,38 +47,45 @@ def center_crop_and_resize(image, size, crop_fraction=EVAL_CROP_FRACTION):
     return tf.image.resize(image, (size, size), antialias=True)
 
 
-def inception_augment(image, size, flip=True, seed=None):
+def _split(seed, count):
+    return tf.unstack(tf.random.experimental.stateless_split(seed, num=count))
+
+
+def inception_augment(image, size, seed, flip=True):
     """GoogLeNet's training view: a random-size, random-aspect crop, a flip, colour jitter."""
-    begin, crop_size, _ = tf.image.sample_distorted_bounding_box(
+    crop_seed, flip_seed, colour_seed = _split(seed, 3)
+    begin, crop_size, _ = tf.image.stateless_sample_distorted_bounding_box(
         tf.shape(image),
         bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
+        seed=crop_seed,
         min_object_covered=0.0,
         aspect_ratio_range=CROP_ASPECT_RATIO_RANGE,
         area_range=CROP_AREA_RANGE,
         max_attempts=10,
         use_image_if_no_bounding_boxes=True,
-        seed=0 if seed is None else seed,
     )
     image = tf.slice(image, begin, crop_size)
     image = tf.image.resize(image, (size, size))
     if flip:
-        image = tf.image.random_flip_left_right(image)
-    return photometric_distortions(image)
+        image = tf.image.stateless_random_flip_left_right(image, flip_seed)
+    return photometric_distortions(image, colour_seed)
 
 
-def photometric_distortions(image):
+def photometric_distortions(image, seed):
     """Random brightness, contrast and, for colour images, saturation and hue."""
-    image = tf.image.random_brightness(image, max_delta=32.0 / 255.0)
-    image = tf.image.random_contrast(image, lower=0.5, upper=1.5)
+    brightness, contrast, saturation, hue = _split(seed, 4)
+    image = tf.image.stateless_random_brightness(image, 32.0 / 255.0, brightness)
+    image = tf.image.stateless_random_contrast(image, 0.5, 1.5, contrast)
     if image.shape[-1] == 3:
-        image = tf.image.random_saturation(image, lower=0.5, upper=1.5)
-        image = tf.image.random_hue(image, max_delta=0.2)
+        image = tf.image.stateless_random_saturation(image, 0.5, 1.5, saturation)
+        image = tf.image.stateless_random_hue(image, 0.2, hue)
     return tf.clip_by_value(image, 0.0, 1.0)
 
 
-def cifar_augment(image, size, padding=CIFAR_PADDING, flip=True):
+def cifar_augment(image, size, seed, padding=CIFAR_PADDING, flip=True):
     """Small-input training view: resize, pad by `padding`, random crop back, flip."""
+    crop_seed, flip_seed = _split(seed, 2)
     image = tf.image.resize(image, (size, size))
     image = tf.image.resize_with_crop_or_pad(image, size + 2 * padding, size + 2 * padding)
-    image = tf.image.random_crop(image, (size, size, image.shape[-1]))
-    return tf.image.random_flip_left_right(image) if flip else image
+    image = tf.image.stateless_random_crop(image, (size, size, image.shape[-1]), crop_seed)
+    return tf.image.stateless_random_flip_left_right(image, flip_seed) if flip else image
