@@ -24,6 +24,9 @@ setup(
         "absl-py",
         # The offline default dataset: scikit-learn's bundled handwritten digits.
         "scikit-learn",
+        # Training logs and plots. TensorFlow 2.21 no longer installs tensorboard itself.
+        "tensorboard",
+        "matplotlib",
     ],
     extras_require={
         # jax: the tests build and train the nets under Keras's JAX backend too.

@@ -1,5 +1,7 @@
 """Input pipelines: sources, the training and evaluation views, and a real short fit."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -129,3 +131,88 @@ def test_short_fit_on_the_offline_digits_learns():
     model.fit(train, epochs=3, verbose=0)
     result = model.evaluate(test, verbose=0, return_dict=True)
     assert result["main_accuracy"] > 0.6  # chance is 0.1
+
+
+def _write_image_folder(root, classes=("cat", "dog"), per_class=6):
+    """Real image files of varied sizes, formats and channel counts, one folder per class."""
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(classes):
+        os.makedirs(root / name, exist_ok=True)
+        for index in range(per_class):
+            image = rng.integers(0, 256, (20 + index, 24, 3), dtype=np.uint8)
+            image[..., label] = 255  # a class colour, so the label is visible in the pixels
+            encoded = tf.io.encode_png(image[..., :1]) if index == 0 else tf.io.encode_jpeg(image)
+            tf.io.write_file(str(root / name / f"{index}.{'png' if index == 0 else 'jpg'}"), encoded)
+    return root
+
+
+def test_folder_source_skips_counts_and_names_unreadable_files(tmp_path):
+    root = _write_image_folder(tmp_path / "pets")
+    (root / "cat" / "zero.jpg").write_bytes(b"")
+    good = (root / "cat" / "1.jpg").read_bytes()
+    (root / "cat" / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    (root / "dog" / "notes.png").write_text("not an image")
+    tf.io.write_file(str(root / "dog" / "png_named.jpg"), tf.io.encode_png(np.zeros((9, 9, 3), np.uint8)))
+    (root / "dog" / "readme.txt").write_text("ignored: not an image extension")
+    with pytest.warns(UserWarning, match=r"skipped 3 of 16 files") as caught:
+        source = data.from_folder(str(root))
+    message = str(caught[0].message)
+    assert all(name in message for name in ("zero.jpg", "truncated.jpg", "notes.png"))
+    assert source.class_names == ("cat", "dog")
+    assert sorted(os.path.basename(path) for path in source.skipped) == ["notes.png", "truncated.jpg", "zero.jpg"]
+    examples = list(source.splits["train"].as_numpy_iterator())  # a whole pass, no crash
+    assert len(examples) == source.sizes["train"] == 13
+    assert all(image.shape[-1] == 3 and image.dtype == np.uint8 for image, _ in examples)  # PNG gray -> RGB
+    assert sorted(np.bincount([label for _, label in examples])) == [6, 7]
+    # Through the training pipeline as well: every image arrives, resized and batched.
+    batches = data.make_dataset(source.splits["train"], image_size=16, training=True, batch_size=5)
+    assert sum(len(labels) for _, labels in batches) == 13
+
+
+def test_folder_split_is_stratified_disjoint_and_fixed(tmp_path):
+    root = _write_image_folder(tmp_path / "pets", per_class=10)
+    os.makedirs(root / "empty_class")
+    with pytest.warns(UserWarning, match="no images in class folder.*empty_class"):
+        source = data.from_folder(str(root), validation_fraction=0.2, test_fraction=0.3, seed=1)
+    assert source.sizes == {"train": 10, "test": 6, "validation": 4}
+    assert source.class_names == ("cat", "dog", "empty_class")  # labels do not shift
+    labels = {name: [label for _, label in split.as_numpy_iterator()] for name, split in source.splits.items()}
+    assert np.bincount(labels["test"]).tolist() == [3, 3]
+    pixels = {name: {image.tobytes() for image, _ in split.as_numpy_iterator()} for name, split in source.splits.items()}
+    assert not (pixels["train"] & pixels["test"]) and not (pixels["train"] & pixels["validation"])
+    with pytest.warns(UserWarning):
+        again = data.from_folder(str(root), validation_fraction=0.2, test_fraction=0.3, seed=1)
+    assert {image.tobytes() for image, _ in again.splits["test"].as_numpy_iterator()} == pixels["test"]
+
+
+def test_load_splits_uses_train_and_test_folders(tmp_path):
+    _write_image_folder(tmp_path / "pets" / "train", per_class=10)
+    _write_image_folder(tmp_path / "pets" / "test", per_class=3)
+    splits = data.load_splits(str(tmp_path / "pets"), validation_fraction=0.2)
+    assert (splits.name, splits.num_classes, splits.channels) == ("pets", 2, 3)
+    assert splits.sizes == {"train": 16, "validation": 4, "test": 6}
+
+
+def test_load_splits_digits_holds_out_validation_from_train_only():
+    splits = data.load_splits("digits", validation_fraction=0.1)
+    assert splits.sizes == {"train": 1295, "validation": 142, "test": 360}  # 10% of each class
+    assert (splits.num_classes, splits.channels) == (10, 1)
+    test = {image.tobytes() for image, _ in splits.test.as_numpy_iterator()}
+    validation = {image.tobytes() for image, _ in splits.validation.as_numpy_iterator()}
+    assert len(validation & test) < 3  # only the few exact duplicate digits in the data
+
+
+def test_load_splits_tfds_through_mock_data():
+    with tfds.testing.mock_data(num_examples=20):
+        splits = data.load_splits("mnist")
+        image, label = next(iter(splits.train))
+    assert (splits.num_classes, splits.channels) == (10, 1)
+    assert image.shape == (28, 28, 1) and splits.sizes["train"] > 0
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="does not exist. Received: dataset="):
+        data.load_splits(str(tmp_path / "nowhere"))
+    (tmp_path / "flat").mkdir()
+    with pytest.raises(ValueError, match="one sub-folder per class"):
+        data.from_folder(str(tmp_path / "flat"))

@@ -1,7 +1,11 @@
 """The README's example and set-up commands are what CI and users run."""
 
+import os
 import pathlib
 import re
+import shlex
+import subprocess
+import sys
 
 import numpy as np
 
@@ -24,3 +28,15 @@ def test_ci_runs_the_readme_test_command():
     test_command = 'python3 -m pip install -e ".[test]" && python3 -m pytest -q tests'
     assert test_command in README
     assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_main_command_trains_and_reports_test_accuracy(tmp_path):
+    # The README's main job, cut to one short epoch and written to a temporary folder
+    # (absl keeps the last value of a repeated flag).
+    command = re.search(r"python3 -m pip install -e \. && (python3 scripts/train\.py [^\n]*)", README).group(1)
+    args = shlex.split(command)[1:] + ["--epochs=1", "--steps_per_epoch=2", f"--output_dir={tmp_path}"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Test accuracy (main head) on 360 held-out images:" in result.stdout
+    assert (tmp_path / "googlenet_bn_digits" / "model.keras").exists()

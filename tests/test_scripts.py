@@ -10,10 +10,10 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def run_script(*args):
+def run_script(*args, script="profile_model.py"):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "profile_model.py"), *args],
+        [sys.executable, str(ROOT / "scripts" / script), *args],
         capture_output=True, text=True, timeout=300, env=env, cwd=ROOT,
     )
 
@@ -39,8 +39,29 @@ def test_profile_script_prints_summary_and_table_1_profile():
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(args, message):
-    result = run_script(*args)
+    _assert_usage_error(run_script(*args), message)
+
+
+def _assert_usage_error(result, message):
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith(message), result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs=0"], "error: flag --epochs=0"),
+        (["--learning_rate=-0.1"], "error: `learning_rate` must be a number > 0. Received: learning_rate=-0.1"),
+        (["--model_kwargs=stem"], "error: --model_kwargs takes key=value pairs. Received: 'stem'"),
+        (["--model_kwargs=stem=tiny", "--image_size=32"], "error: `stem` must be one of"),
+        (["--dataset=./no_such_folder"], "error: The image folder does not exist"),
+        (["--distribution=jax_data_parallel"], "error: distribution='jax_data_parallel' needs the jax backend"),
+        (["--precision=float16"], "error: flag --precision=float16"),
+    ],
+)
+def test_train_script_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):
+    result = run_script(*args, f"--output_dir={tmp_path / 'out'}", script="train.py")
+    _assert_usage_error(result, message)
+    assert not (tmp_path / "out").exists()

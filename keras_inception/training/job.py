@@ -1,0 +1,328 @@
+"""The training job: a registered net, a dataset and a recipe in; a trained model, its history
+and its held-out test accuracy out, under `saved_models/<run>/`.
+
+    result = train(TrainConfig(model="googlenet_bn", model_kwargs={"stem": "small"},
+                               image_size=32, width_multiplier=0.25, epochs=5))
+
+A run directory holds:
+
+    model.keras     the best epoch's model (main head's validation accuracy), written atomically
+    backup/         BackupAndRestore state: running the same job again resumes from here
+    history.csv     one row per epoch;  history.png: loss and accuracy per head
+    logs/           TensorBoard
+    run.json        the settings; a re-run with other settings is refused, not mixed in
+    results.json    test accuracy and loss, timings, sizes
+
+Re-running a finished job trains nothing more and evaluates again; raising `epochs` continues
+it. `overwrite=True` starts over.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+
+import keras
+
+from keras_inception import data, registry
+from keras_inception.models.multi_output import inference_model
+from keras_inception.training import callbacks as run_callbacks
+from keras_inception.training.distribution import start_distribution
+from keras_inception.training.precision import precision_policy
+from keras_inception.training.recipes import get_recipe, make_optimizer, schedule_callbacks
+from keras_inception.validation import check_bool, check_choice, check_integer
+
+# Settings that may change between runs of one job: how long and how it runs, not what.
+RERUNNABLE_SETTINGS = ("epochs", "steps_per_epoch", "verbose", "overwrite", "jit_compile", "distribution",
+                       "coordinator_address", "num_processes", "process_id")
+# At most this many training images are cached decoded in memory (CIFAR-sized sets).
+CACHE_MAX_IMAGES = 60_000
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run needs; `scripts/train.py` fills it from flags.
+
+    model, model_kwargs: a registered net and extra builder arguments (`num_classes` and
+        `input_shape` come from the data and `image_size`).
+    dataset, data_dir, validation_fraction, test_fraction, *_split: see `data.load_splits`.
+    image_size, channels: the input; None keeps the net's default size, and the dataset's
+        channels (1 for the digits).
+    recipe, recipe_overrides: a preset of `training.recipes` and fields to replace.
+    augmentation, flip: see `data.make_dataset`; flip None means on, except for the digits.
+    precision: "auto", "float32", "mixed_float16", "mixed_bfloat16".
+    steps_per_epoch: train on at most this many batches per epoch (None: the whole split),
+        for smoke runs.
+    jit_compile: XLA; "auto" is Keras's choice (on with a GPU, off on CPU).
+    distribution, coordinator_address, num_processes, process_id: see `training.distribution`.
+    """
+
+    model: str = "googlenet_bn"
+    model_kwargs: dict = dataclasses.field(default_factory=dict)
+    width_multiplier: float = None
+    dataset: str = "digits"
+    data_dir: str = None
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.2
+    train_split: str = "train[:90%]"
+    validation_split: str = "train[90%:]"
+    test_split: str = "test"
+    image_size: int = None
+    channels: int = None
+    epochs: int = 10
+    steps_per_epoch: int = None
+    recipe: str = "modern"
+    recipe_overrides: dict = dataclasses.field(default_factory=dict)
+    augmentation: str = "auto"
+    flip: bool = None
+    precision: str = "auto"
+    jit_compile: object = "auto"
+    distribution: str = "none"
+    coordinator_address: str = None
+    num_processes: int = 1
+    process_id: int = 0
+    seed: int = 0
+    output_dir: str = "saved_models"
+    run_name: str = None
+    overwrite: bool = False
+    verbose: object = "auto"
+
+    def __post_init__(self):
+        registry.get_builder(self.model)
+        check_integer("epochs", self.epochs, 1)
+        if self.steps_per_epoch is not None:
+            check_integer("steps_per_epoch", self.steps_per_epoch, 1)
+        check_integer("seed", self.seed, 0)
+        check_bool("overwrite", self.overwrite)
+        check_choice("jit_compile", self.jit_compile, ("auto", True, False))
+        if self.image_size is not None:
+            check_integer("image_size", self.image_size, 1)
+        if self.channels is not None:
+            check_choice("channels", self.channels, (1, 3))
+        for reserved in ("num_classes", "input_shape"):
+            if reserved in self.model_kwargs:
+                raise ValueError(
+                    f"`{reserved}` comes from the dataset and image_size, not model_kwargs. "
+                    f"Received: model_kwargs={self.model_kwargs!r}"
+                )
+        get_recipe(self.recipe, **self.recipe_overrides)  # checks the overrides early
+
+    def run_dir(self):
+        name = self.run_name or f"{self.model}_{_dataset_name(self.dataset)}"
+        if self.process_id > 0:  # one writer per file: other processes keep their own runs
+            name += f"_process_{self.process_id}"
+        return os.path.join(self.output_dir, name)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    run_dir: str
+    model: keras.Model  # the best epoch's weights
+    test_accuracy: float
+    test_loss: float
+    test_size: int
+    best_validation_accuracy: float
+    epochs_completed: int
+    epochs_this_run: int
+    seconds: float
+
+
+def _dataset_name(dataset):
+    return os.path.basename(os.path.normpath(dataset)) or "dataset"
+
+
+def _settings(config):
+    settings = {key: value for key, value in dataclasses.asdict(config).items()
+                if key not in RERUNNABLE_SETTINGS}
+    return json.loads(json.dumps(settings))
+
+
+def prepare_run_dir(config):
+    """Creates the run directory, or checks that the existing one is this job's."""
+    run_dir = config.run_dir()
+    settings_path = os.path.join(run_dir, "run.json")
+    if config.overwrite and os.path.exists(run_dir):
+        shutil.rmtree(run_dir)
+    if os.path.exists(settings_path):
+        with open(settings_path) as file:
+            saved = json.load(file)
+        changed = sorted(key for key in set(saved) | set(_settings(config))
+                         if saved.get(key) != _settings(config).get(key))
+        if changed:
+            key = changed[0]
+            raise ValueError(
+                f"{run_dir} holds a run with other settings ({key}: {saved.get(key)!r} there, "
+                f"{_settings(config).get(key)!r} now). Pass overwrite=True (--overwrite) to start "
+                f"over or choose another run_name. Received: {key}={_settings(config).get(key)!r}"
+            )
+    elif os.path.isdir(run_dir) and os.listdir(run_dir):
+        raise ValueError(
+            f"{run_dir} exists and is not a training run; choose another run_name or output_dir. "
+            f"Received: run_dir={run_dir!r}"
+        )
+    os.makedirs(run_dir, exist_ok=True)
+
+    def write(path):
+        with open(path, "w") as file:
+            json.dump(_settings(config), file, indent=2)
+
+    run_callbacks.write_atomically(settings_path, write)
+    return run_dir
+
+
+def resumed_epoch(backup_dir):
+    """The number of epochs a BackupAndRestore backup holds (0 without one)."""
+    path = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as file:
+        return int(json.load(file)["epoch"])
+
+
+def trim_history(csv_path, epochs):
+    """Keeps the first `epochs` rows of the CSV history: rows of an epoch whose backup was not
+    written (a crash between the two) are dropped, since that epoch runs again."""
+    rows = run_callbacks.read_history(csv_path)
+    if len(rows) <= epochs:
+        return rows
+    with open(csv_path) as file:
+        lines = file.readlines()
+
+    def write(path):
+        with open(path, "w") as out:
+            out.writelines(lines[: epochs + 1])
+
+    run_callbacks.write_atomically(csv_path, write)
+    return rows[:epochs]
+
+
+def build_model(config, splits):
+    kwargs = dict(config.model_kwargs)
+    kwargs["num_classes"] = splits.num_classes
+    if config.width_multiplier is not None:
+        kwargs["width_multiplier"] = config.width_multiplier
+    if config.image_size is not None:
+        channels = config.channels or splits.channels
+        kwargs["input_shape"] = (config.image_size, config.image_size, channels)
+    elif config.channels is not None:
+        raise ValueError(f"`channels` needs `image_size` too. Received: channels={config.channels!r}")
+    return registry.get_model(config.model, **kwargs)
+
+
+def _make_callbacks(model, run_dir, monitor, best, recipe):
+    csv_path = os.path.join(run_dir, "history.csv")
+    return [
+        run_callbacks.StopOnNaN(),
+        keras.callbacks.CSVLogger(csv_path, append=True),
+        run_callbacks.HistoryPlot(csv_path, os.path.join(run_dir, "history.png")),
+        run_callbacks.KeepBestModel(os.path.join(run_dir, "model.keras"), monitor, best),
+        keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")),
+        *schedule_callbacks(recipe, monitor),
+        # Last, so that an epoch is marked done only once everything above has been written.
+        # Kept after a finished run (delete_checkpoint=False): a re-run must not start over.
+        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"), delete_checkpoint=False,
+                                         double_checkpoint=True),
+    ]
+
+
+def make_pipelines(config, splits, model, recipe):
+    """(train, validation, test) batches for `model`; the training batches cut to
+    `steps_per_epoch` when it is set."""
+    flip = config.flip if config.flip is not None else splits.name != "digits"
+    cache = splits.name == "digits" or (
+        not os.path.isdir(config.dataset) and splits.sizes["train"] <= CACHE_MAX_IMAGES
+    )
+    common = dict(batch_size=recipe.batch_size, cache=cache)
+    train_data = data.for_model(model, splits.train, training=True, augmentation=config.augmentation,
+                                flip=flip, seed=config.seed, **common)
+    if config.steps_per_epoch is not None:  # a fresh pass each epoch, cut short
+        train_data = train_data.take(config.steps_per_epoch)
+    return (
+        train_data,
+        data.for_model(model, splits.validation, training=False, **common),
+        data.for_model(model, splits.test, training=False, **common),
+    )
+
+
+def compile_model(model, config, recipe, steps_per_epoch):
+    from_logits = config.model_kwargs.get("classifier_activation", "softmax") is None
+    model.compile(
+        optimizer=make_optimizer(recipe, steps_per_epoch=steps_per_epoch, epochs=config.epochs),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+        # Accuracy on every head, for the per-head plot; the checkpoint and the reported test
+        # accuracy use the main head's.
+        metrics={name: ["accuracy"] for name in model.output_names},
+        jit_compile=config.jit_compile,
+    )
+
+
+def train(config):
+    """Runs the job `config` describes; see the module docstring. Returns a `TrainResult`."""
+    scope = start_distribution(
+        config.distribution, coordinator_address=config.coordinator_address,
+        num_processes=config.num_processes, process_id=config.process_id,
+    )
+    keras.utils.set_random_seed(config.seed)
+    splits = data.load_splits(
+        config.dataset, data_dir=config.data_dir, validation_fraction=config.validation_fraction,
+        test_fraction=config.test_fraction, seed=config.seed, train_split=config.train_split,
+        validation_split=config.validation_split, test_split=config.test_split,
+    )
+    recipe = get_recipe(config.recipe, **config.recipe_overrides)
+    steps_per_epoch = max(1, math.ceil(splits.sizes["train"] / recipe.batch_size))
+    steps_per_epoch = min(steps_per_epoch, config.steps_per_epoch or steps_per_epoch)
+
+    with precision_policy(config.precision), scope:
+        model = build_model(config, splits)
+        train_data, validation_data, test_data = make_pipelines(config, splits, model, recipe)
+        compile_model(model, config, recipe, steps_per_epoch)
+        monitor = "val_" + run_callbacks.main_metric(model, "accuracy")
+        # Only now, with the settings proven good, is anything written.
+        run_dir = prepare_run_dir(config)
+        done = resumed_epoch(os.path.join(run_dir, "backup"))
+        history = trim_history(os.path.join(run_dir, "history.csv"), done)
+        best = max((row[monitor] for row in history if monitor in row), default=-math.inf)
+        start = time.perf_counter()
+        model.fit(train_data, validation_data=validation_data, epochs=config.epochs,
+                  callbacks=_make_callbacks(model, run_dir, monitor, best, recipe),
+                  verbose=config.verbose, shuffle=False)  # the pipeline shuffles
+        seconds = time.perf_counter() - start
+        best_path = os.path.join(run_dir, "model.keras")
+        if os.path.exists(best_path):
+            model.load_weights(best_path)
+        test = model.evaluate(test_data, return_dict=True, verbose=0)
+
+    history = run_callbacks.read_history(os.path.join(run_dir, "history.csv"))
+    result = TrainResult(
+        run_dir=run_dir,
+        model=model,
+        test_accuracy=float(test[run_callbacks.main_metric(model, "accuracy")]),
+        test_loss=float(test["loss"]),
+        test_size=splits.sizes["test"],
+        best_validation_accuracy=max((row[monitor] for row in history), default=math.nan),
+        epochs_completed=len(history),
+        epochs_this_run=max(0, config.epochs - done),
+        seconds=seconds,
+    )
+    _write_results(result, model, config, recipe)
+    return result
+
+
+def _write_results(result, model, config, recipe):
+    summary = {field.name: getattr(result, field.name) for field in dataclasses.fields(result)
+               if field.name != "model"}
+    summary.update(
+        model=config.model,
+        dataset=config.dataset,
+        parameters=inference_model(model).count_params(),
+        precision=model.dtype_policy.name,
+        recipe=dataclasses.asdict(recipe),
+    )
+
+    def write(path):
+        with open(path, "w") as file:
+            json.dump(summary, file, indent=2)
+
+    run_callbacks.write_atomically(os.path.join(result.run_dir, "results.json"), write)

@@ -1,0 +1,238 @@
+"""The training job: recipes, precision, callbacks, run directories, resume, distribution."""
+
+import json
+import math
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from keras_inception import training
+from keras_inception.training import callbacks as run_callbacks
+from keras_inception.training import distribution, job, precision, recipes
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# The smallest GoogLeNet with both aux heads that the digits train well: 24x24, width x 0.125.
+TINY = dict(model="googlenet_bn", model_kwargs={"stem": "small"}, image_size=24, width_multiplier=0.125)
+
+
+def _learning_rate(optimizer, step):
+    schedule = optimizer.learning_rate if not callable(optimizer._learning_rate) else optimizer._learning_rate
+    return float(schedule(step)) if callable(schedule) else float(schedule)
+
+
+@pytest.mark.parametrize(
+    "name, optimizer, learning_rate, weight_decay, batch_size, schedule",
+    [
+        ("googlenet", "SGD", 0.01, 2e-4, 32, "step"),
+        ("alexnet", "SGD", 0.01, 5e-4, 128, "plateau"),
+        ("resnet", "SGD", 0.1, 1e-4, 256, "plateau"),
+        ("modern", "AdamW", 2e-3, 0.05, 64, "cosine"),
+    ],
+)
+def test_recipe_presets_follow_the_papers(name, optimizer, learning_rate, weight_decay, batch_size, schedule):
+    recipe = recipes.get_recipe(name)
+    built = recipes.make_optimizer(recipe, steps_per_epoch=10, epochs=100)
+    assert type(built).__name__ == optimizer
+    assert (recipe.batch_size, recipe.schedule, built.weight_decay) == (batch_size, schedule, weight_decay)
+    assert _learning_rate(built, 0) == pytest.approx(learning_rate)
+    if optimizer == "SGD":
+        assert float(built.momentum) == 0.9
+
+
+def test_googlenet_recipe_lowers_the_rate_4_percent_every_8_epochs():
+    built = recipes.make_optimizer(recipes.get_recipe("googlenet"), steps_per_epoch=10, epochs=100)
+    rates = [_learning_rate(built, epoch * 10) for epoch in (0, 7, 8, 15, 16, 24)]
+    assert rates == pytest.approx([0.01, 0.01, 0.0096, 0.0096, 0.0096 * 0.96, 0.01 * 0.96**3])
+
+
+def test_plateau_recipes_divide_by_ten_on_the_main_heads_accuracy():
+    (callback,) = recipes.schedule_callbacks(recipes.get_recipe("alexnet"), "val_main_accuracy")
+    assert isinstance(callback, keras.callbacks.ReduceLROnPlateau)
+    assert (callback.monitor, callback.factor, callback.mode) == ("val_main_accuracy", 0.1, "max")
+    assert recipes.schedule_callbacks(recipes.get_recipe("googlenet"), "val_accuracy") == []
+
+
+def test_cosine_decays_to_zero_over_the_run():
+    built = recipes.make_optimizer(recipes.get_recipe("modern"), steps_per_epoch=10, epochs=5)
+    assert _learning_rate(built, 25) == pytest.approx(1e-3)
+    assert _learning_rate(built, 50) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_overrides_replace_only_the_given_fields():
+    recipe = recipes.get_recipe("googlenet", learning_rate=0.05, batch_size=None, optimizer="adam")
+    assert (recipe.learning_rate, recipe.batch_size, recipe.optimizer, recipe.schedule) == (0.05, 32, "adam", "step")
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: recipes.get_recipe("lenet"), ValueError, "Received: recipe='lenet'"),
+        (lambda: recipes.get_recipe("modern", lr=1), TypeError, r"Unknown recipe field\(s\) \['lr'\]"),
+        (lambda: recipes.get_recipe("modern", learning_rate=-1.0), ValueError, "Received: learning_rate=-1.0"),
+        (lambda: recipes.get_recipe("modern", weight_decay=-1e-4), ValueError, "Received: weight_decay=-0.0001"),
+        (lambda: recipes.get_recipe("modern", schedule="linear"), ValueError, "Received: schedule='linear'"),
+        (lambda: training.TrainConfig(epochs=0), ValueError, "Received: epochs=0"),
+        (lambda: training.TrainConfig(model="alexnet9"), ValueError, "alexnet9"),
+        (lambda: training.TrainConfig(model_kwargs={"num_classes": 3}), ValueError, "comes from the dataset"),
+        (lambda: precision.resolve_precision("float16"), ValueError, "Received: precision='float16'"),
+        (lambda: distribution.start_distribution("mirrored", num_processes=2), ValueError, "num_processes=2"),
+        (lambda: distribution.start_distribution("none", num_processes=2, process_id=2), ValueError, "process_id=2"),
+        (lambda: distribution.start_distribution("jax_data_parallel"), ValueError, "KERAS_BACKEND=jax"),
+    ],
+)
+def test_bad_settings_are_refused_in_one_line(call, error, message):
+    with pytest.raises(error, match=message) as caught:
+        call()
+    assert "\n" not in str(caught.value)
+
+
+def test_float16_without_a_gpu_warns_and_auto_stays_float32():
+    assert not precision.has_accelerator()  # this suite runs on a CPU machine
+    assert precision.resolve_precision("auto") == "float32"
+    with pytest.warns(UserWarning, match="without a GPU"):
+        assert precision.resolve_precision("mixed_float16") == "mixed_float16"
+
+
+def test_mixed_precision_job_keeps_heads_float32_and_scales_the_loss(tmp_path):
+    with pytest.warns(UserWarning, match="without a GPU"):
+        result = training.train(training.TrainConfig(
+            **TINY, epochs=1, steps_per_epoch=1, precision="mixed_float16", output_dir=str(tmp_path), verbose=0,
+        ))
+    model = result.model
+    assert model.dtype_policy.name == "mixed_float16"
+    assert model.get_layer("inception_3a").compute_dtype == "float16"
+    assert [model.get_layer(name).dtype_policy.name for name in ("main", "aux1", "aux2")] == ["float32"] * 3
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert math.isfinite(result.test_loss)
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after the job
+
+
+def test_short_job_on_the_digits_learns_and_keeps_its_artifacts(tmp_path):
+    config = {**TINY, "image_size": 32, "recipe_overrides": {"learning_rate": 5e-3}}
+    result = training.train(training.TrainConfig(**config, epochs=3, output_dir=str(tmp_path), verbose=0))
+    assert result.test_accuracy > 0.6 and result.test_size == 360  # chance is 0.1
+    run = pathlib.Path(result.run_dir)
+    assert run == tmp_path / "googlenet_bn_digits"
+    history = run_callbacks.read_history(run / "history.csv")
+    assert [row["epoch"] for row in history] == [0, 1, 2]
+    assert {"main_loss", "aux1_loss", "aux2_loss", "val_main_accuracy", "aux1_accuracy"} <= set(history[0])
+    assert result.best_validation_accuracy == max(row["val_main_accuracy"] for row in history)
+    assert (run / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert any(run.joinpath("logs").rglob("events.out.tfevents.*"))
+    saved = json.loads((run / "results.json").read_text())
+    assert saved["test_accuracy"] == pytest.approx(result.test_accuracy)
+    loaded = keras.saving.load_model(run / "model.keras")
+    images = np.random.default_rng(0).random((4, 32, 32, 1), dtype=np.float32)
+    np.testing.assert_allclose(loaded.predict(images, verbose=0)["main"],
+                               result.model.predict(images, verbose=0)["main"], atol=1e-5)
+    assert not [path for path in run.rglob("*") if ".partial" in path.name]
+
+
+def test_a_rerun_with_other_settings_is_refused_and_overwrite_starts_over(tmp_path):
+    config = training.TrainConfig(**TINY, output_dir=str(tmp_path))
+    run_dir = job.prepare_run_dir(config)
+    (pathlib.Path(run_dir) / "history.csv").write_text("epoch,loss\n0,1.0\n")
+    job.prepare_run_dir(training.TrainConfig(**TINY, output_dir=str(tmp_path), epochs=30))  # more epochs: same job
+    other = training.TrainConfig(**{**TINY, "width_multiplier": 0.25}, output_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"other settings \(width_multiplier: 0.125 there, 0.25 now\)"):
+        job.prepare_run_dir(other)
+    other.overwrite = True
+    job.prepare_run_dir(other)
+    assert sorted(os.listdir(run_dir)) == ["run.json"]
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="is not a training run"):
+        job.prepare_run_dir(training.TrainConfig(**TINY, output_dir=str(tmp_path), run_name="mine"))
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_keep_best_model_never_replaces_a_better_model(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    path = tmp_path / "model.keras"
+    keeper = run_callbacks.KeepBestModel(str(path), "val_accuracy", best=0.9)
+    keeper.set_model(model)
+    keeper.on_epoch_end(0, {"val_accuracy": 0.8})
+    assert not path.exists()
+    keeper.on_epoch_end(1, {"val_accuracy": 0.95})
+    assert path.exists() and keeper.best == 0.95
+    assert os.listdir(tmp_path) == ["model.keras"]
+
+
+class _PoisonWeights(keras.callbacks.Callback):
+    """Turns the weights into NaN at the end of the first epoch, after its backup."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            for weight in self.model.weights:
+                weight.assign(np.full(weight.shape, np.nan, "float32"))
+
+
+def test_nan_loss_stops_training_and_keeps_the_backup(tmp_path):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = np.random.default_rng(0).random((32, 4), dtype=np.float32), np.arange(32) % 3
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"), delete_checkpoint=True)
+    with pytest.raises(training.TrainingDiverged, match="last completed epoch's backup is kept"):
+        model.fit(x, y, epochs=3, batch_size=8, verbose=0,
+                  callbacks=[run_callbacks.StopOnNaN(), backup, _PoisonWeights()])
+    assert job.resumed_epoch(str(tmp_path / "backup")) == 1
+    restored = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    restored.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    restored.load_weights(str(tmp_path / "backup" / "latest.weights.h5"))
+    assert all(np.isfinite(weight).all() for weight in restored.get_weights())
+
+
+def _train_command(output_dir, *extra):
+    return [
+        sys.executable, str(ROOT / "scripts" / "train.py"), "--model=googlenet_bn", "--model_kwargs=stem=small",
+        "--image_size=24", "--width_multiplier=0.125", "--epochs=6", "--steps_per_epoch=4",
+        f"--output_dir={output_dir}", *extra,
+    ]
+
+
+def test_killed_run_resumes_from_the_last_completed_epoch(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    run_dir = tmp_path / "googlenet_bn_digits"
+    process = subprocess.Popen(_train_command(tmp_path), env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while job.resumed_epoch(str(run_dir / "backup")) < 2 and process.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL  # killed mid-run, not finished
+    done = job.resumed_epoch(str(run_dir / "backup"))
+    assert 2 <= done < 6 and not (run_dir / "results.json").exists()
+
+    rerun = subprocess.run(_train_command(tmp_path), env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"after 6 epochs ({6 - done} in this run" in rerun.stdout
+    assert [row["epoch"] for row in run_callbacks.read_history(run_dir / "history.csv")] == list(range(6))
+    assert json.loads((run_dir / "results.json").read_text())["epochs_completed"] == 6
+
+
+def test_mirrored_strategy_over_two_cpu_devices_trains(tmp_path):
+    script = f"""
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from keras_inception import training
+result = training.train(training.TrainConfig(**{TINY!r}, epochs=1, steps_per_epoch=2,
+                        distribution="mirrored", output_dir={str(tmp_path)!r}, verbose=0))
+print("replicas", result.model.distribute_strategy.num_replicas_in_sync, "accuracy", result.test_accuracy)
+"""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "replicas 2 accuracy" in done.stdout
+    assert (tmp_path / "googlenet_bn_digits" / "model.keras").exists()
