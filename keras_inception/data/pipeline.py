@@ -28,6 +28,7 @@ def make_dataset(
     cache=True,
     deterministic=False,
     seed=None,
+    drop_remainder=False,
 ):
     """Turns a dataset of (image, label) into batches a net trains or evaluates on.
 
@@ -44,6 +45,8 @@ def make_dataset(
         cache: cache the decoded source in memory before augmentation.
         deterministic: keep the element order fixed run to run (slower parallel map).
         seed: seed of the shuffle and the augmentation; each epoch still differs.
+        drop_remainder: leave out a last, smaller batch (every batch then shards evenly over
+            several processes).
 
     Returns:
         A batched, prefetched `tf.data.Dataset` of (float32 images in [0, 1], int32 labels).
@@ -85,7 +88,7 @@ def make_dataset(
         dataset = dataset.map(training_view, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         dataset = dataset.map(evaluation_view, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
 def for_model(model, dataset, *, training, **kwargs):

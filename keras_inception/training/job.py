@@ -234,7 +234,9 @@ def make_pipelines(config, splits, model, recipe):
     cache = splits.name == "digits" or (
         not os.path.isdir(config.dataset) and splits.sizes["train"] <= CACHE_MAX_IMAGES
     )
-    common = dict(batch_size=recipe.batch_size, cache=cache)
+    # Processes of a multi-host run must see the same number of batches, or one waits for
+    # the others forever; a last partial batch would shard unevenly, so it is left out.
+    common = dict(batch_size=recipe.batch_size, cache=cache, drop_remainder=config.num_processes > 1)
     train_data = data.for_model(model, splits.train, training=True, augmentation=config.augmentation,
                                 flip=flip, seed=config.seed, **common)
     if config.steps_per_epoch is not None:  # a fresh pass each epoch, cut short
@@ -300,7 +302,7 @@ def train(config):
         model=model,
         test_accuracy=float(test[run_callbacks.main_metric(model, "accuracy")]),
         test_loss=float(test["loss"]),
-        test_size=splits.sizes["test"],
+        test_size=_evaluated_images(splits.sizes["test"], recipe.batch_size, config.num_processes),
         best_validation_accuracy=max((row[monitor] for row in history), default=math.nan),
         epochs_completed=len(history),
         epochs_this_run=max(0, config.epochs - done),
@@ -308,6 +310,10 @@ def train(config):
     )
     _write_results(result, model, config, recipe)
     return result
+
+
+def _evaluated_images(count, batch_size, num_processes):
+    return count - count % batch_size if num_processes > 1 else count  # see make_pipelines
 
 
 def _write_results(result, model, config, recipe):
