@@ -27,6 +27,8 @@ setup(
         # Training logs and plots. TensorFlow 2.21 no longer installs tensorboard itself.
         "tensorboard",
         "matplotlib",
+        # The LiteRT interpreter (the runtime mobile apps use) verifies every .tflite export.
+        "ai-edge-litert",
     ],
     extras_require={
         # jax: the tests build and train the nets under Keras's JAX backend too.

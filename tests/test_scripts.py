@@ -65,3 +65,16 @@ def test_train_script_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, 
     result = run_script(*args, f"--output_dir={tmp_path / 'out'}", script="train.py")
     _assert_usage_error(result, message)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model=nowhere.keras"], "error: Expected a .keras model file or a training run directory"),
+        (["--model=nowhere.keras", "--modes=int4"], "error: `mode` must be one of"),
+        (["--model=nowhere.keras", "--int8_io=int16"], "error: flag --int8_io=int16"),
+        ([], "error: flag --model=None: Flag --model must have a value other than None"),
+    ],
+)
+def test_export_script_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
+    _assert_usage_error(run_script(*args, script="export.py"), message)

@@ -11,8 +11,6 @@ from keras_inception.data import preprocessing
 from keras_inception.validation import check_choice, check_integer
 
 AUGMENTATIONS = ("auto", "inception", "cifar", "none")
-# At or below this size the CIFAR recipe (pad and crop) applies and evaluation does not crop.
-SMALL_INPUT_MAX = 64
 
 
 def make_dataset(
@@ -55,14 +53,11 @@ def make_dataset(
     check_integer("image_size", image_size, 1)
     check_integer("batch_size", batch_size, 1)
     check_choice("channels", channels, (1, 3))
-    small = image_size <= SMALL_INPUT_MAX
     if augmentation == "auto":
-        augmentation = "cifar" if small else "inception"
+        augmentation = "cifar" if image_size <= preprocessing.SMALL_INPUT_MAX else "inception"
 
     def evaluation_view(image, label):
-        image = preprocessing.to_float(image, channels)
-        crop = 1.0 if small else preprocessing.EVAL_CROP_FRACTION
-        return preprocessing.center_crop_and_resize(image, image_size, crop), tf.cast(label, tf.int32)
+        return preprocessing.evaluation_view(image, image_size, channels), tf.cast(label, tf.int32)
 
     def training_view(example, seed):
         image, label = example

@@ -17,6 +17,8 @@ CROP_AREA_RANGE = (0.08, 1.0)
 CROP_ASPECT_RATIO_RANGE = (3 / 4, 4 / 3)
 # Evaluation keeps the central 87.5% before resizing (the usual 224-of-256 crop).
 EVAL_CROP_FRACTION = 0.875
+# At or below this size the CIFAR recipe (pad and crop) applies and evaluation does not crop.
+SMALL_INPUT_MAX = 64
 # Small inputs: pad by 4 and crop back, the CIFAR recipe (He et al. 2015, section 4.2).
 CIFAR_PADDING = 4
 
@@ -38,13 +40,23 @@ def to_float(image, channels):
 
 
 def center_crop_and_resize(image, size, crop_fraction=EVAL_CROP_FRACTION):
-    """Deterministic evaluation view: the central crop, resized to size x size."""
+    """Deterministic evaluation view: the central crop, resized to size x size. `image` is
+    one image (H, W, C) or a batch (N, H, W, C)."""
     shape = tf.shape(image)
-    height, width = shape[0], shape[1]
+    height, width = shape[-3], shape[-2]
     side = tf.cast(tf.cast(tf.minimum(height, width), tf.float32) * crop_fraction, tf.int32)
     top, left = (height - side) // 2, (width - side) // 2
-    image = image[top : top + side, left : left + side]
+    image = image[..., top : top + side, left : left + side, :]
     return tf.image.resize(image, (size, size), antialias=True)
+
+
+def evaluation_view(image, size, channels):
+    """The deterministic view a net is evaluated and served on: float32 in [0, 1], `channels`
+    channels, the central 87.5% (all of it for small inputs) resized to size x size. One image
+    or a batch; the exported serving signatures use this same function."""
+    image = to_float(image, channels)
+    crop = 1.0 if size <= SMALL_INPUT_MAX else EVAL_CROP_FRACTION
+    return center_crop_and_resize(image, size, crop)
 
 
 def _split(seed, count):

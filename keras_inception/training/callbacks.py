@@ -16,6 +16,8 @@ import os
 
 import keras
 
+from keras_inception.files import write_atomically
+
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the backup of the last completed epoch is kept."""
@@ -25,20 +27,6 @@ def main_metric(model, metric):
     """The logged name of the main head's `metric`: "main_accuracy" for a multi-output model,
     "accuracy" for a single-output one."""
     return f"main_{metric}" if len(model.outputs) > 1 else metric
-
-
-def write_atomically(path, write):
-    """Calls `write(temporary_path)` and renames the result to `path`: readers see the old
-    file or the new one, never half of one."""
-    directory, name = os.path.split(os.path.abspath(path))
-    stem, extension = os.path.splitext(name)
-    temporary = os.path.join(directory, f".{stem}.partial{extension}")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 class KeepBestModel(keras.callbacks.Callback):

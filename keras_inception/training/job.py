@@ -27,6 +27,7 @@ import time
 import keras
 
 from keras_inception import data, registry
+from keras_inception.files import write_atomically
 from keras_inception.models.multi_output import inference_model
 from keras_inception.training import callbacks as run_callbacks
 from keras_inception.training.distribution import start_distribution
@@ -168,7 +169,7 @@ def prepare_run_dir(config):
         with open(path, "w") as file:
             json.dump(_settings(config), file, indent=2)
 
-    run_callbacks.write_atomically(settings_path, write)
+    write_atomically(settings_path, write)
     return run_dir
 
 
@@ -194,7 +195,7 @@ def trim_history(csv_path, epochs):
         with open(path, "w") as out:
             out.writelines(lines[: epochs + 1])
 
-    run_callbacks.write_atomically(csv_path, write)
+    write_atomically(csv_path, write)
     return rows[:epochs]
 
 
@@ -331,4 +332,4 @@ def _write_results(result, model, config, recipe):
         with open(path, "w") as file:
             json.dump(summary, file, indent=2)
 
-    run_callbacks.write_atomically(os.path.join(result.run_dir, "results.json"), write)
+    write_atomically(os.path.join(result.run_dir, "results.json"), write)

@@ -1,0 +1,139 @@
+"""The export job: a trained `.keras` model in; a SavedModel and .tflite files out, each checked
+against the Keras model, with a parity report beside it.
+
+    result = export_model("saved_models/googlenet_bn_digits/model.keras", modes=("float32", "int8"))
+
+Files, beside the model unless `output_dir` says otherwise:
+
+    saved_model/            serving signatures with the preprocessing inside (see savedmodel.py)
+    model_<mode>.tflite     one per mode;  model_<mode>.json: its parity report
+    export_report.json      all reports
+
+Every artifact is written under a temporary name and renamed into place; existing artifacts are
+kept unless `overwrite=True`.
+"""
+
+import dataclasses
+import json
+import os
+
+import keras
+import numpy as np
+
+import keras_inception  # noqa: F401  (registers the package's layers and models for loading)
+from keras_inception import data
+from keras_inception.export import tflite
+from keras_inception.export.graph import export_graph
+from keras_inception.export.savedmodel import write_saved_model
+from keras_inception.export.verify import parity_report
+from keras_inception.files import recover_directory, write_atomically, write_directory_atomically
+from keras_inception.validation import check_bool, check_choice, check_integer
+
+# Verification targets: float32 answers like Keras; int8 picks the same class almost always.
+FLOAT32_MAX_ABS_ERROR = 1e-4
+INT8_MIN_TOP1_AGREEMENT = 0.98
+
+
+@dataclasses.dataclass
+class ExportResult:
+    output_dir: str
+    saved_model: str  # None when not written
+    reports: dict  # mode -> parity report
+
+    def failures(self):
+        """Missed targets, one line each."""
+        missed = []
+        float32 = self.reports.get("float32")
+        if float32 and float32["max_abs_error"] > FLOAT32_MAX_ABS_ERROR:
+            missed.append(f"float32 max abs error {float32['max_abs_error']:.2e} > {FLOAT32_MAX_ABS_ERROR:g}")
+        int8 = self.reports.get("int8")
+        if int8 and int8["top1_agreement"] < INT8_MIN_TOP1_AGREEMENT:
+            missed.append(f"int8 top-1 agreement {int8['top1_agreement']:.1%} < {INT8_MIN_TOP1_AGREEMENT:.0%}")
+        return missed
+
+    def table(self):
+        lines = ["mode      max abs error  top-1 agreement  size (KiB)  latency (ms)",
+                 "--------  -------------  ---------------  ----------  ------------"]
+        for mode, report in self.reports.items():
+            lines.append(f"{mode:<8}  {report['max_abs_error']:>13.2e}  {report['top1_agreement']:>15.2%}  "
+                         f"{report['size_bytes'] / 1024:>10.1f}  {report['latency_ms']:>12.3f}")
+        return "\n".join(lines)
+
+
+def _run_settings(model_path):
+    """The training run's settings (dataset, seed) when the model came from `training.train`."""
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "run.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as file:
+        return json.load(file)
+
+
+def _images(graph, dataset, count):
+    batches = data.for_model(graph, dataset, training=False, batch_size=64, cache=False)
+    images = np.concatenate([batch for batch, _ in batches.take(-(-count // 64)).as_numpy_iterator()])
+    return images[:count]
+
+
+def load_for_export(model_path):
+    """A `.keras` file (or a run directory holding `model.keras`), loaded in safe mode."""
+    if os.path.isdir(model_path):
+        model_path = os.path.join(model_path, "model.keras")
+    if not model_path.endswith(".keras") or not os.path.isfile(model_path):
+        raise ValueError(f"Expected a .keras model file or a training run directory. Received: model={model_path!r}")
+    return model_path, keras.saving.load_model(model_path, safe_mode=True)
+
+
+def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), saved_model=True,
+                 dataset=None, data_dir=None, calibration_images=200, verification_images=200,
+                 int8_io="none", logits=False, overwrite=False, threads=None):
+    """Exports and verifies; see the module docstring. Returns an `ExportResult`.
+
+    dataset, data_dir: where calibration images (training split) and verification images
+        (test split) come from; default: the training run's dataset, else the digits.
+    """
+    for mode in modes:
+        check_choice("mode", mode, tflite.MODES)
+    check_choice("int8_io", int8_io, tflite.INT8_IO)
+    check_integer("calibration_images", calibration_images, 1)
+    check_integer("verification_images", verification_images, 1)
+    check_bool("overwrite", overwrite)
+    model_path, model = load_for_export(model_path)
+    output_dir = output_dir or os.path.dirname(os.path.abspath(model_path))
+    saved_model_path = os.path.join(output_dir, "saved_model")
+    tflite_paths = {mode: os.path.join(output_dir, f"model_{mode}.tflite") for mode in modes}
+    recover_directory(saved_model_path)
+    targets = list(tflite_paths.values()) + ([saved_model_path] if saved_model else [])
+    existing = [path for path in targets if os.path.exists(path)]
+    if existing and not overwrite:
+        raise ValueError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it. "
+                         f"Received: overwrite={overwrite!r}")
+
+    run = _run_settings(model_path)
+    splits = data.load_splits(dataset or run.get("dataset", "digits"), data_dir=data_dir or run.get("data_dir"),
+                              seed=run.get("seed", 0))
+    graph = export_graph(model, logits=logits)
+    calibration = _images(graph, splits.train, calibration_images)
+    verification = _images(graph, splits.test, verification_images)
+    keras_outputs = graph.predict(verification, verbose=0)
+
+    os.makedirs(output_dir, exist_ok=True)
+    if saved_model:
+        write_directory_atomically(saved_model_path, lambda path: write_saved_model(graph, path, logits=logits))
+    reports = {}
+    for mode, path in tflite_paths.items():
+        converted = tflite.convert(graph, mode, representative_images=calibration, int8_io=int8_io)
+        write_atomically(path, lambda temporary: _write_bytes(temporary, converted))
+        reports[mode] = parity_report(path, keras_outputs, verification, threads=threads)
+        _write_json(path[: -len(".tflite")] + ".json", reports[mode])
+    _write_json(os.path.join(output_dir, "export_report.json"), reports)
+    return ExportResult(output_dir, saved_model_path if saved_model else None, reports)
+
+
+def _write_bytes(path, content):
+    with open(path, "wb") as file:
+        file.write(content)
+
+
+def _write_json(path, content):
+    write_atomically(path, lambda temporary: _write_bytes(temporary, json.dumps(content, indent=2).encode()))

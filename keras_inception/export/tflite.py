@@ -1,0 +1,60 @@
+"""TFLite conversion in four modes, with the TFLite converter.
+
+The .tflite takes the net's input as the pipeline gives it: float32 (1, size, size, channels)
+in [0, 1] (or int8/uint8 with `int8_io`), and returns the class scores.
+"""
+
+import tempfile
+
+import keras
+import tensorflow as tf
+
+MODES = ("float32", "float16", "dynamic", "int8")
+INT8_IO = ("none", "int8", "uint8")
+
+
+def _write_batch_one_saved_model(graph, directory):
+    """`graph` at batch 1 as a SavedModel: the path on which the converter freezes every
+    variable (from a concrete function, int8 calibration met unfrozen variable reads)."""
+    archive = keras.export.ExportArchive()
+    archive.track(graph)
+    archive.add_endpoint("serve", lambda image: graph(image, training=False),
+                         input_signature=[tf.TensorSpec((1, *graph.input_shape[1:]), tf.float32, name="image")])
+    archive.write_out(directory, verbose=False)
+
+
+def convert(graph, mode, *, representative_images=None, int8_io="none"):
+    """The .tflite bytes of `graph` (from `export_graph`).
+
+    Modes: "float32"; "float16" weights; "dynamic" (int8 weights, float activations); "int8"
+    (weights and activations, calibrated on `representative_images`, float32 (N, size, size,
+    channels) from the training pipeline). In "int8", an op without an int8 kernel (LRN) stays
+    float32 rather than failing the conversion.
+    """
+    with tempfile.TemporaryDirectory(prefix="keras_inception_tflite_") as directory:
+        _write_batch_one_saved_model(graph, directory)
+        converter = tf.lite.TFLiteConverter.from_saved_model(directory, signature_keys=["serve"])
+        _configure(converter, mode, representative_images, int8_io)
+        return converter.convert()
+
+
+def _configure(converter, mode, representative_images, int8_io):
+    if mode != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif mode == "int8":
+        if representative_images is None or not len(representative_images):
+            raise ValueError("mode='int8' needs representative images from the training data. "
+                             "Received: representative_images=None")
+
+        def representative_dataset():
+            for image in representative_images:
+                yield [image[None].astype("float32")]
+
+        converter.representative_dataset = representative_dataset
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                               tf.lite.OpsSet.TFLITE_BUILTINS]
+        if int8_io != "none":
+            converter.inference_input_type = converter.inference_output_type = getattr(tf, int8_io)
+

@@ -1,0 +1,71 @@
+"""Checks a .tflite against the Keras model with the LiteRT interpreter (`ai-edge-litert`, the
+runtime mobile apps ship), and measures it."""
+
+import os
+import statistics
+import time
+
+import numpy as np
+
+
+def _interpreter(tflite_path, threads):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=tflite_path, num_threads=threads)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def _quantize(values, detail):
+    scale, zero_point = detail["quantization"]
+    if detail["dtype"] == np.float32 or scale == 0:
+        return values.astype(detail["dtype"])
+    info = np.iinfo(detail["dtype"])
+    return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(detail["dtype"])
+
+
+def _dequantize(values, detail):
+    scale, zero_point = detail["quantization"]
+    if detail["dtype"] == np.float32 or scale == 0:
+        return values.astype(np.float32)
+    return (values.astype(np.float32) - zero_point) * scale
+
+
+def run_tflite(tflite_path, images, *, threads=None):
+    """The .tflite's outputs for float32 `images` (N, size, size, channels), one at a time."""
+    interpreter = _interpreter(tflite_path, threads)
+    (input_detail,), (output_detail,) = interpreter.get_input_details(), interpreter.get_output_details()
+    outputs = []
+    for image in images:
+        interpreter.set_tensor(input_detail["index"], _quantize(image[None], input_detail))
+        interpreter.invoke()
+        outputs.append(_dequantize(interpreter.get_tensor(output_detail["index"]), output_detail)[0])
+    return np.stack(outputs)
+
+
+def single_image_latency_ms(tflite_path, image, *, threads=None, warmup=5, runs=30):
+    """Median wall time of one `invoke` on one image, in milliseconds."""
+    interpreter = _interpreter(tflite_path, threads)
+    (input_detail,) = interpreter.get_input_details()
+    interpreter.set_tensor(input_detail["index"], _quantize(image[None], input_detail))
+    for _ in range(warmup):
+        interpreter.invoke()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        interpreter.invoke()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def parity_report(tflite_path, keras_outputs, images, *, threads=None):
+    """{max_abs_error, top1_agreement, size_bytes, latency_ms, images} of a .tflite against
+    the Keras outputs on the same images."""
+    outputs = run_tflite(tflite_path, images, threads=threads)
+    return {
+        "max_abs_error": float(np.max(np.abs(outputs - keras_outputs))),
+        "top1_agreement": float(np.mean(outputs.argmax(-1) == keras_outputs.argmax(-1))),
+        "size_bytes": os.path.getsize(tflite_path),
+        "latency_ms": single_image_latency_ms(tflite_path, images[0], threads=threads),
+        "images": len(images),
+    }

@@ -1,0 +1,183 @@
+"""Export: the inference graph, SavedModel signatures, TFLite in four modes checked with the
+LiteRT interpreter, mixed-precision models, safe writes."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_inception
+from keras_inception import data, files, training
+from keras_inception.export import export_graph, export_model, tflite
+from keras_inception.export.graph import TFLocalResponseNormalization
+from keras_inception.export.verify import parity_report, run_tflite
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A tiny GoogLeNet with aux heads trained on the digits by the training job."""
+    output = tmp_path_factory.mktemp("runs")
+    result = training.train(training.TrainConfig(
+        model="googlenet_bn", model_kwargs={"stem": "small"}, image_size=32, width_multiplier=0.125,
+        epochs=3, recipe_overrides={"learning_rate": 5e-3}, output_dir=str(output), verbose=0,
+    ))
+    assert result.test_accuracy > 0.6
+    return pathlib.Path(result.run_dir)
+
+
+def _digit_images(size, channels, count=64):
+    source = data.from_arrays(*data.digits("test"))
+    batches = data.make_dataset(source, image_size=size, channels=channels, training=False, batch_size=count)
+    return next(iter(batches))[0].numpy()
+
+
+def test_export_graph_drops_aux_heads_and_can_give_logits():
+    model = keras_inception.get_model("googlenet", stem="small", input_shape=(32, 32, 3), num_classes=10,
+                                      width_multiplier=0.25)
+    images = np.random.default_rng(0).random((4, 32, 32, 3), dtype=np.float32)
+    graph = export_graph(model)
+    assert len(graph.outputs) == 1 and graph.output_shape == (None, 10)
+    assert not any(isinstance(layer, keras_inception.layers.LocalResponseNormalization) for layer in graph.layers)
+    assert sum(isinstance(layer, TFLocalResponseNormalization) for layer in graph.layers) == 1  # the small stem has one
+    expected = model.predict(images, verbose=0)["main"]
+    np.testing.assert_allclose(graph.predict(images, verbose=0), expected, atol=1e-6)
+    logits = export_graph(model, logits=True).predict(images, verbose=0)
+    np.testing.assert_allclose(keras.ops.softmax(logits).numpy(), expected, atol=1e-6)
+    assert np.abs(logits.sum(axis=1) - 1).max() > 1e-3  # not probabilities
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("googlenet", dict(stem="small", input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25, aux_heads=False)),
+    ("nin_cifar10", dict(input_shape=(32, 32, 3))),
+])
+def test_every_tflite_mode_runs_in_litert(name, kwargs, tmp_path):
+    graph = export_graph(keras_inception.get_model(name, **kwargs))
+    images = _digit_images(32, 3, count=16)
+    keras_outputs = graph.predict(images, verbose=0)
+    reports = {}
+    for mode in tflite.MODES:
+        path = tmp_path / f"{mode}.tflite"
+        path.write_bytes(tflite.convert(graph, mode, representative_images=images))
+        reports[mode] = parity_report(str(path), keras_outputs, images)
+    assert reports["float32"]["max_abs_error"] <= 1e-4
+    assert reports["float16"]["max_abs_error"] <= 1e-2
+    sizes = {mode: report["size_bytes"] for mode, report in reports.items()}
+    assert sizes["int8"] < 0.4 * sizes["float32"] and sizes["float16"] < 0.6 * sizes["float32"]
+    assert all(report["latency_ms"] > 0 for report in reports.values())
+
+
+def test_full_int8_keeps_lrn_in_float(tmp_path):
+    model = keras_inception.get_model("googlenet", stem="small", input_shape=(32, 32, 3), num_classes=10,
+                                      width_multiplier=0.25, aux_heads=False)
+    images = _digit_images(32, 3, count=16)
+    path = tmp_path / "int8.tflite"
+    path.write_bytes(tflite.convert(export_graph(model), "int8", representative_images=images, int8_io="uint8"))
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    ops = interpreter._get_ops_details()
+    lrn = [op for op in ops if op["op_name"] == "LOCAL_RESPONSE_NORMALIZATION"]
+    assert len(lrn) == 1  # the small stem's LRN
+    tensors = {detail["index"]: detail["dtype"] for detail in interpreter.get_tensor_details()}
+    assert all(tensors[index] == np.float32 for op in lrn for index in op["inputs"])
+    assert any(op["op_name"] == "CONV_2D" and tensors[op["inputs"][0]] == np.int8 for op in ops)
+    assert interpreter.get_input_details()[0]["dtype"] == np.uint8
+    assert run_tflite(str(path), images[:4]).shape == (4, 10)
+
+
+def test_export_job_meets_the_targets_on_the_digits(trained_run):
+    result = export_model(str(trained_run / "model.keras"), modes=("float32", "int8"))
+    assert result.reports["float32"]["max_abs_error"] <= 1e-4
+    assert result.reports["int8"]["top1_agreement"] >= 0.98
+    assert result.failures() == []
+    assert json.loads((trained_run / "model_int8.json").read_text())["images"] == 200
+    assert set(json.loads((trained_run / "export_report.json").read_text())) == {"float32", "int8"}
+    assert not [path for path in trained_run.iterdir() if ".partial" in path.name]
+    # Existing artifacts stay unless overwrite is asked for.
+    before = (trained_run / "model_int8.tflite").stat().st_mtime_ns
+    with pytest.raises(ValueError, match="exists; pass overwrite=True"):
+        export_model(str(trained_run), modes=("int8",))
+    assert (trained_run / "model_int8.tflite").stat().st_mtime_ns == before
+
+
+SERVE = """
+import sys, numpy as np, tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+images = np.load(sys.argv[2])
+out = loaded.signatures["serving_default"](images=tf.constant(images))
+fl = loaded.signatures["serve_float"](images=tf.constant(images.astype("float32") / 255))
+np.savez(sys.argv[3], probabilities=out["probabilities"].numpy(), class_ids=out["class_ids"].numpy(),
+         float_probabilities=fl["probabilities"].numpy())
+"""
+
+
+def test_saved_model_serves_uint8_images_in_a_fresh_process(trained_run, tmp_path):
+    if not (trained_run / "saved_model").exists():  # when run on its own
+        export_model(str(trained_run), modes=())
+    model = keras.saving.load_model(trained_run / "model.keras")
+    # Images as a user has them: uint8 RGB, larger than the net's input.
+    images = np.repeat(np.kron(data.digits("test")[0][:8], np.ones((1, 6, 6, 1), np.uint8)), 3, axis=-1)
+    np.save(tmp_path / "images.npy", images)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-c", SERVE, str(trained_run / "saved_model"), str(tmp_path / "images.npy"),
+                           str(tmp_path / "out.npz")], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    served = np.load(tmp_path / "out.npz")
+    view = data.preprocessing.evaluation_view(tf.constant(images), 32, 1)
+    expected = keras_inception.inference_model(model).predict(view, verbose=0)
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
+    np.testing.assert_allclose(served["float_probabilities"], expected, atol=1e-5)
+    np.testing.assert_array_equal(served["class_ids"], expected.argmax(-1))
+    shown = subprocess.run(["saved_model_cli", "show", "--dir", str(trained_run / "saved_model"), "--all"],
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert "signature_def['serving_default']" in shown.stdout and "signature_def['serve_float']" in shown.stdout
+
+
+def test_model_trained_under_mixed_precision_exports(tmp_path):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = keras_inception.get_model("googlenet", stem="small", input_shape=(32, 32, 3), num_classes=10,
+                                          width_multiplier=0.25)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    images = _digit_images(32, 3, count=8)
+    graph = export_graph(model)
+    assert {layer.dtype_policy.name for layer in graph.layers} == {"float32"}
+    mixed = model.predict(images, verbose=0)["main"]
+    np.testing.assert_allclose(graph.predict(images, verbose=0), mixed, atol=2e-2)  # float16 rounding only
+    path = tmp_path / "float32.tflite"
+    path.write_bytes(tflite.convert(graph, "float32"))
+    assert parity_report(str(path), graph.predict(images, verbose=0), images)["max_abs_error"] <= 1e-4
+    from keras_inception.export.savedmodel import write_saved_model
+
+    write_saved_model(graph, str(tmp_path / "saved_model"))
+    served = tf.saved_model.load(str(tmp_path / "saved_model")).signatures["serve_float"](images=tf.constant(images))
+    np.testing.assert_allclose(served["probabilities"].numpy(), graph.predict(images, verbose=0), atol=1e-5)
+
+
+def test_a_failed_directory_write_leaves_the_old_artifact(tmp_path):
+    target = tmp_path / "saved_model"
+    target.mkdir()
+    (target / "saved_model.pb").write_text("old")
+
+    def broken_write(path):
+        os.makedirs(path)
+        (pathlib.Path(path) / "saved_model.pb").write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        files.write_directory_atomically(str(target), broken_write)
+    assert (target / "saved_model.pb").read_text() == "old"
+    assert sorted(os.listdir(tmp_path)) == ["saved_model"]
+    # A crash between the swap's two renames: the old directory is put back.
+    os.replace(target, tmp_path / ".saved_model.previous")
+    files.recover_directory(str(target))
+    assert (target / "saved_model.pb").read_text() == "old"
