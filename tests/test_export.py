@@ -136,7 +136,8 @@ def test_saved_model_serves_uint8_images_in_a_fresh_process(trained_run, tmp_pat
     np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
     np.testing.assert_allclose(served["float_probabilities"], expected, atol=1e-5)
     np.testing.assert_array_equal(served["class_ids"], expected.argmax(-1))
-    shown = subprocess.run(["saved_model_cli", "show", "--dir", str(trained_run / "saved_model"), "--all"],
+    saved_model_cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")  # installed with TF
+    shown = subprocess.run([saved_model_cli, "show", "--dir", str(trained_run / "saved_model"), "--all"],
                            env=env, capture_output=True, text=True, timeout=300)
     assert "signature_def['serving_default']" in shown.stdout and "signature_def['serve_float']" in shown.stdout
 
