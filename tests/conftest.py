@@ -28,6 +28,20 @@ def googlenet_paper_no_aux():
     return keras_inception.get_model("googlenet", aux_heads=False)
 
 
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory):
+    """A tiny GoogLeNet with both aux heads trained on the digits by the training job (3 epochs,
+    32x32x1, widths x 0.125): built once, used by the training and export tests."""
+    from keras_inception import training
+
+    keras.utils.set_random_seed(1234)
+    return training.train(training.TrainConfig(
+        model="googlenet_bn", model_kwargs={"stem": "small"}, image_size=32, width_multiplier=0.125,
+        epochs=3, recipe_overrides={"learning_rate": 5e-3}, output_dir=str(tmp_path_factory.mktemp("runs")),
+        verbose=0,
+    ))
+
+
 @pytest.fixture
 def small_googlenet():
     return keras_inception.get_model("googlenet", **SMALL_GOOGLENET)

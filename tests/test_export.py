@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 import keras_inception
-from keras_inception import data, files, training
+from keras_inception import data, files
 from keras_inception.export import export_graph, export_model, tflite
 from keras_inception.export.graph import TFLocalResponseNormalization
 from keras_inception.export.verify import parity_report, run_tflite
@@ -21,16 +21,10 @@ from keras_inception.export.verify import parity_report, run_tflite
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """A tiny GoogLeNet with aux heads trained on the digits by the training job."""
-    output = tmp_path_factory.mktemp("runs")
-    result = training.train(training.TrainConfig(
-        model="googlenet_bn", model_kwargs={"stem": "small"}, image_size=32, width_multiplier=0.125,
-        epochs=3, recipe_overrides={"learning_rate": 5e-3}, output_dir=str(output), verbose=0,
-    ))
-    assert result.test_accuracy > 0.6
-    return pathlib.Path(result.run_dir)
+@pytest.fixture
+def trained_run(digits_run):
+    """The run directory of the digits GoogLeNet the training job trained (conftest)."""
+    return pathlib.Path(digits_run.run_dir)
 
 
 def _digit_images(size, channels, count=64):

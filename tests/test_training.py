@@ -114,12 +114,11 @@ def test_mixed_precision_job_keeps_heads_float32_and_scales_the_loss(tmp_path):
     assert keras.mixed_precision.global_policy().name == "float32"  # restored after the job
 
 
-def test_short_job_on_the_digits_learns_and_keeps_its_artifacts(tmp_path):
-    config = {**TINY, "image_size": 32, "recipe_overrides": {"learning_rate": 5e-3}}
-    result = training.train(training.TrainConfig(**config, epochs=3, output_dir=str(tmp_path), verbose=0))
+def test_short_job_on_the_digits_learns_and_keeps_its_artifacts(digits_run):
+    result = digits_run
     assert result.test_accuracy > 0.6 and result.test_size == 360  # chance is 0.1
     run = pathlib.Path(result.run_dir)
-    assert run == tmp_path / "googlenet_bn_digits"
+    assert run.name == "googlenet_bn_digits"
     history = run_callbacks.read_history(run / "history.csv")
     assert [row["epoch"] for row in history] == [0, 1, 2]
     assert {"main_loss", "aux1_loss", "aux2_loss", "val_main_accuracy", "aux1_accuracy"} <= set(history[0])
@@ -133,6 +132,7 @@ def test_short_job_on_the_digits_learns_and_keeps_its_artifacts(tmp_path):
     np.testing.assert_allclose(loaded.predict(images, verbose=0)["main"],
                                result.model.predict(images, verbose=0)["main"], atol=1e-5)
     assert not [path for path in run.rglob("*") if ".partial" in path.name]
+    assert saved["epochs_completed"] == 3
 
 
 def test_a_rerun_with_other_settings_is_refused_and_overwrite_starts_over(tmp_path):
