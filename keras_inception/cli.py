@@ -3,6 +3,7 @@
 Scripts stay thin: `main(argv)` turns flags into library calls. This module only runs it.
 """
 
+import ast
 import sys
 
 from absl import app, flags
@@ -20,6 +21,25 @@ def set_flags(**kwargs):
     """The keyword arguments whose flags were given: a flag left at None never overrides a
     builder's own default (timm's `create_model` convention)."""
     return {key: value for key, value in kwargs.items() if value is not None}
+
+
+def parse_key_values(flag, items):
+    """["stem=small", "aux_heads=false", "width=0.5"] -> {"stem": "small", "aux_heads": False,
+    "width": 0.5}: Python literals and true/false/none are converted, anything else stays text."""
+    kwargs = {}
+    for item in items:
+        key, equals, text = item.partition("=")
+        if not equals or not key:
+            raise ValueError(f"--{flag} takes key=value pairs. Received: {item!r}")
+        words = {"true": True, "false": False, "none": None}
+        if text.lower() in words:
+            kwargs[key] = words[text.lower()]
+            continue
+        try:
+            kwargs[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            kwargs[key] = text
+    return kwargs
 
 
 def _parse_flags(argv):

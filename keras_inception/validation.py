@@ -6,6 +6,7 @@ Each raises a one-line ValueError that names the argument, says what is allowed,
 
 _INTERVALS = {
     "> 0": lambda value: value > 0,
+    ">= 0": lambda value: value >= 0,
     "in [0, 1)": lambda value: 0 <= value < 1,
     "in (0, 1)": lambda value: 0 < value < 1,
 }
@@ -23,7 +24,7 @@ def check_integer(argument, value, minimum):
 
 
 def check_number(argument, value, interval):
-    """`interval` is one of "> 0", "in [0, 1)", "in (0, 1)"."""
+    """`interval` is one of "> 0", ">= 0", "in [0, 1)", "in (0, 1)"."""
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not is_number or not _INTERVALS[interval](value):
         raise ValueError(f"`{argument}` must be a number {interval}. Received: {argument}={value!r}")

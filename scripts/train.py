@@ -8,7 +8,7 @@
 Running the same command again after a crash resumes from the last completed epoch.
 """
 
-import ast
+import dataclasses
 import os
 import sys
 
@@ -57,75 +57,31 @@ flags.DEFINE_bool("overwrite", False, "Delete an existing run directory of this 
 FLAGS = flags.FLAGS
 
 
-def parse_model_kwargs(items):
-    """["stem=small", "aux_heads=false"] -> {"stem": "small", "aux_heads": False}."""
-    kwargs = {}
-    for item in items:
-        key, equals, text = item.partition("=")
-        if not equals or not key:
-            raise ValueError(f"--model_kwargs takes key=value pairs. Received: {item!r}")
-        lowered = text.lower()
-        if lowered in ("true", "false", "none"):
-            kwargs[key] = {"true": True, "false": False, "none": None}[lowered]
-            continue
-        try:
-            kwargs[key] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            kwargs[key] = text
-    return kwargs
+def _flag_values(fields):
+    """The values of the flags that share a name with one of `fields`."""
+    return {field.name: FLAGS[field.name].value for field in fields if field.name in FLAGS}
 
 
 def main(argv):
     if len(argv) > 1:
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-    config = training.TrainConfig(
-        model=FLAGS.model,
-        model_kwargs=parse_model_kwargs(FLAGS.model_kwargs),
-        width_multiplier=FLAGS.width_multiplier,
+    # Flags are named after TrainConfig's and Recipe's fields; only a few need converting.
+    settings = _flag_values(dataclasses.fields(training.TrainConfig))
+    settings.update(
+        model_kwargs=cli.parse_key_values("model_kwargs", FLAGS.model_kwargs),
         dataset=os.path.expanduser(FLAGS.dataset),
         data_dir=FLAGS.data_dir and os.path.expanduser(FLAGS.data_dir),
-        validation_fraction=FLAGS.validation_fraction,
-        test_fraction=FLAGS.test_fraction,
-        train_split=FLAGS.train_split,
-        validation_split=FLAGS.validation_split,
-        test_split=FLAGS.test_split,
-        image_size=FLAGS.image_size,
         channels=FLAGS.channels and int(FLAGS.channels),
-        epochs=FLAGS.epochs,
-        steps_per_epoch=FLAGS.steps_per_epoch,
-        recipe=FLAGS.recipe,
-        recipe_overrides=cli.set_flags(
-            batch_size=FLAGS.batch_size, optimizer=FLAGS.optimizer, learning_rate=FLAGS.learning_rate,
-            momentum=FLAGS.momentum, weight_decay=FLAGS.weight_decay, schedule=FLAGS.schedule,
-        ),
-        augmentation=FLAGS.augmentation,
-        flip=FLAGS.flip,
-        precision=FLAGS.precision,
         jit_compile={"auto": "auto", "true": True, "false": False}[FLAGS.jit_compile],
-        distribution=FLAGS.distribution,
-        coordinator_address=FLAGS.coordinator_address,
-        num_processes=FLAGS.num_processes,
-        process_id=FLAGS.process_id,
-        seed=FLAGS.seed,
-        output_dir=FLAGS.output_dir,
-        run_name=FLAGS.run_name,
-        overwrite=FLAGS.overwrite,
+        recipe_overrides=cli.set_flags(**_flag_values(dataclasses.fields(training.Recipe))),
         verbose="auto" if sys.stdout.isatty() else 2,  # a progress bar on a terminal, a line per epoch in a log
     )
     try:
-        result = training.train(config)
+        result = training.train(training.TrainConfig(**settings))
     except training.TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(
-        f"Test accuracy (main head) on {result.test_size} held-out images: "
-        f"{result.test_accuracy:.2%}\n"
-        f"Best validation accuracy {result.best_validation_accuracy:.2%} after "
-        f"{result.epochs_completed} epochs ({result.epochs_this_run} in this run, "
-        f"{result.seconds:.0f} s)\n"
-        f"Model: {os.path.join(result.run_dir, 'model.keras')}  "
-        f"(history.csv, history.png, logs/ beside it)"
-    )
+    print(result.summary())
     return 0
 
 

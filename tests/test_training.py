@@ -23,7 +23,7 @@ TINY = dict(model="googlenet_bn", model_kwargs={"stem": "small"}, image_size=24,
 
 
 def _learning_rate(optimizer, step):
-    schedule = optimizer.learning_rate if not callable(optimizer._learning_rate) else optimizer._learning_rate
+    schedule = optimizer._learning_rate  # the schedule itself; `.learning_rate` is its current value
     return float(schedule(step)) if callable(schedule) else float(schedule)
 
 

@@ -20,7 +20,6 @@ import os
 import keras
 import numpy as np
 
-import keras_inception  # noqa: F401  (registers the package's layers and models for loading)
 from keras_inception import data
 from keras_inception.export import tflite
 from keras_inception.export.graph import export_graph

@@ -129,6 +129,14 @@ class TrainResult:
     epochs_this_run: int
     seconds: float
 
+    def summary(self):
+        return (
+            f"Test accuracy (main head) on {self.test_size} held-out images: {self.test_accuracy:.2%}\n"
+            f"Best validation accuracy {self.best_validation_accuracy:.2%} after {self.epochs_completed} "
+            f"epochs ({self.epochs_this_run} in this run, {self.seconds:.0f} s)\n"
+            f"Model: {os.path.join(self.run_dir, 'model.keras')}  (history.csv, history.png, logs/ beside it)"
+        )
+
 
 def _dataset_name(dataset):
     return os.path.basename(os.path.normpath(dataset)) or "dataset"
@@ -142,21 +150,20 @@ def _settings(config):
 
 def prepare_run_dir(config):
     """Creates the run directory, or checks that the existing one is this job's."""
-    run_dir = config.run_dir()
+    run_dir, settings = config.run_dir(), _settings(config)
     settings_path = os.path.join(run_dir, "run.json")
     if config.overwrite and os.path.exists(run_dir):
         shutil.rmtree(run_dir)
     if os.path.exists(settings_path):
         with open(settings_path) as file:
             saved = json.load(file)
-        changed = sorted(key for key in set(saved) | set(_settings(config))
-                         if saved.get(key) != _settings(config).get(key))
+        changed = sorted(key for key in set(saved) | set(settings) if saved.get(key) != settings.get(key))
         if changed:
             key = changed[0]
             raise ValueError(
                 f"{run_dir} holds a run with other settings ({key}: {saved.get(key)!r} there, "
-                f"{_settings(config).get(key)!r} now). Pass overwrite=True (--overwrite) to start "
-                f"over or choose another run_name. Received: {key}={_settings(config).get(key)!r}"
+                f"{settings.get(key)!r} now). Pass overwrite=True (--overwrite) to start "
+                f"over or choose another run_name. Received: {key}={settings.get(key)!r}"
             )
     elif os.path.isdir(run_dir) and os.listdir(run_dir):
         raise ValueError(
@@ -167,7 +174,7 @@ def prepare_run_dir(config):
 
     def write(path):
         with open(path, "w") as file:
-            json.dump(_settings(config), file, indent=2)
+            json.dump(settings, file, indent=2)
 
     write_atomically(settings_path, write)
     return run_dir
@@ -232,9 +239,8 @@ def make_pipelines(config, splits, model, recipe):
     """(train, validation, test) batches for `model`; the training batches cut to
     `steps_per_epoch` when it is set."""
     flip = config.flip if config.flip is not None else splits.name != "digits"
-    cache = splits.name == "digits" or (
-        not os.path.isdir(config.dataset) and splits.sizes["train"] <= CACHE_MAX_IMAGES
-    )
+    # Arrays and TFDS sets up to CIFAR's size are cached decoded; folders of files are not.
+    cache = not os.path.isdir(config.dataset) and splits.sizes["train"] <= CACHE_MAX_IMAGES
     # Processes of a multi-host run must see the same number of batches, or one waits for
     # the others forever; a last partial batch would shard unevenly, so it is left out.
     common = dict(batch_size=recipe.batch_size, cache=cache, drop_remainder=config.num_processes > 1)

@@ -39,11 +39,7 @@ class Recipe:
         check_choice("schedule", self.schedule, SCHEDULES)
         check_number("learning_rate", self.learning_rate, "> 0")
         check_number("momentum", self.momentum, "in [0, 1)")
-        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) \
-                or self.weight_decay < 0:
-            raise ValueError(
-                f"`weight_decay` must be a number >= 0. Received: weight_decay={self.weight_decay!r}"
-            )
+        check_number("weight_decay", self.weight_decay, ">= 0")
         check_integer("batch_size", self.batch_size, 1)
         check_number("decay_rate", self.decay_rate, "in (0, 1)")
         check_integer("decay_epochs", self.decay_epochs, 1)
