@@ -3,26 +3,54 @@
 from keras_inception import layers
 from keras_inception.models import (
     AuxiliaryHeadsModel,
+    alexnet,
     aux_loss_weights,
     googlenet,
+    inception_resnet_v1,
+    inception_resnet_v2,
+    inception_v2,
+    inception_v3,
+    inception_v4,
     inference_model,
+    lenet5,
     nin,
+    resnet,
+    vgg,
+    zfnet,
 )
 from keras_inception.profile import Profile, profile
-from keras_inception.registry import get_model, list_models, register_model
+from keras_inception.registry import (
+    endpoint_names,
+    get_feature_extractor,
+    get_model,
+    list_models,
+    register_model,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AuxiliaryHeadsModel",
     "Profile",
+    "alexnet",
     "aux_loss_weights",
+    "endpoint_names",
+    "get_feature_extractor",
     "get_model",
     "googlenet",
+    "inception_resnet_v1",
+    "inception_resnet_v2",
+    "inception_v2",
+    "inception_v3",
+    "inception_v4",
     "inference_model",
     "layers",
+    "lenet5",
     "list_models",
     "nin",
     "profile",
     "register_model",
+    "resnet",
+    "vgg",
+    "zfnet",
 ]

@@ -35,6 +35,7 @@ def conv_block(
     strides=1,
     padding="same",
     batch_norm=False,
+    bn_scale=True,
     activation="relu",
     use_bias=None,
     groups=1,
@@ -51,6 +52,8 @@ def conv_block(
         name: base name of the block; required so every layer has a stable name.
         strides, padding, groups, kernel_initializer: as for `keras.layers.Conv2D`.
         batch_norm: add batch normalization after the convolution.
+        bn_scale: learn batch norm's gamma; False is TF-slim's Inception convention (a ReLU
+            follows, so a scale adds nothing the next conv cannot learn).
         activation: activation name, or None for no activation.
         use_bias: conv bias; defaults to `not batch_norm` (batch norm's beta replaces it).
 
@@ -71,7 +74,7 @@ def conv_block(
     )(x)
     if batch_norm:
         x = layers.BatchNormalization(
-            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn"
+            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, scale=bn_scale, name=f"{name}_bn"
         )(x)
     if activation is not None:
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)

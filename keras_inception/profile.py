@@ -1,4 +1,5 @@
-"""Parameters and multiply-adds per layer, per block and in total.
+"""Parameters and multiply-adds per layer, per block and in total; and one summary line per
+registered net (`summarize`, `zoo_table`), from which the README's table of nets is generated.
 
 Multiply-adds are counted for the layers that hold a kernel (convolutions of any kind,
 dense layers): output positions x kernel size, which is the usual convention (the papers'
@@ -151,3 +152,60 @@ def _shape(shape):
 
 def _millions(count):
     return f"{count / 1e6:,.1f}M"
+
+
+@dataclass(frozen=True)
+class NetSummary:
+    """A registered net built with its defaults: what the README's table shows, and the
+    shapes the tests check against the papers."""
+
+    name: str
+    input_shape: tuple
+    outputs: dict  # output name -> shape (batch dimension dropped)
+    params: int  # all weights, batch-norm moving statistics included (Keras's count)
+    trainable_params: int  # what PyTorch counts
+    macs: int  # of the inference net (auxiliary heads dropped)
+    endpoints: dict  # endpoint name -> feature-map shape
+
+
+def summarize(name, **kwargs):
+    """Builds the registered net `name` (with `kwargs`) and summarizes it."""
+    from keras_inception import registry
+    from keras_inception.models.multi_output import inference_model
+
+    model = registry.get_model(name, **kwargs)
+    outputs = {
+        output: tuple(model.get_layer(output).output.shape[1:]) for output in model.output_names
+    }
+    return NetSummary(
+        name=name,
+        input_shape=tuple(model.input_shape[1:]),
+        outputs=outputs,
+        params=model.count_params(),
+        trainable_params=sum(math.prod(weight.shape) for weight in model.trainable_weights),
+        macs=profile(inference_model(model)).macs,
+        endpoints={
+            endpoint: tuple(model.get_layer(endpoint).output.shape[1:])
+            for endpoint in registry.endpoint_names(name)
+        },
+    )
+
+
+def zoo_table(summaries):
+    """A Markdown table of nets: parameters, multiply-adds, default input, auxiliary heads."""
+    lines = [
+        "| net | parameters | trainable | multiply-adds | input | auxiliary heads |",
+        "|---|--:|--:|--:|---|---|",
+    ]
+    for summary in summaries:
+        aux = [output for output in summary.outputs if output != "main"]
+        lines.append(
+            f"| `{summary.name}` | {summary.params:,} | {summary.trainable_params:,} "
+            f"| {_giga_or_mega(summary.macs)} | {_shape(summary.input_shape).replace('x', '×')} "
+            f"| {', '.join(f'`{name}`' for name in sorted(aux)) or '—'} |"
+        )
+    return "\n".join(lines)
+
+
+def _giga_or_mega(count):
+    return f"{count / 1e9:.2f} G" if count >= 1e8 else f"{count / 1e6:.2f} M"

@@ -1,14 +1,18 @@
-"""Name -> builder registry: `get_model("googlenet", num_classes=10)` and `list_models()`."""
+"""Name -> builder registry: `get_model("googlenet", num_classes=10)`, `list_models()`, and
+the named feature maps of each net (`endpoint_names`, `get_feature_extractor`)."""
 
 import inspect
 
 _BUILDERS = {}
+_ENDPOINTS = {}
 
 
-def register_model(name, builder=None):
+def register_model(name, builder=None, *, endpoints=()):
     """Registers `builder` under `name`; usable as `@register_model("name")` too.
 
-    Registering a name twice is refused, so one module cannot silently replace another's net.
+    `endpoints` names the layers whose outputs are the net's feature maps, in network order
+    (they exist in the net built with `include_top=False`). Registering a name twice is
+    refused, so one module cannot silently replace another's net.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"A model name must be a non-empty string. Received: name={name!r}")
@@ -22,6 +26,7 @@ def register_model(name, builder=None):
         if not callable(fn):
             raise TypeError(f"A model builder must be callable. Received: builder={fn!r}")
         _BUILDERS[name] = fn
+        _ENDPOINTS[name] = tuple(endpoints)
         return fn
 
     if builder is not None:
@@ -65,3 +70,35 @@ def accepted_arguments(name):
     """The keyword arguments the builder registered under `name` accepts."""
     parameters = inspect.signature(get_builder(name)).parameters.values()
     return [p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def endpoint_names(name):
+    """The feature-map endpoints of the registered net `name`, in network order."""
+    get_builder(name)
+    return _ENDPOINTS[name]
+
+
+def get_feature_extractor(name, endpoints=None, **kwargs):
+    """Builds `name` without its top and returns a model whose output is a dict
+    {endpoint: feature map} (all of the net's endpoints, or those named in `endpoints`).
+
+        extractor = get_feature_extractor("resnet50", input_shape=(224, 224, 3))
+        maps = extractor(images)  # {"conv1_relu": ..., "conv2_block3_out": ..., ...}
+    """
+    import keras
+
+    known = endpoint_names(name)
+    if endpoints is None:
+        endpoints = known
+    if isinstance(endpoints, str) or not all(endpoint in known for endpoint in endpoints):
+        raise ValueError(
+            f"`endpoints` must be a list of {name!r}'s endpoints: {', '.join(known)}. "
+            f"Received: endpoints={endpoints!r}"
+        )
+    if kwargs.get("include_top"):
+        raise ValueError(
+            f"A feature extractor is built without the top. Received: include_top={kwargs['include_top']!r}"
+        )
+    model = get_model(name, **{**kwargs, "include_top": False})
+    outputs = {endpoint: model.get_layer(endpoint).output for endpoint in endpoints}
+    return keras.Model(model.input, outputs, name=f"{model.name}_features")

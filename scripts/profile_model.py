@@ -17,7 +17,7 @@ flags.DEFINE_enum("model", "googlenet", keras_inception.list_models(), "Register
 flags.DEFINE_integer("input_size", None, "Height and width of the input; default: the net's.", lower_bound=1)
 flags.DEFINE_integer("channels", 3, "Input channels.", lower_bound=1)
 flags.DEFINE_integer("num_classes", None, "Number of classes; default: the net's.", lower_bound=1)
-flags.DEFINE_float("width_multiplier", None, "Scales the net's widths (GoogLeNet).")
+flags.DEFINE_float("width_multiplier", None, "Scales the net's widths.")
 flags.DEFINE_enum("stem", None, ["imagenet", "small"], "GoogLeNet stem.")
 flags.DEFINE_bool("summary", True, "Print the Keras summary.")
 flags.DEFINE_bool("layers", False, "Print the per-layer profile as well as the per-block one.")

@@ -29,6 +29,15 @@ def googlenet_paper_no_aux():
 
 
 @pytest.fixture(scope="session")
+def zoo_summaries():
+    """Every registered net built once at its default size and summarized (counts, shapes,
+    multiply-adds), one full-size net in memory at a time."""
+    from keras_inception.profile import summarize
+
+    return {name: summarize(name) for name in keras_inception.list_models()}
+
+
+@pytest.fixture(scope="session")
 def digits_run(tmp_path_factory):
     """A tiny GoogLeNet with both aux heads trained on the digits by the training job (3 epochs,
     32x32x1, widths x 0.125): built once, used by the training and export tests."""

@@ -1,61 +1,133 @@
-"""Table-driven tests over every registered net: shapes, parameter counts, output names."""
+"""Table-driven tests over every registered net: shapes and parameter counts at the default
+size; at 32x32 a forward pass, one training step, the `.keras` round trip, the no-top forms and
+the endpoints."""
 
+from typing import NamedTuple
+
+import keras
 import numpy as np
 import pytest
 
 import keras_inception
 from keras_inception.models import inference_model
 
+MAIN = ("main",)
 AUX = ("aux1", "aux2", "main")
 
-# name -> (build kwargs, input shape, output names, params or None) at the default size and at
-# a small size. Parameter counts are the references in shared/REFERENCE.md.
-DEFAULT_SIZE = {
-    "googlenet": ({}, (224, 224, 3), AUX, 1000, 13_378_280),
-    "googlenet_bn": ({}, (224, 224, 3), AUX, 1000, None),
-    "googlenet_cifar": ({}, (32, 32, 3), ("main",), 100, None),
-    "nin_cifar10": ({}, (32, 32, 3), ("main",), 10, 966_986),
-    "nin_imagenet": ({}, (224, 224, 3), ("main",), 1000, 7_595_176),
+
+class Net(NamedTuple):
+    input_shape: tuple  # the default input
+    outputs: tuple
+    num_classes: int  # the default
+    params: int = None  # Keras's count (keras.applications, REFERENCE.md), where one exists
+    trainable: int = None  # trainable parameters: torchvision's count, where one exists
+    small: dict = {}  # the 32x32 form
+
+
+SMALL_GOOGLENET = dict(stem="small", width_multiplier=0.25)
+SMALL_INCEPTION = dict(stem="small", width_multiplier=0.125)
+RESNET_SMALL = dict(stem="small", width_multiplier=0.125)
+VGG_SMALL = dict(input_shape=(32, 32, 3), width_multiplier=0.125)
+ZOO = {
+    "alexnet": Net((227, 227, 3), MAIN, 1000, 60_965_224, small=dict(stem="small", width_multiplier=0.25)),
+    "googlenet": Net((224, 224, 3), AUX, 1000, 13_378_280, small=SMALL_GOOGLENET),
+    "googlenet_bn": Net((224, 224, 3), AUX, 1000, small=SMALL_GOOGLENET),
+    "googlenet_cifar": Net((32, 32, 3), MAIN, 100, small=dict(width_multiplier=0.25)),
+    "inception_resnet_v1": Net((299, 299, 3), MAIN, 1000, small=SMALL_INCEPTION),
+    "inception_resnet_v2": Net((299, 299, 3), MAIN, 1000, 55_873_736, small=SMALL_INCEPTION),
+    "inception_v2": Net((224, 224, 3), MAIN, 1000, small=dict(stem="small", width_multiplier=0.25)),
+    "inception_v3": Net((299, 299, 3), ("aux", "main"), 1000, small=SMALL_INCEPTION),
+    "inception_v4": Net((299, 299, 3), MAIN, 1000, small=SMALL_INCEPTION),
+    "lenet5": Net((32, 32, 1), MAIN, 10, 61_706),
+    "nin_cifar10": Net((32, 32, 3), MAIN, 10, 966_986),
+    "nin_imagenet": Net((224, 224, 3), MAIN, 1000, 7_595_176, small=dict(input_shape=(32, 32, 3))),
+    "resnet18": Net((224, 224, 3), MAIN, 1000, trainable=11_689_512, small=RESNET_SMALL),
+    "resnet34": Net((224, 224, 3), MAIN, 1000, trainable=21_797_672, small=RESNET_SMALL),
+    "resnet50": Net((224, 224, 3), MAIN, 1000, trainable=25_557_032, small=RESNET_SMALL),
+    "resnet101": Net((224, 224, 3), MAIN, 1000, trainable=44_549_160, small=RESNET_SMALL),
+    "resnet152": Net((224, 224, 3), MAIN, 1000, trainable=60_192_808, small=RESNET_SMALL),
+    "vgg11": Net((224, 224, 3), MAIN, 1000, 132_863_336, small=VGG_SMALL),
+    "vgg11_lrn": Net((224, 224, 3), MAIN, 1000, 132_863_336, small=VGG_SMALL),  # LRN has no weights
+    "vgg13": Net((224, 224, 3), MAIN, 1000, 133_047_848, small=VGG_SMALL),
+    "vgg16_c": Net((224, 224, 3), MAIN, 1000, small=VGG_SMALL),
+    "vgg16": Net((224, 224, 3), MAIN, 1000, 138_357_544, small=VGG_SMALL),
+    "vgg19": Net((224, 224, 3), MAIN, 1000, 143_667_240, small=VGG_SMALL),
+    "zfnet": Net((224, 224, 3), MAIN, 1000, small=dict(stem="small", width_multiplier=0.25)),
+    "zfnet_wide": Net((224, 224, 3), MAIN, 1000, small=dict(stem="small", width_multiplier=0.25)),
 }
-SMALL_SIZE = {
-    "googlenet": (dict(stem="small", input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25), AUX, 10),
-    "googlenet_bn": (dict(stem="small", input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25), AUX, 10),
-    "googlenet_cifar": (dict(input_shape=(32, 32, 1), num_classes=10, width_multiplier=0.25), ("main",), 10),
-    "nin_cifar10": (dict(input_shape=(32, 32, 1)), ("main",), 10),
-    "nin_imagenet": (dict(input_shape=(32, 32, 3), num_classes=10), ("main",), 10),
-}
+NETS = sorted(ZOO)
 
 
-def test_the_tables_cover_every_registered_model():
-    assert sorted(DEFAULT_SIZE) == keras_inception.list_models()
-    assert sorted(SMALL_SIZE) == keras_inception.list_models()
+def test_the_table_covers_every_registered_model():
+    assert NETS == keras_inception.list_models()
 
 
-@pytest.mark.parametrize("name", sorted(DEFAULT_SIZE))
-def test_default_size(name, request):
-    kwargs, input_shape, outputs, num_classes, params = DEFAULT_SIZE[name]
-    model = (request.getfixturevalue("googlenet_paper") if name == "googlenet"
-             else keras_inception.get_model(name, **kwargs))
-    assert tuple(model.input_shape[1:]) == input_shape
-    assert sorted(model.output_names) == sorted(outputs)
-    for output in outputs:  # each output is the layer of the same name
-        assert tuple(model.get_layer(output).output.shape) == (None, num_classes)
-    if params is not None:
-        assert model.count_params() == params
+@pytest.mark.parametrize("name", NETS)
+def test_default_size(name, zoo_summaries):
+    net, summary = ZOO[name], zoo_summaries[name]
+    assert summary.input_shape == net.input_shape
+    assert summary.outputs == {output: (net.num_classes,) for output in net.outputs}
+    if net.params is not None:
+        assert summary.params == net.params
+    if net.trainable is not None:
+        assert summary.trainable_params == net.trainable
+    assert summary.endpoints  # every net names its feature maps
+    assert all(len(shape) == 3 for shape in summary.endpoints.values())
 
 
-@pytest.mark.parametrize("name", sorted(SMALL_SIZE))
-def test_small_size_forward_pass(name):
-    kwargs, outputs, num_classes = SMALL_SIZE[name]
-    model = keras_inception.get_model(name, **kwargs)
-    batch = np.random.default_rng(0).random((2, *kwargs["input_shape"]), dtype=np.float32)
-    predictions = model.predict(batch, verbose=0)
-    if not isinstance(predictions, dict):
-        predictions = {"main": predictions}
-    assert sorted(predictions) == sorted(outputs)
-    for output in outputs:
-        assert predictions[output].shape == (2, num_classes)
-        np.testing.assert_allclose(predictions[output].sum(axis=1), 1.0, rtol=1e-5)
+def _small(name, **kwargs):
+    return keras_inception.get_model(name, **{"num_classes": 10, **ZOO[name].small, **kwargs})
+
+
+def _numpy(outputs):
+    if not isinstance(outputs, dict):
+        outputs = {"main": outputs}
+    return {key: keras.ops.convert_to_numpy(value) for key, value in outputs.items()}
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_small_form_trains_a_step_and_round_trips_through_keras_files(name, tmp_path):
+    model = _small(name)
+    assert tuple(model.input_shape[1:3]) == (32, 32)
+    images = np.random.default_rng(0).random((4, *model.input_shape[1:]), dtype=np.float32)
+    labels = np.arange(4)
+    before = _numpy(model(images, training=False))
+    assert sorted(before) == sorted(ZOO[name].outputs)
+    for probabilities in before.values():
+        assert probabilities.shape == (4, 10)
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+    # One step, run eagerly: tracing the big nets' training graph costs ten times the step.
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
+                  run_eagerly=True)
+    classifier_bias = keras.ops.convert_to_numpy(model.trainable_weights[-1])
+    logs = model.train_on_batch(images, labels, return_dict=True)
+    assert np.isfinite(logs["loss"])
+    assert not np.array_equal(keras.ops.convert_to_numpy(model.trainable_weights[-1]), classifier_bias)
+    after = _numpy(model(images, training=False))
+
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    assert type(reloaded) is type(model)
+    for output, expected in after.items():
+        np.testing.assert_array_equal(_numpy(reloaded(images, training=False))[output], expected)
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_without_top_ends_at_the_last_endpoint(name):
+    model = _small(name, include_top=False, pooling="avg")
+    endpoints = keras_inception.endpoint_names(name)
+    names = [layer.name for layer in model.layers]
+    assert "main" not in names and not any(n.startswith("aux") for n in names)
+    assert set(endpoints) <= set(names)
+    last = model.get_layer(endpoints[-1]).output
+    assert tuple(model.output_shape[1:]) == (last.shape[-1],)
+    # The pooled features are the mean of the last endpoint's map.
+    both = keras.Model(model.input, [last, model.output])
+    images = np.random.default_rng(1).random((2, *model.input_shape[1:]), dtype=np.float32)
+    feature_map, pooled = (keras.ops.convert_to_numpy(t) for t in both(images))
+    np.testing.assert_allclose(pooled, feature_map.mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
 
 
 def test_paper_inference_net_count(googlenet_paper_no_aux):

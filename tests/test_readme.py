@@ -52,3 +52,15 @@ def test_readme_main_command_trains_exports_and_reports(tmp_path):
     run_dir = tmp_path / "googlenet_bn_digits"
     for artifact in ("model.keras", "saved_model/saved_model.pb", "model_float32.tflite", "model_int8.tflite"):
         assert (run_dir / artifact).exists(), artifact
+
+
+def test_readme_table_of_nets_is_generated_from_the_nets(zoo_summaries):
+    from keras_inception.profile import zoo_table
+
+    import keras_inception
+
+    text = README
+    start, end = "<!-- model-table:start -->\n", "\n<!-- model-table:end -->"
+    in_readme = text[text.index(start) + len(start): text.index(end)]
+    expected = zoo_table(zoo_summaries[name] for name in keras_inception.list_models())
+    assert in_readme == expected, "regenerate it: python3 scripts/model_table.py --write_readme"

@@ -7,11 +7,12 @@ from keras_inception import registry
 def test_list_models_is_sorted_and_complete():
     names = keras_inception.list_models()
     assert names == sorted(names)
-    assert {"googlenet", "googlenet_bn", "googlenet_cifar", "nin_cifar10", "nin_imagenet"} <= set(names)
+    assert {"googlenet", "googlenet_bn", "googlenet_cifar", "nin_cifar10", "nin_imagenet", "lenet5",
+            "alexnet", "zfnet", "vgg16", "resnet50", "inception_v3", "inception_resnet_v2"} <= set(names)
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"googlenet, googlenet_bn.*Received: name='inception_v9'"):
+    with pytest.raises(ValueError, match=r"alexnet, googlenet, googlenet_bn.*Received: name='inception_v9'"):
         keras_inception.get_model("inception_v9")
 
 
@@ -36,6 +37,7 @@ def test_register_and_get_a_new_model():
         assert built == {"num_classes": 5, "classifier_activation": None}
     finally:
         registry._BUILDERS.pop(name)
+        registry._ENDPOINTS.pop(name)
 
 
 def test_unknown_argument_names_it_and_the_accepted_ones():

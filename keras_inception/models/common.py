@@ -1,14 +1,64 @@
 """What every builder shares: argument checks in keras.applications' style, the classifier
 top, feature pooling, and loading a local weights file."""
 
+import functools
 import os
 
 import keras
 from keras import layers
 
-from keras_inception.validation import check_bool, check_choice
+from keras_inception.validation import check_bool, check_choice, check_integer, check_number
 
 POOLING_OPTIONS = (None, "avg", "max")
+
+
+def check_arguments(*, include_top, pooling, num_classes, classifier_activation, weights,
+                    width_multiplier=1.0):
+    """The checks every builder starts with, for the keras.applications keywords."""
+    check_top(include_top, pooling)
+    check_integer("num_classes", num_classes, 1)
+    check_classifier_activation(classifier_activation)
+    check_weights(weights)
+    check_number("width_multiplier", width_multiplier, "> 0")
+
+
+def check_aux_heads(aux_heads, include_top):
+    """`aux_heads` defaults to `include_top`; aux heads are classifiers and need the top."""
+    if aux_heads is None:
+        return include_top
+    check_bool("aux_heads", aux_heads)
+    if aux_heads and not include_top:
+        raise ValueError(
+            "Auxiliary heads are classifiers and need `include_top=True`. "
+            f"Received: aux_heads=True, include_top={include_top!r}"
+        )
+    return aux_heads
+
+
+def scale_width(width, multiplier):
+    """A table width times the width multiplier, rounded, at least 1."""
+    return max(1, int(width * multiplier + 0.5))
+
+
+def width_scaler(multiplier):
+    return functools.partial(scale_width, multiplier=multiplier)
+
+
+def check_fc_units(fc_units):
+    if (not isinstance(fc_units, (tuple, list)) or not fc_units
+            or any(isinstance(u, bool) or not isinstance(u, int) or u < 1 for u in fc_units)):
+        raise ValueError(
+            f"`fc_units` must be a list of positive integers. Received: fc_units={fc_units!r}"
+        )
+
+
+def fully_connected(x, units, *, dropout_rate, names):
+    """The hidden fully connected layers of AlexNet-style tops: Dense + ReLU, then dropout."""
+    for width, name in zip(units, names):
+        x = layers.Dense(width, activation="relu", name=name)(x)
+        if dropout_rate:
+            x = layers.Dropout(dropout_rate, name=f"{name}_dropout")(x)
+    return x
 
 
 def check_top(include_top, pooling):
@@ -80,6 +130,18 @@ def classifier(x, num_classes, classifier_activation, *, name):
     return layers.Dense(
         num_classes, activation=classifier_activation, dtype=head_dtype(), name=name
     )(x)
+
+
+def global_pool_top(x, *, include_top, pooling, num_classes, classifier_activation,
+                    dropout_rate=0.0):
+    """The usual end of a modern net: with the top, global average pooling, optional dropout
+    and the `main` classifier; without it, `pool_features`."""
+    if not include_top:
+        return pool_features(x, pooling)
+    x = layers.GlobalAveragePooling2D(name="main_pool")(x)
+    if dropout_rate:
+        x = layers.Dropout(dropout_rate, name="main_dropout")(x)
+    return classifier(x, num_classes, classifier_activation, name="main")
 
 
 def pool_features(x, pooling):

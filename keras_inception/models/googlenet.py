@@ -142,7 +142,7 @@ def resolve_widths(widths=None, block_widths=None, width_multiplier=1.0):
                 row = table[block]._replace(**row)
             table[block] = _check_row(argument, row)
     check_number("width_multiplier", width_multiplier, "> 0")
-    scale = functools.partial(_scale, multiplier=width_multiplier)
+    scale = common.width_scaler(width_multiplier)
     return {block: InceptionWidths(*map(scale, row)) for block, row in table.items()}
 
 
@@ -159,10 +159,6 @@ def _check_row(argument, row):
                 f"Received: {argument}={tuple(row)!r}"
             )
     return InceptionWidths(*row)
-
-
-def _scale(width, multiplier):
-    return max(1, int(width * multiplier + 0.5))
 
 
 def inception_module(x, widths, *, name, batch_norm=False, factorize_5x5=False):
@@ -286,16 +282,9 @@ def googlenet(
     check_number("dropout_rate", dropout_rate, "in [0, 1)")
     check_number("aux_dropout_rate", aux_dropout_rate, "in [0, 1)")
     check_bool("factorize_5x5", factorize_5x5)
-    if aux_heads is None:
-        aux_heads = include_top
-    check_bool("aux_heads", aux_heads)
-    if aux_heads and not include_top:
-        raise ValueError(
-            "Auxiliary heads are classifiers and need `include_top=True`. "
-            f"Received: aux_heads=True, include_top={include_top!r}"
-        )
+    aux_heads = common.check_aux_heads(aux_heads, include_top)
     table = resolve_widths(widths, block_widths, width_multiplier)
-    scale = functools.partial(_scale, multiplier=width_multiplier)
+    scale = common.width_scaler(width_multiplier)
     min_size, reason = _min_input_size(stem, aux_heads)
     input_shape = common.resolve_input_shape(
         input_shape, default=DEFAULT_INPUT_SHAPES[stem], min_size=min_size,
@@ -341,8 +330,12 @@ def googlenet(
     return common.load_weights(build(aux_heads), weights, build_training_model)
 
 
-register_model("googlenet", googlenet)
-register_model("googlenet_bn", functools.partial(googlenet, variant="bn", name="googlenet_bn"))
+ENDPOINTS = tuple(f"inception_{block}" for block in INCEPTION_WIDTHS)
+register_model("googlenet", googlenet, endpoints=ENDPOINTS)
+register_model(
+    "googlenet_bn", functools.partial(googlenet, variant="bn", name="googlenet_bn"),
+    endpoints=ENDPOINTS,
+)
 # The popular CIFAR-100 form (pytorch-cifar100): batch norm, three-conv 3x3 stem at full
 # resolution, each 5x5 as two 3x3, no auxiliary heads.
 register_model(
@@ -351,4 +344,5 @@ register_model(
         googlenet, variant="bn", stem="small", factorize_5x5=True, aux_heads=False,
         num_classes=100, name="googlenet_cifar",
     ),
+    endpoints=ENDPOINTS,
 )

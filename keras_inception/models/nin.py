@@ -146,5 +146,19 @@ def nin(
     return common.load_weights(model, weights)
 
 
-register_model("nin_cifar10", functools.partial(nin, config="cifar10"))
-register_model("nin_imagenet", functools.partial(nin, config="imagenet"))
+def _endpoints(config):
+    """The last layer of each mlpconv block."""
+    names = []
+    for index, block in enumerate(NIN_CONFIGS[config].blocks, start=1):
+        if block.dropout:
+            names.append(f"mlpconv{index}_dropout")
+        elif block.pool:
+            names.append(f"mlpconv{index}_pool")
+        else:
+            names.append(f"mlpconv{index}_cccp{len(block.cccp)}_relu")
+    return tuple(names)
+
+
+for _config in NIN_CONFIGS:
+    register_model(f"nin_{_config}", functools.partial(nin, config=_config),
+                   endpoints=_endpoints(_config))

@@ -1,0 +1,232 @@
+"""AlexNet and ZFNet: five convs with LRN and overlapping max pooling, three dense layers.
+
+References:
+    Krizhevsky, Sutskever, Hinton, "ImageNet Classification with Deep Convolutional Neural
+    Networks", NIPS 2012.
+    Zeiler, Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014
+    (arXiv:1311.2901).
+"""
+
+import functools
+
+import keras
+from keras import layers
+
+from keras_inception.models import common
+from keras_inception.models.ops import LRN, Conv, Pool, build_sequence, smallest_input
+from keras_inception.registry import register_model
+from keras_inception.validation import check_bool, check_choice, check_number
+
+# Layer names are the authors' Caffe names. `groups=2` marks the layers that the paper split
+# across two GPUs: conv2, conv4 and conv5 see only their own tower's half of the maps, conv3
+# sees both (paper, figure 2).
+ALEXNET_STEMS = {
+    "imagenet": (  # 227x227 (the paper says 224; 227 makes the arithmetic work)
+        ("conv1", Conv(96, 11, 4, "valid")),  # 55x55x96
+        ("norm1", LRN()),
+        ("pool1", Pool("max", 3, 2, "valid")),  # 27x27x96, overlapping: 3x3 windows, stride 2
+    ),
+    # For 32x32 images, where an 11x11/4 conv would leave 2x2 after the first pool.
+    "small": (
+        ("conv1", Conv(96, 5)),  # 32x32x96
+        ("norm1", LRN()),
+        ("pool1", Pool("max", 3, 2, "valid")),  # 15x15x96
+    ),
+}
+ALEXNET_TRUNK = (
+    ("conv2", Conv(256, 5, groups=2)),  # 27x27x256
+    ("norm2", LRN()),
+    ("pool2", Pool("max", 3, 2, "valid")),  # 13x13x256
+    ("conv3", Conv(384, 3)),  # 13x13x384
+    ("conv4", Conv(384, 3, groups=2)),  # 13x13x384
+    ("conv5", Conv(256, 3, groups=2)),  # 13x13x256
+    ("pool5", Pool("max", 3, 2, "valid")),  # 6x6x256
+)
+
+# ZFNet is AlexNet with a smaller, denser first layer (7x7/2 rather than 11x11/4, which the
+# paper's visualisations showed left dead and aliased filters), a strided conv2, and dense
+# connections throughout (one GPU). Normalisation follows the pooling (paper, figure 3).
+ZFNET_STEMS = {
+    "imagenet": (  # 224x224
+        ("conv1", Conv(96, 7, 2, padding=1)),  # 110x110x96
+        ("pool1", Pool("max", 3, 2, "same")),  # 55x55x96
+        ("norm1", LRN()),
+        ("conv2", Conv(256, 5, 2, "valid")),  # 26x26x256
+        ("pool2", Pool("max", 3, 2, "same")),  # 13x13x256
+        ("norm2", LRN()),
+    ),
+    "small": (
+        ("conv1", Conv(96, 3)),  # 32x32x96
+        ("pool1", Pool("max", 3, 2, "same")),  # 16x16x96
+        ("norm1", LRN()),
+        ("conv2", Conv(256, 5)),  # 16x16x256
+        ("pool2", Pool("max", 3, 2, "same")),  # 8x8x256
+        ("norm2", LRN()),
+    ),
+}
+
+
+def _zfnet_trunk(conv3, conv4, conv5):
+    return (
+        ("conv3", Conv(conv3, 3)),  # 13x13
+        ("conv4", Conv(conv4, 3)),
+        ("conv5", Conv(conv5, 3)),
+        ("pool5", Pool("max", 3, 2, "valid")),  # 6x6
+    )
+
+
+ZFNET_TRUNKS = {
+    "default": _zfnet_trunk(384, 384, 256),
+    # The paper's best single model widens layers 3-5 (Table 2, "Layers 3,4,5: 512,1024,512").
+    "wide": _zfnet_trunk(512, 1024, 512),
+}
+DEFAULT_INPUT_SHAPES = {"alexnet": (227, 227, 3), "zfnet": (224, 224, 3)}
+ENDPOINTS = ("pool1", "pool2", "conv3_relu", "conv4_relu", "pool5")
+
+
+def _build(
+    sequence, *, default_input_shape, net, include_top, weights, input_shape, pooling,
+    num_classes, classifier_activation, name, width_multiplier, fc_units, dropout_rate, scale,
+    stem,
+):
+    min_size = smallest_input(sequence)
+    input_shape = common.resolve_input_shape(
+        input_shape, default=default_input_shape if stem == "imagenet" else (32, 32, 3),
+        min_size=min_size, include_top=include_top,
+        reason=f"{net} with the {stem!r} stem needs {min_size}x{min_size} to reach pool5",
+    )
+    inputs = keras.Input(shape=input_shape, name="image")
+    _, x = build_sequence(inputs, sequence, conv_options={}, scale=scale)
+    if not include_top:
+        return common.load_weights(
+            keras.Model(inputs, common.pool_features(x, pooling), name=name), weights
+        )
+    x = layers.Flatten(name="flatten")(x)
+    x = common.fully_connected(
+        x, [scale(units) for units in fc_units], dropout_rate=dropout_rate,
+        names=[f"fc{index}" for index in range(6, 6 + len(fc_units))],
+    )
+    x = common.classifier(x, num_classes, classifier_activation, name="main")
+    return common.load_weights(keras.Model(inputs, x, name=name), weights)
+
+
+def _check_head(fc_units, dropout_rate):
+    common.check_fc_units(fc_units)
+    check_number("dropout_rate", dropout_rate, "in [0, 1)")
+
+
+def alexnet(
+    *,
+    include_top=True,
+    weights=None,
+    input_shape=None,
+    pooling=None,
+    num_classes=1000,
+    classifier_activation="softmax",
+    name="alexnet",
+    stem="imagenet",
+    two_towers=True,
+    width_multiplier=1.0,
+    fc_units=(4096, 4096),
+    dropout_rate=0.5,
+):
+    """Builds AlexNet as in the paper.
+
+    Reference:
+        Krizhevsky, Sutskever, Hinton, "ImageNet Classification with Deep Convolutional
+        Neural Networks", NIPS 2012.
+
+    Args:
+        include_top, weights, input_shape, pooling, num_classes, classifier_activation, name:
+            the keras.applications keywords; the default input is 227x227x3 (32x32x3 with
+            the small stem).
+        stem: "imagenet" (11x11/4 conv1) or "small" (5x5/1 conv1, for 32x32 images).
+        two_towers: keep the paper's two-GPU split as grouped convolutions (groups=2 on
+            conv2, conv4 and conv5): 60,965,224 parameters; False merges the towers:
+            62,378,344.
+        width_multiplier: scales every conv and hidden dense width (kept even with towers).
+        fc_units: widths of the hidden dense layers fc6 and fc7.
+        dropout_rate: dropout after fc6 and fc7 (0.5).
+
+    Returns:
+        A single-output `keras.Model`.
+    """
+    common.check_arguments(
+        include_top=include_top, pooling=pooling, num_classes=num_classes,
+        classifier_activation=classifier_activation, weights=weights,
+        width_multiplier=width_multiplier,
+    )
+    check_choice("stem", stem, tuple(ALEXNET_STEMS))
+    check_bool("two_towers", two_towers)
+    _check_head(fc_units, dropout_rate)
+    sequence = ALEXNET_STEMS[stem] + ALEXNET_TRUNK
+    if two_towers:
+        # Each tower holds half of every layer's maps, so widths stay even.
+        scale = lambda width: 2 * common.scale_width(width / 2, width_multiplier)  # noqa: E731
+    else:
+        sequence = tuple((n, e._replace(groups=1) if isinstance(e, Conv) else e) for n, e in sequence)
+        scale = common.width_scaler(width_multiplier)
+    return _build(
+        sequence, default_input_shape=DEFAULT_INPUT_SHAPES["alexnet"], net="AlexNet",
+        include_top=include_top, weights=weights, input_shape=input_shape, pooling=pooling,
+        num_classes=num_classes, classifier_activation=classifier_activation, name=name,
+        width_multiplier=width_multiplier, fc_units=fc_units, dropout_rate=dropout_rate,
+        scale=scale, stem=stem,
+    )
+
+
+def zfnet(
+    *,
+    include_top=True,
+    weights=None,
+    input_shape=None,
+    pooling=None,
+    num_classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    config="default",
+    stem="imagenet",
+    width_multiplier=1.0,
+    fc_units=(4096, 4096),
+    dropout_rate=0.5,
+):
+    """Builds ZFNet.
+
+    Reference:
+        Zeiler, Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014.
+
+    Args:
+        include_top, weights, input_shape, pooling, num_classes, classifier_activation, name:
+            the keras.applications keywords; the default input is 224x224x3 (32x32x3 with
+            the small stem); `name` defaults to "zfnet" or "zfnet_wide".
+        config: "default" (conv3-5: 384, 384, 256) or "wide" (512, 1024, 512).
+        stem: "imagenet" (7x7/2 conv1, 5x5/2 conv2) or "small" (stride 1, for 32x32).
+        width_multiplier: scales every conv and hidden dense width.
+        fc_units: widths of the hidden dense layers fc6 and fc7.
+        dropout_rate: dropout after fc6 and fc7 (0.5).
+
+    Returns:
+        A single-output `keras.Model`.
+    """
+    common.check_arguments(
+        include_top=include_top, pooling=pooling, num_classes=num_classes,
+        classifier_activation=classifier_activation, weights=weights,
+        width_multiplier=width_multiplier,
+    )
+    check_choice("config", config, tuple(ZFNET_TRUNKS))
+    check_choice("stem", stem, tuple(ZFNET_STEMS))
+    _check_head(fc_units, dropout_rate)
+    return _build(
+        ZFNET_STEMS[stem] + ZFNET_TRUNKS[config],
+        default_input_shape=DEFAULT_INPUT_SHAPES["zfnet"], net="ZFNet",
+        include_top=include_top, weights=weights, input_shape=input_shape, pooling=pooling,
+        num_classes=num_classes, classifier_activation=classifier_activation,
+        name=name or ("zfnet" if config == "default" else f"zfnet_{config}"),
+        width_multiplier=width_multiplier, fc_units=fc_units, dropout_rate=dropout_rate,
+        scale=common.width_scaler(width_multiplier), stem=stem,
+    )
+
+
+register_model("alexnet", alexnet, endpoints=ENDPOINTS)
+register_model("zfnet", zfnet, endpoints=ENDPOINTS)
+register_model("zfnet_wide", functools.partial(zfnet, config="wide"), endpoints=ENDPOINTS)

@@ -1,0 +1,198 @@
+"""Inception v3: factorised convolutions (5x5 as two 3x3, 7x7 as 1x7 and 7x1), grid reductions
+by parallel strided branches, and one batch-normalised auxiliary classifier.
+
+Reference:
+    Szegedy, Vanhoucke, Ioffe, Shlens, Wojna, "Rethinking the Inception Architecture for
+    Computer Vision", CVPR 2016 (arXiv:1512.00567).
+
+Layer and endpoint names are TF-slim's, in lower case (`conv_1a`, `mixed_6e`). Convs have no
+bias and their batch norm no scale, as in TF-slim and keras.applications, whose parameter
+count the net matches exactly.
+"""
+
+import functools
+
+import keras
+from keras import layers
+
+from keras_inception.layers import conv_block
+from keras_inception.models import common
+from keras_inception.models.multi_output import AuxiliaryHeadsModel
+from keras_inception.models.ops import Conv, Mixed, Pool, Split, build_sequence, smallest_input
+from keras_inception.registry import register_model
+from keras_inception.validation import check_choice, check_number
+
+# Convs with batch norm and no scale: TF-slim's convention for the whole Inception v3/v4 line.
+INCEPTION_CONV = {"batch_norm": True, "bn_scale": False}
+
+
+def small_stem(out_channels):
+    """For 32x32 images: the stem's convs at stride 1 and no pools, so the first Inception
+    modules see 32x32, as the ImageNet stem's 35x35."""
+    return (
+        ("conv_1a", Conv(32, 3)),
+        ("conv_2a", Conv(32, 3)),
+        ("conv_2b", Conv(64, 3)),
+        ("conv_3b", Conv(80, 1)),
+        ("conv_4a", Conv(out_channels, 3)),
+    )
+
+
+STEMS = {
+    "imagenet": (  # 299x299
+        ("conv_1a", Conv(32, 3, 2, "valid")),  # 149x149x32
+        ("conv_2a", Conv(32, 3, padding="valid")),  # 147x147x32
+        ("conv_2b", Conv(64, 3)),  # 147x147x64
+        ("pool_3a", Pool("max", 3, 2, "valid")),  # 73x73x64
+        ("conv_3b", Conv(80, 1, padding="valid")),  # 73x73x80
+        ("conv_4a", Conv(192, 3, padding="valid")),  # 71x71x192
+        ("pool_5a", Pool("max", 3, 2, "valid")),  # 35x35x192
+    ),
+    "small": small_stem(192),  # 32x32x192
+}
+DEFAULT_INPUT_SHAPES = {"imagenet": (299, 299, 3), "small": (32, 32, 3)}
+
+
+def module_a(pool_proj):
+    """Figure 5: the 5x5 of GoogLeNet kept on one branch, as two 3x3 on another (35x35)."""
+    return Mixed((
+        (Conv(64, 1),),
+        (Conv(48, 1), Conv(64, 5)),
+        (Conv(64, 1), Conv(96, 3), Conv(96, 3)),
+        (Pool("avg", 3), Conv(pool_proj, 1)),
+    ))
+
+
+def module_b(width):
+    """Figure 6 with n=7: 7x7 convs factorised into 1x7 and 7x1 (17x17)."""
+    return Mixed((
+        (Conv(192, 1),),
+        (Conv(width, 1), Conv(width, (1, 7)), Conv(192, (7, 1))),
+        (Conv(width, 1), Conv(width, (7, 1)), Conv(width, (1, 7)), Conv(width, (7, 1)),
+         Conv(192, (1, 7))),
+        (Pool("avg", 3), Conv(192, 1)),
+    ))
+
+
+# Figure 7: the 8x8 modules fork their 3x3s into parallel 1x3 and 3x1 ("expanded filter
+# banks"), for high-dimensional representations at the coarsest grid.
+MODULE_C = Mixed((
+    (Conv(320, 1),),
+    (Conv(384, 1), Split((Conv(384, (1, 3)), Conv(384, (3, 1))))),
+    (Conv(448, 1), Conv(384, 3), Split((Conv(384, (1, 3)), Conv(384, (3, 1))))),
+    (Pool("avg", 3), Conv(192, 1)),
+))
+
+# Figure 10: the grid is halved by strided conv branches in parallel with a pool, which
+# avoids both a representational bottleneck (pool first) and the cost of convolving first.
+REDUCTION_A = Mixed((
+    (Conv(384, 3, 2, "valid"),),
+    (Conv(64, 1), Conv(96, 3), Conv(96, 3, 2, "valid")),
+    (Pool("max", 3, 2, "valid"),),
+))  # 35x35x288 -> 17x17x768
+REDUCTION_B = Mixed((
+    (Conv(192, 1), Conv(320, 3, 2, "valid")),
+    (Conv(192, 1), Conv(192, (1, 7)), Conv(192, (7, 1)), Conv(192, 3, 2, "valid")),
+    (Pool("max", 3, 2, "valid"),),
+))  # 17x17x768 -> 8x8x1280
+
+INCEPTION_V3 = (
+    ("mixed_5b", module_a(32)),  # 35x35x256
+    ("mixed_5c", module_a(64)),  # 35x35x288
+    ("mixed_5d", module_a(64)),  # 35x35x288
+    ("mixed_6a", REDUCTION_A),  # 17x17x768
+    ("mixed_6b", module_b(128)),  # 17x17x768
+    ("mixed_6c", module_b(160)),
+    ("mixed_6d", module_b(160)),
+    ("mixed_6e", module_b(192)),  # 17x17x768, feeds the auxiliary head
+    ("mixed_7a", REDUCTION_B),  # 8x8x1280
+    ("mixed_7b", MODULE_C),  # 8x8x2048
+    ("mixed_7c", MODULE_C),  # 8x8x2048
+)
+ENDPOINTS = tuple(name for name, _ in INCEPTION_V3)
+AUX_TAP = "mixed_6e"
+AUX_POOL = 5  # 5x5 average pool, stride 3: 17x17 -> 5x5
+
+
+def aux_classifier(x, *, num_classes, classifier_activation, scale, name="aux"):
+    """The auxiliary head on mixed_6e: 5x5/3 average pool, 1x1 conv (128), then a conv as wide
+    as the pooled map (5x5 at 299x299), which makes it a batch-normalised fully connected
+    layer of 768 (the paper's "BN-auxiliary", section 7), and the classifier."""
+    x = layers.AveragePooling2D(AUX_POOL, strides=3, name=f"{name}_pool")(x)
+    x = conv_block(x, scale(128), 1, name=f"{name}_1x1", **INCEPTION_CONV)
+    x = conv_block(x, scale(768), tuple(x.shape[1:3]), padding="valid", name=f"{name}_fc",
+                   **INCEPTION_CONV)
+    x = layers.Flatten(name=f"{name}_flatten")(x)
+    return common.classifier(x, num_classes, classifier_activation, name=name)
+
+
+def inception_v3(
+    *,
+    include_top=True,
+    weights=None,
+    input_shape=None,
+    pooling=None,
+    num_classes=1000,
+    classifier_activation="softmax",
+    name="inception_v3",
+    stem="imagenet",
+    aux_heads=None,
+    width_multiplier=1.0,
+    dropout_rate=0.2,
+):
+    """Builds Inception v3.
+
+    Reference:
+        Szegedy et al., "Rethinking the Inception Architecture for Computer Vision", 2016.
+
+    Args:
+        include_top, weights, input_shape, pooling, num_classes, classifier_activation, name:
+            the keras.applications keywords; the default input is 299x299x3 (32x32x3 with
+            the small stem).
+        stem: "imagenet" (valid convs and two pools, 299 -> 35) or "small" (stride 1).
+        aux_heads: build the auxiliary classifier on mixed_6e; defaults to `include_top`.
+            With it the model is an `AuxiliaryHeadsModel` with outputs `main` and `aux`, the
+            aux loss weighted 0.3 like GoogLeNet's.
+        width_multiplier: scales every width.
+        dropout_rate: dropout before the classifier (TF-slim's keep probability 0.8).
+
+    Returns:
+        A `keras.Model`. Without the aux head it holds exactly the parameters of
+        keras.applications' InceptionV3 (23,851,784 with 1000 classes).
+    """
+    common.check_arguments(
+        include_top=include_top, pooling=pooling, num_classes=num_classes,
+        classifier_activation=classifier_activation, weights=weights,
+        width_multiplier=width_multiplier,
+    )
+    check_choice("stem", stem, tuple(STEMS))
+    check_number("dropout_rate", dropout_rate, "in [0, 1)")
+    aux_heads = common.check_aux_heads(aux_heads, include_top)
+    sequence = STEMS[stem] + INCEPTION_V3
+    min_size = smallest_input(sequence, {AUX_TAP: AUX_POOL} if aux_heads else None)
+    input_shape = common.resolve_input_shape(
+        input_shape, default=DEFAULT_INPUT_SHAPES[stem], min_size=min_size,
+        include_top=include_top,
+        reason=(f"the auxiliary head needs a {AUX_POOL}x{AUX_POOL} map at {AUX_TAP}" if aux_heads
+                else f"Inception v3 with the {stem!r} stem needs {min_size}x{min_size}"),
+    )
+    scale = common.width_scaler(width_multiplier)
+
+    def build(with_aux_heads):
+        inputs = keras.Input(shape=input_shape, name="image")
+        taps, x = build_sequence(inputs, sequence, conv_options=INCEPTION_CONV, scale=scale)
+        main = common.global_pool_top(
+            x, include_top=include_top, pooling=pooling, num_classes=num_classes,
+            classifier_activation=classifier_activation, dropout_rate=dropout_rate,
+        )
+        if not with_aux_heads:
+            return keras.Model(inputs, main, name=name)
+        aux = aux_classifier(taps[AUX_TAP], num_classes=num_classes,
+                             classifier_activation=classifier_activation, scale=scale)
+        return AuxiliaryHeadsModel(inputs, {"main": main, "aux": aux}, name=name)
+
+    build_training_model = functools.partial(build, True) if include_top and not aux_heads else None
+    return common.load_weights(build(aux_heads), weights, build_training_model)
+
+
+register_model("inception_v3", inception_v3, endpoints=ENDPOINTS)

@@ -1,0 +1,212 @@
+"""A small vocabulary for declaring nets as tables, and the one function that builds them.
+
+A net (or its stem) is a sequence of `(name, element)` pairs. An element is
+
+- `Conv(filters, kernel, strides, padding, groups)`: a conv block (conv, optional batch norm,
+  ReLU); `padding` is "same", "valid" or an explicit number of zeros on each side;
+- `Pool(kind, size, strides, padding)`: max or average pooling;
+- `LRN()`: local response normalization with AlexNet's parameters;
+- `Mixed(branches)`: an Inception module, its branches concatenated on channels; a branch is a
+  tuple of `Conv`, `Pool` and at most one final `Split`, which forks the branch into parallel
+  convs (Inception v3's expanded 8x8 modules, figure 7);
+- `Residual(branches, scale)`: an Inception-ResNet block: the branches are concatenated, a
+  linear 1x1 conv brings them back to the input's width, and the result is scaled and added to
+  the input (Szegedy et al. 2016, section 3.3).
+
+The same tables give the smallest input a net accepts (`smallest_input`), so the size checks
+never drift from the layers.
+"""
+
+import math
+from typing import NamedTuple
+
+from keras import layers
+
+from keras_inception.layers import ALEXNET_LRN, LocalResponseNormalization, conv_block
+
+
+class Conv(NamedTuple):
+    filters: int
+    kernel: object = 1  # int or (height, width)
+    strides: int = 1
+    padding: object = "same"  # "same", "valid" or zeros on each side
+    groups: int = 1
+
+
+class Pool(NamedTuple):
+    kind: str = "max"  # "max" or "avg"
+    size: int = 3
+    strides: int = 1
+    padding: str = "same"
+
+
+class LRN(NamedTuple):
+    pass
+
+
+class Split(NamedTuple):
+    convs: tuple
+
+
+class Mixed(NamedTuple):
+    branches: tuple
+
+
+class Residual(NamedTuple):
+    branches: tuple
+    scale: float = 1.0
+    activation: bool = True
+
+
+def _pair(kernel):
+    return tuple(kernel) if isinstance(kernel, (tuple, list)) else (kernel, kernel)
+
+
+def _kernel_name(kernel):
+    height, width = _pair(kernel)
+    return f"{height}x{width}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+
+
+def build_sequence(x, sequence, *, conv_options, scale):
+    """Applies `sequence` ((name, element) pairs) to `x`; returns ({name: output}, last output).
+
+    `conv_options` go to every `conv_block` (batch_norm, bn_scale, kernel_initializer);
+    `scale` maps a table width to the width to build (the width multiplier).
+    """
+    outputs = {}
+    for name, element in sequence:
+        x = build_element(x, element, name=name, conv_options=conv_options, scale=scale)
+        outputs[name] = x
+    return outputs, x
+
+
+def build_element(x, element, *, name, conv_options, scale):
+    if isinstance(element, Conv):
+        return _conv(x, element, name=name, conv_options=conv_options, scale=scale)
+    if isinstance(element, Pool):
+        return _pool(x, element, name=name)
+    if isinstance(element, LRN):
+        return LocalResponseNormalization(**ALEXNET_LRN, name=name)(x)
+    if isinstance(element, Mixed):
+        return layers.Concatenate(name=name)(
+            _branches(x, element.branches, name=name, conv_options=conv_options, scale=scale)
+        )
+    if isinstance(element, Residual):
+        return _residual(x, element, name=name, conv_options=conv_options, scale=scale)
+    raise TypeError(f"Unknown table element {element!r} in block {name!r}.")
+
+
+def _conv(x, conv, *, name, conv_options, scale):
+    padding = conv.padding
+    if not isinstance(padding, str):
+        x = layers.ZeroPadding2D(padding, name=f"{name}_pad")(x)
+        padding = "valid"
+    return conv_block(
+        x, scale(conv.filters), conv.kernel, strides=conv.strides, padding=padding,
+        groups=conv.groups, name=name, **conv_options,
+    )
+
+
+def _pool(x, pool, *, name):
+    pool_layer = layers.MaxPooling2D if pool.kind == "max" else layers.AveragePooling2D
+    return pool_layer(pool.size, strides=pool.strides, padding=pool.padding, name=name)(x)
+
+
+def _branches(x, branches, *, name, conv_options, scale):
+    """Builds each branch; returns the list of tensors to concatenate (a Split adds several)."""
+    results = []
+    for index, branch in enumerate(branches):
+        y = x
+        for position, op in enumerate(branch):
+            op_name = f"{name}_b{index}_{position}"
+            if isinstance(op, Split):
+                for fork, conv in enumerate(op.convs):
+                    results.append(_conv(
+                        y, conv, name=f"{op_name}{'abcdefgh'[fork]}_{_kernel_name(conv.kernel)}",
+                        conv_options=conv_options, scale=scale,
+                    ))
+                break
+            if isinstance(op, Conv):
+                y = _conv(y, op, name=f"{op_name}_{_kernel_name(op.kernel)}",
+                          conv_options=conv_options, scale=scale)
+            else:
+                y = _pool(y, op, name=f"{op_name}_{op.kind}pool")
+        else:
+            results.append(y)
+    return results
+
+
+def _residual(x, block, *, name, conv_options, scale):
+    mixed = layers.Concatenate(name=f"{name}_mixed")(
+        _branches(x, block.branches, name=name, conv_options=conv_options, scale=scale)
+    )
+    # The linear 1x1 conv restores the input's width; it has a bias and no batch norm.
+    up = conv_block(mixed, x.shape[-1], 1, name=f"{name}_up", batch_norm=False,
+                    use_bias=True, activation=None,
+                    kernel_initializer=conv_options.get("kernel_initializer", "glorot_uniform"))
+    # Scaling the residual by 0.1-0.3 before the addition kept the wide nets from dying
+    # early in training (paper, section 3.3).
+    up = layers.Rescaling(block.scale, name=f"{name}_scale")(up)
+    if not block.activation:
+        return layers.Add(name=name)([x, up])
+    x = layers.Add(name=f"{name}_add")([x, up])
+    return layers.Activation("relu", name=name)(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Spatial arithmetic
+
+
+def _axis_size(size, kernel, strides, padding):
+    """Output length along one axis, or None if the op cannot apply to `size`."""
+    if padding == "same":
+        return math.ceil(size / strides)
+    if padding != "valid":
+        size += 2 * padding
+    if size < kernel:
+        return None
+    return (size - kernel) // strides + 1
+
+
+def _element_size(size, element):
+    if isinstance(element, Conv):
+        height, width = _pair(element.kernel)
+        return _axis_size(size, max(height, width), element.strides, element.padding)
+    if isinstance(element, Pool):
+        return _axis_size(size, element.size, element.strides, element.padding)
+    if isinstance(element, (Mixed, Residual)):
+        # Every branch ends at the same size (they are concatenated); follow the first.
+        for op in element.branches[0]:
+            op = op.convs[0] if isinstance(op, Split) else op
+            size = None if size is None else _element_size(size, op)
+        return size
+    return size  # LRN
+
+
+def sizes_along(size, sequence):
+    """{name: output height} for a square input of `size`, or None where the net breaks."""
+    sizes = {}
+    for name, element in sequence:
+        size = _element_size(size, element)
+        if size is None or size < 1:
+            return None
+        sizes[name] = size
+    return sizes
+
+
+def smallest_input(sequence, minimum_at=None, limit=2048):
+    """The smallest square input size the sequence accepts.
+
+    `minimum_at` is {name: size} for maps that must be at least that large (an auxiliary
+    head's valid pooling, say).
+    """
+    minimum_at = minimum_at or {}
+    for size in range(1, limit + 1):
+        sizes = sizes_along(size, sequence)
+        if sizes is not None and all(sizes[name] >= need for name, need in minimum_at.items()):
+            return size
+    raise ValueError(f"No input up to {limit}x{limit} fits this net.")
