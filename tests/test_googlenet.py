@@ -137,7 +137,9 @@ def test_inference_model_shares_weights(small_googlenet, images):
 
 def test_fit_reports_every_head_and_weighs_aux_losses(small_googlenet, images, labels):
     model = small_googlenet
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    # Eager: the compiled path is the training job's (the digits_run fixture).
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  run_eagerly=True)
     history = model.fit(images, labels, batch_size=4, epochs=1, verbose=0)
     for key in ("loss", "main_loss", "aux1_loss", "aux2_loss", "main_accuracy"):
         assert np.isfinite(history.history[key][0]), key
@@ -159,7 +161,8 @@ def test_fit_on_a_dataset_with_one_label_per_image(small_googlenet, images, labe
 
 def test_keras_save_and_reload_in_safe_mode(small_googlenet, images, labels, tmp_path):
     model = small_googlenet
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  run_eagerly=True)
     model.fit(images, labels, batch_size=4, epochs=1, verbose=0)
     path = tmp_path / "googlenet.keras"
     model.save(path)

@@ -4,6 +4,7 @@ import os
 import pathlib
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -27,54 +28,55 @@ def test_profile_script_prints_summary_and_table_1_profile():
     assert lines["total"][1] == "6,998,552"  # the profile is of the inference net
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--model=resnet9000"], "error: flag --model=resnet9000: value should be one of"),
-        (["--input_size=0"], "error: flag --input_size=0"),
-        (["--input_size=16", "--nosummary"], "error: `input_shape` is too small"),
-        (["--model=nin_cifar10", "--width_multiplier=0.5"], "error: Model 'nin_cifar10' takes no argument 'width_multiplier'"),
-        (["--width_multiplier=-1", "--nosummary"], "error: `width_multiplier` must be a number > 0"),
-        (["stray"], "error: unexpected arguments: stray"),
-    ],
-)
-def test_bad_input_is_one_line_and_exit_code_2(args, message):
-    _assert_usage_error(run_script(*args), message)
+# (script, arguments, the one error line it must print). Each runs as its own process; the
+# processes run a few at a time, since most of each is importing TensorFlow.
+BAD_INPUT = [
+    ("profile_model.py", ["--model=resnet9000"], "error: flag --model=resnet9000: value should be one of"),
+    ("profile_model.py", ["--input_size=0"], "error: flag --input_size=0"),
+    ("profile_model.py", ["--input_size=16", "--nosummary"], "error: `input_shape` is too small"),
+    ("profile_model.py", ["--model=inception_v3", "--input_size=74", "--nosummary"],
+     "error: `input_shape` is too small: height and width must be at least 107"),
+    ("profile_model.py", ["--model=nin_cifar10", "--width_multiplier=0.5"],
+     "error: Model 'nin_cifar10' takes no argument 'width_multiplier'"),
+    ("profile_model.py", ["--width_multiplier=-1", "--nosummary"], "error: `width_multiplier` must be a number > 0"),
+    ("profile_model.py", ["stray"], "error: unexpected arguments: stray"),
+    ("model_table.py", ["stray"], "error: unexpected arguments: stray"),
+    ("train.py", ["--epochs=0"], "error: flag --epochs=0"),
+    ("train.py", ["--learning_rate=-0.1"], "error: `learning_rate` must be a number > 0. Received: learning_rate=-0.1"),
+    ("train.py", ["--model_kwargs=stem"], "error: --model_kwargs takes key=value pairs. Received: 'stem'"),
+    ("train.py", ["--model_kwargs=stem=tiny", "--image_size=32"], "error: `stem` must be one of"),
+    ("train.py", ["--model=resnet18", "--model_kwargs=depth=19"], "error: `depth` must be one of 18, 34, 50, 101, 152"),
+    ("train.py", ["--dataset=./no_such_folder"], "error: The image folder does not exist"),
+    ("train.py", ["--distribution=jax_data_parallel"], "error: distribution='jax_data_parallel' needs the jax backend"),
+    ("train.py", ["--precision=float16"], "error: flag --precision=float16"),
+    ("export.py", ["--model=nowhere.keras"], "error: Expected a .keras model file or a training run directory"),
+    ("export.py", ["--model=nowhere.keras", "--modes=int4"], "error: `mode` must be one of"),
+    ("export.py", ["--model=nowhere.keras", "--int8_io=int16"], "error: flag --int8_io=int16"),
+    ("export.py", [], "error: flag --model=None: Flag --model must have a value other than None"),
+]
 
 
-def _assert_usage_error(result, message):
-    assert result.returncode == 2
+@pytest.fixture(scope="module")
+def bad_input_runs(tmp_path_factory):
+    """{case index: (completed process, its output directory)} for every BAD_INPUT case."""
+    root = tmp_path_factory.mktemp("bad_input")
+
+    def run(index):
+        script, args, _ = BAD_INPUT[index]
+        out = root / str(index)
+        extra = [f"--output_dir={out}"] if script == "train.py" else []
+        return run_script(*args, *extra, script=script), out
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(range(len(BAD_INPUT)), pool.map(run, range(len(BAD_INPUT)))))
+
+
+@pytest.mark.parametrize("index", range(len(BAD_INPUT)),
+                         ids=[f"{case[0]}-{' '.join(case[1])}" for case in BAD_INPUT])
+def test_bad_input_is_one_line_exit_code_2_and_writes_nothing(index, bad_input_runs):
+    result, out = bad_input_runs[index]
+    assert result.returncode == 2, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and errors[0].startswith(message), result.stderr
+    assert len(errors) == 1 and errors[0].startswith(BAD_INPUT[index][2]), result.stderr
     assert "Traceback" not in result.stderr
-
-
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--epochs=0"], "error: flag --epochs=0"),
-        (["--learning_rate=-0.1"], "error: `learning_rate` must be a number > 0. Received: learning_rate=-0.1"),
-        (["--model_kwargs=stem"], "error: --model_kwargs takes key=value pairs. Received: 'stem'"),
-        (["--model_kwargs=stem=tiny", "--image_size=32"], "error: `stem` must be one of"),
-        (["--dataset=./no_such_folder"], "error: The image folder does not exist"),
-        (["--distribution=jax_data_parallel"], "error: distribution='jax_data_parallel' needs the jax backend"),
-        (["--precision=float16"], "error: flag --precision=float16"),
-    ],
-)
-def test_train_script_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):
-    result = run_script(*args, f"--output_dir={tmp_path / 'out'}", script="train.py")
-    _assert_usage_error(result, message)
-    assert not (tmp_path / "out").exists()
-
-
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--model=nowhere.keras"], "error: Expected a .keras model file or a training run directory"),
-        (["--model=nowhere.keras", "--modes=int4"], "error: `mode` must be one of"),
-        (["--model=nowhere.keras", "--int8_io=int16"], "error: flag --int8_io=int16"),
-        ([], "error: flag --model=None: Flag --model must have a value other than None"),
-    ],
-)
-def test_export_script_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
-    _assert_usage_error(run_script(*args, script="export.py"), message)
+    assert not out.exists()

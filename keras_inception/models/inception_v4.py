@@ -235,9 +235,17 @@ def _inception_v4_family(
     return common.load_weights(keras.Model(inputs, x, name=name or net), weights)
 
 
-inception_v4 = functools.partial(_inception_v4_family, net="inception_v4")
-inception_resnet_v1 = functools.partial(_inception_v4_family, net="inception_resnet_v1")
-inception_resnet_v2 = functools.partial(_inception_v4_family, net="inception_resnet_v2")
+def _builder(net, title):
+    builder = functools.partial(_inception_v4_family, net=net)
+    builder.__doc__ = f"Builds {title}. " + _inception_v4_family.__doc__.split("\n", 1)[1]
+    return builder
+
+
+inception_v4 = _builder("inception_v4", "Inception v4")
+inception_resnet_v1 = _builder("inception_resnet_v1", "Inception-ResNet v1")
+inception_resnet_v2 = _builder(
+    "inception_resnet_v2", "Inception-ResNet v2 (as released; equals keras.applications')"
+)
 for _net, _builder in (("inception_v4", inception_v4), ("inception_resnet_v1", inception_resnet_v1),
                        ("inception_resnet_v2", inception_resnet_v2)):
     register_model(_net, _builder, endpoints=_endpoints(_net))
