@@ -3,6 +3,8 @@ the named feature maps of each net (`endpoint_names`, `get_feature_extractor`)."
 
 import inspect
 
+import keras
+
 _BUILDERS = {}
 _ENDPOINTS = {}
 
@@ -85,8 +87,6 @@ def get_feature_extractor(name, endpoints=None, **kwargs):
         extractor = get_feature_extractor("resnet50", input_shape=(224, 224, 3))
         maps = extractor(images)  # {"conv1_relu": ..., "conv2_block3_out": ..., ...}
     """
-    import keras
-
     known = endpoint_names(name)
     if endpoints is None:
         endpoints = known
