@@ -32,7 +32,7 @@ setup(
     ],
     extras_require={
         # jax: the tests build and train the nets under Keras's JAX backend too.
-        "test": ["pytest>=7", "jax[cpu]"],
+        "test": ["pytest>=7", "pytest-xdist>=3", "jax[cpu]"],
     },
     license="Apache-2.0",
 )

@@ -12,6 +12,20 @@ import keras_inception  # noqa: E402
 SMALL_GOOGLENET = dict(stem="small", input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25)
 
 
+# Session fixtures that take most of a minute to build; the tests using each run on one
+# pytest-xdist worker so that it is built once.
+SHARED_FIXTURES = ("digits_run", "zoo_summaries")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture in SHARED_FIXTURES:
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(fixture))
+                break
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     keras.utils.set_random_seed(1234)
