@@ -5,6 +5,7 @@ place: a rename within one file system is atomic, so the destination holds the o
 the new one.
 """
 
+import json
 import os
 import shutil
 
@@ -24,6 +25,22 @@ def write_atomically(path, write):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def write_bytes_atomically(path, content):
+    def write(temporary):
+        with open(temporary, "wb") as file:
+            file.write(content)
+
+    write_atomically(path, write)
+
+
+def write_text_atomically(path, text):
+    write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def write_json_atomically(path, content):
+    write_text_atomically(path, json.dumps(content, indent=2))
 
 
 def recover_directory(path):

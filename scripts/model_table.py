@@ -43,13 +43,8 @@ def main(argv):
     print(table)
     if FLAGS.write_readme:
         with open(README, encoding="utf-8") as file:
-            text = replace_table(file.read(), table)
-
-        def write(path):
-            with open(path, "w", encoding="utf-8") as file:
-                file.write(text)
-
-        files.write_atomically(README, write)
+            text = file.read()
+        files.write_text_atomically(README, replace_table(text, table))
     return 0
 
 

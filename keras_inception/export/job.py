@@ -25,7 +25,12 @@ from keras_inception.export import tflite
 from keras_inception.export.graph import export_graph
 from keras_inception.export.savedmodel import write_saved_model
 from keras_inception.export.verify import parity_report
-from keras_inception.files import recover_directory, write_atomically, write_directory_atomically
+from keras_inception.files import (
+    recover_directory,
+    write_bytes_atomically,
+    write_directory_atomically,
+    write_json_atomically,
+)
 from keras_inception.validation import check_bool, check_choice, check_integer
 
 # Verification targets: float32 answers like Keras; int8 picks the same class almost always.
@@ -122,17 +127,8 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
     reports = {}
     for mode, path in tflite_paths.items():
         converted = tflite.convert(graph, mode, representative_images=calibration, int8_io=int8_io)
-        write_atomically(path, lambda temporary: _write_bytes(temporary, converted))
+        write_bytes_atomically(path, converted)
         reports[mode] = parity_report(path, keras_outputs, verification, threads=threads)
-        _write_json(path[: -len(".tflite")] + ".json", reports[mode])
-    _write_json(os.path.join(output_dir, "export_report.json"), reports)
+        write_json_atomically(path[: -len(".tflite")] + ".json", reports[mode])
+    write_json_atomically(os.path.join(output_dir, "export_report.json"), reports)
     return ExportResult(output_dir, saved_model_path if saved_model else None, reports)
-
-
-def _write_bytes(path, content):
-    with open(path, "wb") as file:
-        file.write(content)
-
-
-def _write_json(path, content):
-    write_atomically(path, lambda temporary: _write_bytes(temporary, json.dumps(content, indent=2).encode()))

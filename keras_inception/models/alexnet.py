@@ -10,12 +10,11 @@ References:
 import functools
 
 import keras
-from keras import layers
 
 from keras_inception.models import common
-from keras_inception.models.ops import LRN, Conv, Pool, build_sequence, smallest_input
+from keras_inception.models.ops import LRN, Conv, Pool, build_trunk
 from keras_inception.registry import register_model
-from keras_inception.validation import check_bool, check_choice, check_number
+from keras_inception.validation import check_bool, check_choice
 
 # Layer names are the authors' Caffe names. `groups=2` marks the layers that the paper split
 # across two GPUs: conv2, conv4 and conv5 see only their own tower's half of the maps, conv3
@@ -84,35 +83,29 @@ DEFAULT_INPUT_SHAPES = {"alexnet": (227, 227, 3), "zfnet": (224, 224, 3)}
 ENDPOINTS = ("pool1", "pool2", "conv3_relu", "conv4_relu", "pool5")
 
 
-def _build(
-    sequence, *, default_input_shape, net, include_top, weights, input_shape, pooling,
-    num_classes, classifier_activation, name, width_multiplier, fc_units, dropout_rate, scale,
-    stem,
-):
-    min_size = smallest_input(sequence)
-    input_shape = common.resolve_input_shape(
-        input_shape, default=default_input_shape if stem == "imagenet" else (32, 32, 3),
-        min_size=min_size, include_top=include_top,
-        reason=f"{net} with the {stem!r} stem needs {min_size}x{min_size} to reach pool5",
+def _build(sequence, *, scale, net, stem, default_input_shape, include_top, weights, input_shape,
+           pooling, num_classes, classifier_activation, name, width_multiplier, fc_units,
+           dropout_rate):
+    """What AlexNet and ZFNet share once their layer table is chosen: the checks, the trunk,
+    and the fc6-fc7 top."""
+    common.check_arguments(
+        include_top=include_top, pooling=pooling, num_classes=num_classes,
+        classifier_activation=classifier_activation, weights=weights,
+        width_multiplier=width_multiplier,
     )
-    inputs = keras.Input(shape=input_shape, name="image")
-    _, x = build_sequence(inputs, sequence, conv_options={}, scale=scale)
-    if not include_top:
-        return common.load_weights(
-            keras.Model(inputs, common.pool_features(x, pooling), name=name), weights
-        )
-    x = layers.Flatten(name="flatten")(x)
-    x = common.fully_connected(
-        x, [scale(units) for units in fc_units], dropout_rate=dropout_rate,
-        names=[f"fc{index}" for index in range(6, 6 + len(fc_units))],
+    common.check_dense_top(fc_units, dropout_rate)
+    inputs, _, x = build_trunk(
+        sequence, input_shape=input_shape,
+        default_input_shape=default_input_shape if stem == "imagenet" else (32, 32, 3),
+        include_top=include_top, conv_options={}, scale=scale,
+        net=f"{net} with the {stem!r} stem",
     )
-    x = common.classifier(x, num_classes, classifier_activation, name="main")
+    x = common.flatten_top(
+        x, include_top=include_top, pooling=pooling, num_classes=num_classes,
+        classifier_activation=classifier_activation, units=[scale(units) for units in fc_units],
+        names=[f"fc{index}" for index in range(6, 6 + len(fc_units))], dropout_rate=dropout_rate,
+    )
     return common.load_weights(keras.Model(inputs, x, name=name), weights)
-
-
-def _check_head(fc_units, dropout_rate):
-    common.check_fc_units(fc_units)
-    check_number("dropout_rate", dropout_rate, "in [0, 1)")
 
 
 def alexnet(
@@ -151,14 +144,8 @@ def alexnet(
     Returns:
         A single-output `keras.Model`.
     """
-    common.check_arguments(
-        include_top=include_top, pooling=pooling, num_classes=num_classes,
-        classifier_activation=classifier_activation, weights=weights,
-        width_multiplier=width_multiplier,
-    )
     check_choice("stem", stem, tuple(ALEXNET_STEMS))
     check_bool("two_towers", two_towers)
-    _check_head(fc_units, dropout_rate)
     sequence = ALEXNET_STEMS[stem] + ALEXNET_TRUNK
     if two_towers:
         # Each tower holds half of every layer's maps, so widths stay even.
@@ -167,11 +154,11 @@ def alexnet(
         sequence = tuple((n, e._replace(groups=1) if isinstance(e, Conv) else e) for n, e in sequence)
         scale = common.width_scaler(width_multiplier)
     return _build(
-        sequence, default_input_shape=DEFAULT_INPUT_SHAPES["alexnet"], net="AlexNet",
-        include_top=include_top, weights=weights, input_shape=input_shape, pooling=pooling,
-        num_classes=num_classes, classifier_activation=classifier_activation, name=name,
+        sequence, scale=scale, net="AlexNet", stem=stem,
+        default_input_shape=DEFAULT_INPUT_SHAPES["alexnet"], include_top=include_top,
+        weights=weights, input_shape=input_shape, pooling=pooling, num_classes=num_classes,
+        classifier_activation=classifier_activation, name=name,
         width_multiplier=width_multiplier, fc_units=fc_units, dropout_rate=dropout_rate,
-        scale=scale, stem=stem,
     )
 
 
@@ -208,22 +195,15 @@ def zfnet(
     Returns:
         A single-output `keras.Model`.
     """
-    common.check_arguments(
-        include_top=include_top, pooling=pooling, num_classes=num_classes,
-        classifier_activation=classifier_activation, weights=weights,
-        width_multiplier=width_multiplier,
-    )
     check_choice("config", config, tuple(ZFNET_TRUNKS))
     check_choice("stem", stem, tuple(ZFNET_STEMS))
-    _check_head(fc_units, dropout_rate)
     return _build(
-        ZFNET_STEMS[stem] + ZFNET_TRUNKS[config],
-        default_input_shape=DEFAULT_INPUT_SHAPES["zfnet"], net="ZFNet",
+        ZFNET_STEMS[stem] + ZFNET_TRUNKS[config], scale=common.width_scaler(width_multiplier),
+        net="ZFNet", stem=stem, default_input_shape=DEFAULT_INPUT_SHAPES["zfnet"],
         include_top=include_top, weights=weights, input_shape=input_shape, pooling=pooling,
         num_classes=num_classes, classifier_activation=classifier_activation,
         name=name or ("zfnet" if config == "default" else f"zfnet_{config}"),
         width_multiplier=width_multiplier, fc_units=fc_units, dropout_rate=dropout_rate,
-        scale=common.width_scaler(width_multiplier), stem=stem,
     )
 
 

@@ -44,21 +44,14 @@ def width_scaler(multiplier):
     return functools.partial(scale_width, multiplier=multiplier)
 
 
-def check_fc_units(fc_units):
+def check_dense_top(fc_units, dropout_rate):
+    """The hidden dense layers of `flatten_top`: their widths, and the dropout after each."""
     if (not isinstance(fc_units, (tuple, list)) or not fc_units
             or any(isinstance(u, bool) or not isinstance(u, int) or u < 1 for u in fc_units)):
         raise ValueError(
             f"`fc_units` must be a list of positive integers. Received: fc_units={fc_units!r}"
         )
-
-
-def fully_connected(x, units, *, dropout_rate, names):
-    """The hidden fully connected layers of AlexNet-style tops: Dense + ReLU, then dropout."""
-    for width, name in zip(units, names):
-        x = layers.Dense(width, activation="relu", name=name)(x)
-        if dropout_rate:
-            x = layers.Dropout(dropout_rate, name=f"{name}_dropout")(x)
-    return x
+    check_number("dropout_rate", dropout_rate, "in [0, 1)")
 
 
 def check_top(include_top, pooling):
@@ -132,6 +125,21 @@ def classifier(x, num_classes, classifier_activation, *, name):
     )(x)
 
 
+def flatten_top(x, *, include_top, pooling, num_classes, classifier_activation, units, names,
+                dropout_rate=0.0, activation="relu"):
+    """The end of the nets from before global pooling (LeNet-5, AlexNet, ZFNet, VGG): with the
+    top, flatten, hidden dense layers (`units`, named `names`) each followed by dropout, and
+    the `main` classifier; without it, `pool_features`."""
+    if not include_top:
+        return pool_features(x, pooling)
+    x = layers.Flatten(name="flatten")(x)
+    for width, name in zip(units, names):
+        x = layers.Dense(width, activation=activation, name=name)(x)
+        if dropout_rate:
+            x = layers.Dropout(dropout_rate, name=f"{name}_dropout")(x)
+    return classifier(x, num_classes, classifier_activation, name="main")
+
+
 def global_pool_top(x, *, include_top, pooling, num_classes, classifier_activation,
                     dropout_rate=0.0):
     """The usual end of a modern net: with the top, global average pooling, optional dropout
@@ -199,6 +207,13 @@ def load_weights(model, weights, build_training_model=None):
     for layer in model.layers:
         layer.set_weights(training_model.get_layer(layer.name).get_weights())
     return model
+
+
+def build_and_load(build, weights, *, aux_heads, include_top):
+    """`build(with_aux_heads)` -> the model, with `weights` loaded. A file saved from the
+    training model (auxiliary heads included) also loads into the net built without them."""
+    build_training_model = functools.partial(build, True) if include_top and not aux_heads else None
+    return load_weights(build(aux_heads), weights, build_training_model)
 
 
 def _mismatch(weights, error):

@@ -5,17 +5,19 @@ Reference:
 """
 
 import functools
+import math
 from collections.abc import Mapping
 from typing import NamedTuple
 
 import keras
 from keras import layers
 
-from keras_inception.layers import GOOGLENET_LRN, LocalResponseNormalization, conv_block
+from keras_inception.layers import GOOGLENET_LRN, conv_block
 from keras_inception.models import common
 from keras_inception.models.multi_output import AuxiliaryHeadsModel
+from keras_inception.models.ops import LRN, Conv, Pool, build_sequence
 from keras_inception.registry import register_model
-from keras_inception.validation import check_bool, check_choice, check_integer, check_number
+from keras_inception.validation import check_bool, check_choice, check_number
 
 
 class InceptionWidths(NamedTuple):
@@ -49,32 +51,25 @@ INCEPTION_WIDTHS = {
 BRANCHES = InceptionWidths._fields
 
 
-class StemLayer(NamedTuple):
-    op: str  # "conv", "maxpool" or "lrn"
-    filters: int = 0
-    kernel: int = 0
-    strides: int = 1
-
-
 STEMS = {
     # The paper's stem: 224 -> 28 at inception_3a.
     "imagenet": (
-        StemLayer("conv", 64, 7, 2),  # 112x112x64
-        StemLayer("maxpool", 0, 3, 2),  # 56x56x64
-        StemLayer("lrn"),
-        StemLayer("conv", 64, 1),  # 56x56x64
-        StemLayer("conv", 192, 3),  # 56x56x192
-        StemLayer("lrn"),
-        StemLayer("maxpool", 0, 3, 2),  # 28x28x192
+        ("stem_conv1", Conv(64, 7, 2)),  # 112x112x64
+        ("stem_maxpool1", Pool("max", 3, 2)),  # 56x56x64
+        ("stem_lrn1", LRN(GOOGLENET_LRN)),
+        ("stem_conv2", Conv(64, 1)),  # 56x56x64
+        ("stem_conv3", Conv(192, 3)),  # 56x56x192
+        ("stem_lrn2", LRN(GOOGLENET_LRN)),
+        ("stem_maxpool2", Pool("max", 3, 2)),  # 28x28x192
     ),
     # For 32x32 images: stride-1 3x3 convs and one pool, so inception_3a sees 16x16 rather
     # than the 4x4 the ImageNet stem would leave (the form of the pytorch-cifar100 collection).
     "small": (
-        StemLayer("conv", 64, 3),  # 32x32x64
-        StemLayer("conv", 64, 3),  # 32x32x64
-        StemLayer("conv", 192, 3),  # 32x32x192
-        StemLayer("lrn"),
-        StemLayer("maxpool", 0, 3, 2),  # 16x16x192
+        ("stem_conv1", Conv(64, 3)),  # 32x32x64
+        ("stem_conv2", Conv(64, 3)),  # 32x32x64
+        ("stem_conv3", Conv(192, 3)),  # 32x32x192
+        ("stem_lrn1", LRN(GOOGLENET_LRN)),
+        ("stem_maxpool1", Pool("max", 3, 2)),  # 16x16x192
     ),
 }
 DEFAULT_INPUT_SHAPES = {"imagenet": (224, 224, 3), "small": (32, 32, 3)}
@@ -183,25 +178,6 @@ def inception_module(x, widths, *, name, batch_norm=False, factorize_5x5=False):
     return layers.Concatenate(name=name)([branch_1x1, branch_3x3, branch_5x5, branch_pool])
 
 
-def _stem(x, stem, *, batch_norm, lrn, scale):
-    counts = {"conv": 0, "maxpool": 0, "lrn": 0}
-    for row in STEMS[stem]:
-        if row.op == "lrn" and not lrn:
-            continue
-        counts[row.op] += 1
-        name = f"stem_{row.op}{counts[row.op]}"
-        if row.op == "conv":
-            x = conv_block(
-                x, scale(row.filters), row.kernel, strides=row.strides, name=name,
-                batch_norm=batch_norm,
-            )
-        elif row.op == "maxpool":
-            x = layers.MaxPooling2D(row.kernel, strides=row.strides, padding="same", name=name)(x)
-        else:
-            x = LocalResponseNormalization(**GOOGLENET_LRN, name=name)(x)
-    return x
-
-
 def _aux_classifier(x, head, *, name, num_classes, classifier_activation, batch_norm,
                     dropout_rate, scale):
     x = layers.AveragePooling2D(head.pool, strides=head.pool_strides, name=f"{name}_pool")(x)
@@ -214,9 +190,7 @@ def _aux_classifier(x, head, *, name, num_classes, classifier_activation, batch_
 
 def _min_input_size(stem, aux_heads):
     """The smallest height/width the net accepts, and why."""
-    stem_stride = 1
-    for row in STEMS[stem]:
-        stem_stride *= row.strides
+    stem_stride = math.prod(getattr(element, "strides", 1) for _, element in STEMS[stem])
     # The stem, then a 2x pool before stage 4 and another before stage 5.
     total_stride = stem_stride * 4
     # The aux heads' valid 5x5 average pool needs a 5x5 map at 4a and 4d.
@@ -273,12 +247,13 @@ def googlenet(
     Returns:
         A `keras.Model`.
     """
+    common.check_arguments(
+        include_top=include_top, pooling=pooling, num_classes=num_classes,
+        classifier_activation=classifier_activation, weights=weights,
+        width_multiplier=width_multiplier,
+    )
     check_choice("variant", variant, tuple(VARIANTS))
     check_choice("stem", stem, tuple(STEMS))
-    common.check_top(include_top, pooling)
-    check_integer("num_classes", num_classes, 1)
-    common.check_classifier_activation(classifier_activation)
-    common.check_weights(weights)
     check_number("dropout_rate", dropout_rate, "in [0, 1)")
     check_number("aux_dropout_rate", aux_dropout_rate, "in [0, 1)")
     check_bool("factorize_5x5", factorize_5x5)
@@ -291,10 +266,13 @@ def googlenet(
         include_top=include_top, reason=reason,
     )
     batch_norm, lrn = VARIANTS[variant]["batch_norm"], VARIANTS[variant]["lrn"]
+    stem_layers = tuple((layer, element) for layer, element in STEMS[stem]
+                        if lrn or not isinstance(element, LRN))
 
     def build(with_aux_heads):
         inputs = keras.Input(shape=input_shape, name="image")
-        x = _stem(inputs, stem, batch_norm=batch_norm, lrn=lrn, scale=scale)
+        _, x = build_sequence(inputs, stem_layers, conv_options={"batch_norm": batch_norm},
+                              scale=scale)
         taps = {}
         previous_stage = None
         for block, row in table.items():
@@ -309,11 +287,11 @@ def googlenet(
             taps[block] = x
             previous_stage = stage
 
-        if not include_top:
-            return keras.Model(inputs, common.pool_features(x, pooling), name=name)
-        x = layers.GlobalAveragePooling2D(name="main_pool")(x)  # the paper's 7x7 average pool
-        x = layers.Dropout(dropout_rate, name="main_dropout")(x)
-        main = common.classifier(x, num_classes, classifier_activation, name="main")
+        # The paper's 7x7 average pool is the global one.
+        main = common.global_pool_top(
+            x, include_top=include_top, pooling=pooling, num_classes=num_classes,
+            classifier_activation=classifier_activation, dropout_rate=dropout_rate,
+        )
         if not with_aux_heads:
             return keras.Model(inputs, main, name=name)
         outputs = {"main": main}
@@ -325,9 +303,7 @@ def googlenet(
             )
         return AuxiliaryHeadsModel(inputs, outputs, name=name)
 
-    # A file saved from the training model also loads into the net without aux heads.
-    build_training_model = functools.partial(build, True) if include_top and not aux_heads else None
-    return common.load_weights(build(aux_heads), weights, build_training_model)
+    return common.build_and_load(build, weights, aux_heads=aux_heads, include_top=include_top)
 
 
 ENDPOINTS = tuple(f"inception_{block}" for block in INCEPTION_WIDTHS)

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import keras
 
 from keras_inception.models import common
-from keras_inception.models.ops import Conv, Mixed, Pool, build_sequence, smallest_input
+from keras_inception.models.ops import Conv, Mixed, Pool, build_trunk
 from keras_inception.registry import register_model
 from keras_inception.validation import check_choice, check_number
 
@@ -116,15 +116,10 @@ def inception_v2(
         (f"inception_{block}", bn_inception_module(row))
         for block, row in INCEPTION_V2_WIDTHS.items()
     )
-    min_size = smallest_input(sequence)
-    input_shape = common.resolve_input_shape(
-        input_shape, default=DEFAULT_INPUT_SHAPES[stem], min_size=min_size,
-        include_top=include_top, reason=f"BN-Inception with the {stem!r} stem needs {min_size}",
-    )
-    inputs = keras.Input(shape=input_shape, name="image")
-    _, x = build_sequence(
-        inputs, sequence, conv_options={"batch_norm": True},
-        scale=common.width_scaler(width_multiplier),
+    inputs, _, x = build_trunk(
+        sequence, input_shape=input_shape, default_input_shape=DEFAULT_INPUT_SHAPES[stem],
+        include_top=include_top, conv_options={"batch_norm": True},
+        scale=common.width_scaler(width_multiplier), net="BN-Inception",
     )
     x = common.global_pool_top(
         x, include_top=include_top, pooling=pooling, num_classes=num_classes,

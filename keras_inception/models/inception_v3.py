@@ -10,15 +10,13 @@ bias and their batch norm no scale, as in TF-slim and keras.applications, whose 
 count the net matches exactly.
 """
 
-import functools
-
 import keras
 from keras import layers
 
 from keras_inception.layers import conv_block
 from keras_inception.models import common
 from keras_inception.models.multi_output import AuxiliaryHeadsModel
-from keras_inception.models.ops import Conv, Mixed, Pool, Split, build_sequence, smallest_input
+from keras_inception.models.ops import Conv, Mixed, Pool, Split, build_trunk
 from keras_inception.registry import register_model
 from keras_inception.validation import check_choice, check_number
 
@@ -169,18 +167,17 @@ def inception_v3(
     check_number("dropout_rate", dropout_rate, "in [0, 1)")
     aux_heads = common.check_aux_heads(aux_heads, include_top)
     sequence = STEMS[stem] + INCEPTION_V3
-    min_size = smallest_input(sequence, {AUX_TAP: AUX_POOL} if aux_heads else None)
-    input_shape = common.resolve_input_shape(
-        input_shape, default=DEFAULT_INPUT_SHAPES[stem], min_size=min_size,
-        include_top=include_top,
-        reason=(f"the auxiliary head needs a {AUX_POOL}x{AUX_POOL} map at {AUX_TAP}" if aux_heads
-                else f"Inception v3 with the {stem!r} stem needs {min_size}x{min_size}"),
-    )
     scale = common.width_scaler(width_multiplier)
 
     def build(with_aux_heads):
-        inputs = keras.Input(shape=input_shape, name="image")
-        taps, x = build_sequence(inputs, sequence, conv_options=INCEPTION_CONV, scale=scale)
+        inputs, taps, x = build_trunk(
+            sequence, input_shape=input_shape, default_input_shape=DEFAULT_INPUT_SHAPES[stem],
+            include_top=include_top, conv_options=INCEPTION_CONV, scale=scale,
+            net=f"Inception v3 with the {stem!r} stem",
+            minimum_at={AUX_TAP: AUX_POOL} if with_aux_heads else None,
+            reason=(f"the auxiliary head needs a {AUX_POOL}x{AUX_POOL} map at {AUX_TAP}"
+                    if with_aux_heads else None),
+        )
         main = common.global_pool_top(
             x, include_top=include_top, pooling=pooling, num_classes=num_classes,
             classifier_activation=classifier_activation, dropout_rate=dropout_rate,
@@ -191,8 +188,7 @@ def inception_v3(
                              classifier_activation=classifier_activation, scale=scale)
         return AuxiliaryHeadsModel(inputs, {"main": main, "aux": aux}, name=name)
 
-    build_training_model = functools.partial(build, True) if include_top and not aux_heads else None
-    return common.load_weights(build(aux_heads), weights, build_training_model)
+    return common.build_and_load(build, weights, aux_heads=aux_heads, include_top=include_top)
 
 
 register_model("inception_v3", inception_v3, endpoints=ENDPOINTS)

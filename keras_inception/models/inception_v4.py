@@ -20,9 +20,7 @@ from keras_inception.models.inception_v3 import (
     STEMS as INCEPTION_V3_STEMS,
     small_stem,
 )
-from keras_inception.models.ops import (
-    Conv, Mixed, Pool, Residual, Split, build_sequence, smallest_input,
-)
+from keras_inception.models.ops import Conv, Mixed, Pool, Residual, Split, build_trunk
 from keras_inception.registry import register_model
 from keras_inception.validation import check_choice, check_number
 
@@ -218,16 +216,12 @@ def _inception_v4_family(
     )
     check_choice("stem", stem, STEM_NAMES)
     check_number("dropout_rate", dropout_rate, "in [0, 1)")
-    sequence = NETS[net][stem] + NETS[net]["body"]
-    min_size = smallest_input(sequence)
-    input_shape = common.resolve_input_shape(
-        input_shape, default=(299, 299, 3) if stem == "imagenet" else (32, 32, 3),
-        min_size=min_size, include_top=include_top,
-        reason=f"{net} with the {stem!r} stem needs {min_size}x{min_size}",
+    inputs, _, x = build_trunk(
+        NETS[net][stem] + NETS[net]["body"], input_shape=input_shape,
+        default_input_shape=(299, 299, 3) if stem == "imagenet" else (32, 32, 3),
+        include_top=include_top, conv_options=INCEPTION_CONV,
+        scale=common.width_scaler(width_multiplier), net=f"{net} with the {stem!r} stem",
     )
-    inputs = keras.Input(shape=input_shape, name="image")
-    _, x = build_sequence(inputs, sequence, conv_options=INCEPTION_CONV,
-                          scale=common.width_scaler(width_multiplier))
     x = common.global_pool_top(
         x, include_top=include_top, pooling=pooling, num_classes=num_classes,
         classifier_activation=classifier_activation, dropout_rate=dropout_rate,

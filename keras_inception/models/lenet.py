@@ -6,10 +6,9 @@ Reference:
 """
 
 import keras
-from keras import layers
 
 from keras_inception.models import common
-from keras_inception.models.ops import Conv, Pool, build_sequence, smallest_input
+from keras_inception.models.ops import Conv, Pool, build_trunk
 from keras_inception.registry import register_model
 
 # The paper's layer names. S2 and S4 were trainable subsampling (a scaled, biased average);
@@ -62,22 +61,16 @@ def lenet5(
         classifier_activation=classifier_activation, weights=weights,
         width_multiplier=width_multiplier,
     )
-    min_size = smallest_input(LENET5)
-    input_shape = common.resolve_input_shape(
-        input_shape, default=(32, 32, 1), min_size=min_size, include_top=include_top,
-        reason=f"C5 needs a 5x5 map, which takes a {min_size}x{min_size} input",
-    )
     scale = common.width_scaler(width_multiplier)
-    inputs = keras.Input(shape=input_shape, name="image")
-    _, x = build_sequence(
-        inputs, LENET5, conv_options={"activation": "tanh"}, scale=scale,
+    inputs, _, x = build_trunk(
+        LENET5, input_shape=input_shape, default_input_shape=(32, 32, 1), include_top=include_top,
+        conv_options={"activation": "tanh"}, scale=scale, net="LeNet-5 (C5 needs a 5x5 map)",
     )
-    if include_top:
-        x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(scale(F6_UNITS), activation="tanh", name="f6")(x)
-        x = common.classifier(x, num_classes, classifier_activation, name="main")
-    else:
-        x = common.pool_features(x, pooling)
+    x = common.flatten_top(
+        x, include_top=include_top, pooling=pooling, num_classes=num_classes,
+        classifier_activation=classifier_activation, units=[scale(F6_UNITS)], names=["f6"],
+        activation="tanh",
+    )
     return common.load_weights(keras.Model(inputs, x, name=name), weights)
 
 

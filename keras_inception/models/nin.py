@@ -14,7 +14,7 @@ from keras import layers
 from keras_inception.layers import conv_block
 from keras_inception.models import common
 from keras_inception.registry import register_model
-from keras_inception.validation import check_choice, check_integer
+from keras_inception.validation import check_choice
 
 
 class MlpConv(NamedTuple):
@@ -119,10 +119,10 @@ def nin(
     spec = NIN_CONFIGS[config]
     if num_classes is None:
         num_classes = spec.num_classes
-    common.check_top(include_top, pooling)
-    check_integer("num_classes", num_classes, 1)
-    common.check_classifier_activation(classifier_activation)
-    common.check_weights(weights)
+    common.check_arguments(
+        include_top=include_top, pooling=pooling, num_classes=num_classes,
+        classifier_activation=classifier_activation, weights=weights,
+    )
     min_size = _min_size(spec.blocks)
     input_shape = common.resolve_input_shape(
         input_shape, default=spec.input_shape, min_size=min_size, include_top=include_top,

@@ -5,7 +5,7 @@ A net (or its stem) is a sequence of `(name, element)` pairs. An element is
 - `Conv(filters, kernel, strides, padding, groups)`: a conv block (conv, optional batch norm,
   ReLU); `padding` is "same", "valid" or an explicit number of zeros on each side;
 - `Pool(kind, size, strides, padding)`: max or average pooling;
-- `LRN()`: local response normalization with AlexNet's parameters;
+- `LRN(params)`: local response normalization, AlexNet's parameters unless given;
 - `Mixed(branches)`: an Inception module, its branches concatenated on channels; a branch is a
   tuple of `Conv`, `Pool` and at most one final `Split`, which forks the branch into parallel
   convs (Inception v3's expanded 8x8 modules, figure 7);
@@ -20,9 +20,11 @@ never drift from the layers.
 import math
 from typing import NamedTuple
 
+import keras
 from keras import layers
 
 from keras_inception.layers import ALEXNET_LRN, LocalResponseNormalization, conv_block
+from keras_inception.models import common
 
 
 class Conv(NamedTuple):
@@ -41,7 +43,7 @@ class Pool(NamedTuple):
 
 
 class LRN(NamedTuple):
-    pass
+    params: dict = ALEXNET_LRN  # see keras_inception.layers
 
 
 class Split(NamedTuple):
@@ -71,6 +73,23 @@ def _kernel_name(kernel):
 # Building
 
 
+def build_trunk(sequence, *, input_shape, default_input_shape, include_top, conv_options, scale,
+                net, minimum_at=None, reason=None):
+    """Checks `input_shape` against what `sequence` needs (see `smallest_input`), then builds
+    the sequence on a new input. Returns (inputs, {name: output}, last output).
+
+    `net` names the net in the too-small error; `reason` replaces the error's explanation.
+    """
+    min_size = smallest_input(sequence, minimum_at)
+    input_shape = common.resolve_input_shape(
+        input_shape, default=default_input_shape, min_size=min_size, include_top=include_top,
+        reason=reason or f"{net} needs {min_size}x{min_size}",
+    )
+    inputs = keras.Input(shape=input_shape, name="image")
+    outputs, x = build_sequence(inputs, sequence, conv_options=conv_options, scale=scale)
+    return inputs, outputs, x
+
+
 def build_sequence(x, sequence, *, conv_options, scale):
     """Applies `sequence` ((name, element) pairs) to `x`; returns ({name: output}, last output).
 
@@ -90,7 +109,7 @@ def build_element(x, element, *, name, conv_options, scale):
     if isinstance(element, Pool):
         return _pool(x, element, name=name)
     if isinstance(element, LRN):
-        return LocalResponseNormalization(**ALEXNET_LRN, name=name)(x)
+        return LocalResponseNormalization(**element.params, name=name)(x)
     if isinstance(element, Mixed):
         return layers.Concatenate(name=name)(
             _branches(x, element.branches, name=name, conv_options=conv_options, scale=scale)

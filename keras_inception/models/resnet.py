@@ -6,6 +6,7 @@ Reference:
 """
 
 import functools
+import math
 from typing import NamedTuple
 
 import keras
@@ -113,8 +114,8 @@ def resnet(
     )
     check_choice("stem", stem, tuple(STEMS))
     check_bool("stride_on_3x3", stride_on_3x3)
-    stem_stride = 4 if stem == "imagenet" else 1
-    min_size = stem_stride * 8
+    # The stem's strides, then conv3_x, conv4_x and conv5_x each halve the map.
+    min_size = math.prod(element.strides for _, element in STEMS[stem]) * 2 ** 3
     input_shape = common.resolve_input_shape(
         input_shape, default=DEFAULT_INPUT_SHAPES[stem], min_size=min_size,
         include_top=include_top, reason=f"ResNet with the {stem!r} stem downsamples by {min_size}",

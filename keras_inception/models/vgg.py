@@ -8,12 +8,11 @@ Reference:
 import functools
 
 import keras
-from keras import layers
 
 from keras_inception.models import common
-from keras_inception.models.ops import LRN, Conv, Pool, build_sequence, smallest_input
+from keras_inception.models.ops import LRN, Conv, Pool, build_trunk
 from keras_inception.registry import register_model
-from keras_inception.validation import check_bool, check_choice, check_number
+from keras_inception.validation import check_bool, check_choice
 
 # The paper's Table 1, one list per column: a number is a 3x3 conv of that width, (width, 1)
 # a 1x1 conv, "M" a 2x2/2 max-pool, "LRN" local response normalization.
@@ -94,29 +93,21 @@ def vgg(
     )
     check_choice("config", config, tuple(VGG_CONFIGS))
     check_bool("batch_norm", batch_norm)
-    common.check_fc_units(fc_units)
-    check_number("dropout_rate", dropout_rate, "in [0, 1)")
-    sequence = _sequence(config)
-    min_size = smallest_input(sequence)
-    input_shape = common.resolve_input_shape(
-        input_shape, default=(224, 224, 3), min_size=min_size, include_top=include_top,
-        reason=f"VGG's five 2x2 pools need {min_size}x{min_size}",
-    )
-    scale = common.width_scaler(width_multiplier)
+    common.check_dense_top(fc_units, dropout_rate)
     if name is None:
         name = {c: n for n, c in REGISTERED.items()}[config] + ("_bn" if batch_norm else "")
-
-    inputs = keras.Input(shape=input_shape, name="image")
-    _, x = build_sequence(inputs, sequence, conv_options={"batch_norm": batch_norm}, scale=scale)
-    if include_top:
-        x = layers.Flatten(name="flatten")(x)
-        x = common.fully_connected(
-            x, [scale(units) for units in fc_units], dropout_rate=dropout_rate,
-            names=[f"fc{index}" for index in range(1, len(fc_units) + 1)],
-        )
-        x = common.classifier(x, num_classes, classifier_activation, name="main")
-    else:
-        x = common.pool_features(x, pooling)
+    scale = common.width_scaler(width_multiplier)
+    # Five 2x2 pools take 32x32 images to 1x1, so CIFAR-sized inputs need no other stem.
+    inputs, _, x = build_trunk(
+        _sequence(config), input_shape=input_shape, default_input_shape=(224, 224, 3),
+        include_top=include_top, conv_options={"batch_norm": batch_norm}, scale=scale,
+        net="VGG (five 2x2 pools)",
+    )
+    x = common.flatten_top(
+        x, include_top=include_top, pooling=pooling, num_classes=num_classes,
+        classifier_activation=classifier_activation, units=[scale(units) for units in fc_units],
+        names=[f"fc{index}" for index in range(1, len(fc_units) + 1)], dropout_rate=dropout_rate,
+    )
     return common.load_weights(keras.Model(inputs, x, name=name), weights)
 
 

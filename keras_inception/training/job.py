@@ -27,7 +27,7 @@ import time
 import keras
 
 from keras_inception import data, registry
-from keras_inception.files import write_atomically
+from keras_inception.files import write_json_atomically, write_text_atomically
 from keras_inception.models.multi_output import inference_model
 from keras_inception.training import callbacks as run_callbacks
 from keras_inception.training.distribution import start_distribution
@@ -171,12 +171,7 @@ def prepare_run_dir(config):
             f"Received: run_dir={run_dir!r}"
         )
     os.makedirs(run_dir, exist_ok=True)
-
-    def write(path):
-        with open(path, "w") as file:
-            json.dump(settings, file, indent=2)
-
-    write_atomically(settings_path, write)
+    write_json_atomically(settings_path, settings)
     return run_dir
 
 
@@ -197,12 +192,7 @@ def trim_history(csv_path, epochs):
         return rows
     with open(csv_path) as file:
         lines = file.readlines()
-
-    def write(path):
-        with open(path, "w") as out:
-            out.writelines(lines[: epochs + 1])
-
-    write_atomically(csv_path, write)
+    write_text_atomically(csv_path, "".join(lines[: epochs + 1]))
     return rows[:epochs]
 
 
@@ -333,9 +323,4 @@ def _write_results(result, model, config, recipe):
         precision=model.dtype_policy.name,
         recipe=dataclasses.asdict(recipe),
     )
-
-    def write(path):
-        with open(path, "w") as file:
-            json.dump(summary, file, indent=2)
-
-    write_atomically(os.path.join(result.run_dir, "results.json"), write)
+    write_json_atomically(os.path.join(result.run_dir, "results.json"), summary)
