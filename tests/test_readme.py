@@ -64,3 +64,4 @@ def test_readme_table_of_nets_is_generated_from_the_nets(zoo_summaries):
     in_readme = text[text.index(start) + len(start): text.index(end)]
     expected = zoo_table(zoo_summaries[name] for name in keras_inception.list_models())
     assert in_readme == expected, "regenerate it: python3 scripts/model_table.py --write_readme"
+

@@ -53,6 +53,12 @@ BAD_INPUT = [
     ("export.py", ["--model=nowhere.keras", "--modes=int4"], "error: `mode` must be one of"),
     ("export.py", ["--model=nowhere.keras", "--int8_io=int16"], "error: flag --int8_io=int16"),
     ("export.py", [], "error: flag --model=None: Flag --model must have a value other than None"),
+    ("tune.py", ["--model=resnet50"], "error: flag --model=resnet50: value should be one of"),
+    ("tune.py", ["--max_params=1.5"], "error: --max_params must be a whole number. Received: max_params=1.5"),
+    ("tune.py", ["--width_multipliers=a,1"], "error: --width_multipliers takes comma-separated numbers"),
+    ("tune.py", ["--model=inception_v3", "--model_kwargs=stem=small", "--image_size=32", "--search_batch_norm"],
+     "error: inception_v3 has no form without batch norm"),
+    ("tune.py", ["--tuner=grid"], "error: flag --tuner=grid"),
 ]
 
 
@@ -64,7 +70,7 @@ def bad_input_runs(tmp_path_factory):
     def run(index):
         script, args, _ = BAD_INPUT[index]
         out = root / str(index)
-        extra = [f"--output_dir={out}"] if script == "train.py" else []
+        extra = [f"--output_dir={out}"] if script in ("train.py", "tune.py") else []
         return run_script(*args, *extra, script=script), out
 
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -3,6 +3,7 @@ top, feature pooling, and loading a local weights file."""
 
 import functools
 import os
+from collections.abc import Mapping
 
 import keras
 from keras import layers
@@ -42,6 +43,56 @@ def scale_width(width, multiplier):
 
 def width_scaler(multiplier):
     return functools.partial(scale_width, multiplier=multiplier)
+
+
+def check_stage_multipliers(stage_multipliers, stages):
+    """{stage: multiplier} for every stage (1.0 where not given), checked against `stages`."""
+    if stage_multipliers is None:
+        stage_multipliers = {}
+    if not isinstance(stage_multipliers, Mapping):
+        raise ValueError(
+            f"`stage_multipliers` must be a dict {{stage: multiplier}} over the stages "
+            f"{', '.join(stages)}. Received: stage_multipliers={stage_multipliers!r}"
+        )
+    unknown = sorted(set(stage_multipliers) - set(stages), key=str)
+    if unknown:
+        raise ValueError(
+            f"Unknown stage {unknown[0]!r} in `stage_multipliers`; stages: {', '.join(stages)}. "
+            f"Received: stage_multipliers={stage_multipliers!r}"
+        )
+    for stage, multiplier in stage_multipliers.items():
+        check_number(f"stage_multipliers[{stage!r}]", multiplier, "> 0")
+    return {stage: stage_multipliers.get(stage, 1.0) for stage in stages}
+
+
+def check_block_widths(block_widths, table):
+    """Per-block width overrides {block: {branch: width}}, checked against `table` (the net's
+    own {block: {branch: width}}); returns them as plain dicts."""
+    if block_widths is None:
+        return {}
+    if not isinstance(block_widths, Mapping):
+        raise ValueError(
+            f"`block_widths` must be a dict {{block: {{branch: width}}}}. "
+            f"Received: block_widths={block_widths!r}"
+        )
+    checked = {}
+    for block, row in block_widths.items():
+        if block not in table:
+            raise ValueError(
+                f"Unknown block {block!r} in `block_widths`; blocks: {', '.join(table)}. "
+                f"Received: block_widths={block_widths!r}"
+            )
+        argument = f"block_widths[{block!r}]"
+        branches = ", ".join(table[block])
+        if not isinstance(row, Mapping) or set(row) - set(table[block]):
+            raise ValueError(
+                f"`{argument}` must map branches of {block} ({branches}) to widths. "
+                f"Received: {argument}={row!r}"
+            )
+        for branch, width in row.items():
+            check_integer(f"{argument}[{branch!r}]", width, 1)
+        checked[block] = dict(row)
+    return checked
 
 
 def check_dense_top(fc_units, dropout_rate):

@@ -49,6 +49,15 @@ INCEPTION_WIDTHS = {
     "5b": InceptionWidths(384, 192, 384, 48, 128, 128),  # 7x7x1024
 }
 BRANCHES = InceptionWidths._fields
+STAGES = ("3", "4", "5")
+# {block: {branch: width}}: Table 1 as what `block_widths` may change and what a width search
+# searches (keras_inception.tuning).
+WIDTH_TABLE = {block: row._asdict() for block, row in INCEPTION_WIDTHS.items()}
+
+
+def stage_of(block):
+    """"4c" -> "4"."""
+    return block[0]
 
 
 STEMS = {
@@ -94,7 +103,7 @@ class AuxHead(NamedTuple):
 AUX_HEADS = {"aux1": AuxHead("4a"), "aux2": AuxHead("4d")}
 
 
-def resolve_widths(widths=None, block_widths=None, width_multiplier=1.0):
+def resolve_widths(widths=None, block_widths=None, width_multiplier=1.0, stage_multipliers=None):
     """The Inception width table to build, as {block: InceptionWidths}.
 
     Args:
@@ -102,6 +111,8 @@ def resolve_widths(widths=None, block_widths=None, width_multiplier=1.0):
         block_widths: per-block overrides on top of it, {block: 6 widths} or
             {block: {branch: width}} to change single branches (branch names: `BRANCHES`).
         width_multiplier: scales every width (rounded, at least 1).
+        stage_multipliers: {stage: multiplier} for the stages "3", "4" and "5", on top of
+            `width_multiplier` (the product is applied, then rounded once).
 
     Returns:
         A dict in the paper's block order.
@@ -137,8 +148,13 @@ def resolve_widths(widths=None, block_widths=None, width_multiplier=1.0):
                 row = table[block]._replace(**row)
             table[block] = _check_row(argument, row)
     check_number("width_multiplier", width_multiplier, "> 0")
-    scale = common.width_scaler(width_multiplier)
-    return {block: InceptionWidths(*map(scale, row)) for block, row in table.items()}
+    stage_multipliers = common.check_stage_multipliers(stage_multipliers, STAGES)
+    return {
+        block: InceptionWidths(*map(
+            common.width_scaler(width_multiplier * stage_multipliers[stage_of(block)]), row
+        ))
+        for block, row in table.items()
+    }
 
 
 def _check_row(argument, row):
@@ -215,6 +231,7 @@ def googlenet(
     widths=None,
     block_widths=None,
     width_multiplier=1.0,
+    stage_multipliers=None,
     factorize_5x5=False,
     dropout_rate=0.4,
     aux_dropout_rate=0.7,
@@ -240,6 +257,8 @@ def googlenet(
             them a single-output inference net.
         widths, block_widths, width_multiplier: the Inception width table; see
             `resolve_widths`. The multiplier also scales the stem and the aux heads.
+        stage_multipliers: {stage: multiplier} for the Inception stages "3", "4" and "5", on
+            top of `width_multiplier` (the stem and the aux heads follow that alone).
         factorize_5x5: replace each 5x5 conv by two stacked 3x3 convs.
         dropout_rate: dropout before the main classifier (0.4 in the paper).
         aux_dropout_rate: dropout in the auxiliary heads (0.7 in the paper).
@@ -258,7 +277,7 @@ def googlenet(
     check_number("aux_dropout_rate", aux_dropout_rate, "in [0, 1)")
     check_bool("factorize_5x5", factorize_5x5)
     aux_heads = common.check_aux_heads(aux_heads, include_top)
-    table = resolve_widths(widths, block_widths, width_multiplier)
+    table = resolve_widths(widths, block_widths, width_multiplier, stage_multipliers)
     scale = common.width_scaler(width_multiplier)
     min_size, reason = _min_input_size(stem, aux_heads)
     input_shape = common.resolve_input_shape(

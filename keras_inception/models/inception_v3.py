@@ -16,7 +16,16 @@ from keras import layers
 from keras_inception.layers import conv_block
 from keras_inception.models import common
 from keras_inception.models.multi_output import AuxiliaryHeadsModel
-from keras_inception.models.ops import Conv, Mixed, Pool, Split, build_trunk
+from keras_inception.models.ops import (
+    Conv,
+    Mixed,
+    Pool,
+    Split,
+    build_trunk,
+    conv_widths,
+    replace_widths,
+    scale_widths,
+)
 from keras_inception.registry import register_model
 from keras_inception.validation import check_choice, check_number
 
@@ -108,8 +117,32 @@ INCEPTION_V3 = (
     ("mixed_7c", MODULE_C),  # 8x8x2048
 )
 ENDPOINTS = tuple(name for name, _ in INCEPTION_V3)
+# The grids: 35x35 (mixed_5*), 17x17 (mixed_6*) and 8x8 (mixed_7*), each reduction counted
+# with the grid it produces, as TF-slim numbers them.
+STAGES = ("5", "6", "7")
+# {block: {conv: width}}, read from the table above: what `block_widths` may change and what
+# a width search searches (keras_inception.tuning).
+WIDTH_TABLE = {name: conv_widths(element) for name, element in INCEPTION_V3}
 AUX_TAP = "mixed_6e"
 AUX_POOL = 5  # 5x5 average pool, stride 3: 17x17 -> 5x5
+
+
+def stage_of(block):
+    """"mixed_6b" -> "6"."""
+    return block.split("_")[1][0]
+
+
+def resolve_table(block_widths=None, width_multiplier=1.0, stage_multipliers=None):
+    """The Inception part of the net as built: `INCEPTION_V3` with the `block_widths`
+    overrides ({block: {conv: width}}, names from `WIDTH_TABLE`), every width then times
+    `width_multiplier` and its stage's multiplier, rounded once."""
+    block_widths = common.check_block_widths(block_widths, WIDTH_TABLE)
+    stage_multipliers = common.check_stage_multipliers(stage_multipliers, STAGES)
+    return tuple(
+        (name, scale_widths(replace_widths(element, block_widths.get(name, {})),
+                            width_multiplier * stage_multipliers[stage_of(name)]))
+        for name, element in INCEPTION_V3
+    )
 
 
 def aux_classifier(x, *, num_classes, classifier_activation, scale, name="aux"):
@@ -136,6 +169,8 @@ def inception_v3(
     stem="imagenet",
     aux_heads=None,
     width_multiplier=1.0,
+    block_widths=None,
+    stage_multipliers=None,
     dropout_rate=0.2,
 ):
     """Builds Inception v3.
@@ -152,6 +187,11 @@ def inception_v3(
             With it the model is an `AuxiliaryHeadsModel` with outputs `main` and `aux`, the
             aux loss weighted 0.3 like GoogLeNet's.
         width_multiplier: scales every width.
+        block_widths: per-conv width overrides {block: {conv: width}}, the names of
+            `WIDTH_TABLE` ({"mixed_6b": {"b1_0_1x1": 96}}); scaled like the table.
+        stage_multipliers: {stage: multiplier} for the stages "5", "6" and "7" (the 35x35,
+            17x17 and 8x8 grids), on top of `width_multiplier`; the stem and the auxiliary
+            head follow `width_multiplier` alone.
         dropout_rate: dropout before the classifier (TF-slim's keep probability 0.8).
 
     Returns:
@@ -166,13 +206,15 @@ def inception_v3(
     check_choice("stem", stem, tuple(STEMS))
     check_number("dropout_rate", dropout_rate, "in [0, 1)")
     aux_heads = common.check_aux_heads(aux_heads, include_top)
-    sequence = STEMS[stem] + INCEPTION_V3
     scale = common.width_scaler(width_multiplier)
+    # The table is scaled here, per stage; `build_trunk` then builds the widths as they are.
+    sequence = (tuple((name, scale_widths(element, width_multiplier)) for name, element in STEMS[stem])
+                + resolve_table(block_widths, width_multiplier, stage_multipliers))
 
     def build(with_aux_heads):
         inputs, taps, x = build_trunk(
             sequence, input_shape=input_shape, default_input_shape=DEFAULT_INPUT_SHAPES[stem],
-            include_top=include_top, conv_options=INCEPTION_CONV, scale=scale,
+            include_top=include_top, conv_options=INCEPTION_CONV, scale=common.width_scaler(1.0),
             net=f"Inception v3 with the {stem!r} stem",
             minimum_at={AUX_TAP: AUX_POOL} if with_aux_heads else None,
             reason=(f"the auxiliary head needs a {AUX_POOL}x{AUX_POOL} map at {AUX_TAP}"

@@ -141,19 +141,16 @@ def _branches(x, branches, *, name, conv_options, scale):
     for index, branch in enumerate(branches):
         y = x
         for position, op in enumerate(branch):
-            op_name = f"{name}_b{index}_{position}"
             if isinstance(op, Split):
                 for fork, conv in enumerate(op.convs):
-                    results.append(_conv(
-                        y, conv, name=f"{op_name}{'abcdefgh'[fork]}_{_kernel_name(conv.kernel)}",
-                        conv_options=conv_options, scale=scale,
-                    ))
+                    results.append(_conv(y, conv, name=f"{name}_{_conv_key(index, position, conv, fork)}",
+                                         conv_options=conv_options, scale=scale))
                 break
             if isinstance(op, Conv):
-                y = _conv(y, op, name=f"{op_name}_{_kernel_name(op.kernel)}",
+                y = _conv(y, op, name=f"{name}_{_conv_key(index, position, op)}",
                           conv_options=conv_options, scale=scale)
             else:
-                y = _pool(y, op, name=f"{op_name}_{op.kind}pool")
+                y = _pool(y, op, name=f"{name}_b{index}_{position}_{op.kind}pool")
         else:
             results.append(y)
     return results
@@ -174,6 +171,65 @@ def _residual(x, block, *, name, conv_options, scale):
         return layers.Add(name=name)([x, up])
     x = layers.Add(name=f"{name}_add")([x, up])
     return layers.Activation("relu", name=name)(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Widths: what a width search reads and changes
+
+
+def _conv_key(index, position, conv, fork=None):
+    """A conv's name within its block: branch, position in the branch (a letter for each fork
+    of a Split) and kernel, e.g. "b1_1_5x5" or "b2_3a_1x3"."""
+    fork = "" if fork is None else "abcdefgh"[fork]
+    return f"b{index}_{position}{fork}_{_kernel_name(conv.kernel)}"
+
+
+def _map_convs(element, change):
+    """`element` with each conv replaced by `change(key, conv)`; a bare Conv has the key ""."""
+    if isinstance(element, Conv):
+        return change("", element)
+    if not isinstance(element, (Mixed, Residual)):
+        return element
+    branches = []
+    for index, branch in enumerate(element.branches):
+        ops = []
+        for position, op in enumerate(branch):
+            if isinstance(op, Split):
+                op = Split(tuple(change(_conv_key(index, position, conv, fork), conv)
+                                 for fork, conv in enumerate(op.convs)))
+            elif isinstance(op, Conv):
+                op = change(_conv_key(index, position, op), op)
+            ops.append(op)
+        branches.append(tuple(ops))
+    return element._replace(branches=tuple(branches))
+
+
+def conv_widths(element):
+    """{key: filters} of the convs in a Mixed or Residual block. A key is the conv's layer name
+    without the block's: "b1_1_5x5" in mixed_5b builds the layer mixed_5b_b1_1_5x5."""
+    widths = {}
+
+    def record(key, conv):
+        widths[key] = conv.filters
+        return conv
+
+    _map_convs(element, record)
+    return widths
+
+
+def replace_widths(element, widths):
+    """`element` with the convs named in `widths` ({key: filters}, keys of `conv_widths`)
+    given those widths."""
+    return _map_convs(
+        element, lambda key, conv: conv._replace(filters=widths[key]) if key in widths else conv
+    )
+
+
+def scale_widths(element, multiplier):
+    """`element` with every conv width times `multiplier` (rounded, at least 1)."""
+    return _map_convs(
+        element, lambda key, conv: conv._replace(filters=common.scale_width(conv.filters, multiplier))
+    )
 
 
 # ---------------------------------------------------------------------------------------------

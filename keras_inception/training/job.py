@@ -246,14 +246,23 @@ def make_pipelines(config, splits, model, recipe):
 
 
 def compile_model(model, config, recipe, steps_per_epoch):
-    from_logits = config.model_kwargs.get("classifier_activation", "softmax") is None
+    compile_for_training(
+        model, recipe, steps_per_epoch=steps_per_epoch, epochs=config.epochs,
+        from_logits=config.model_kwargs.get("classifier_activation", "softmax") is None,
+        jit_compile=config.jit_compile,
+    )
+
+
+def compile_for_training(model, recipe, *, steps_per_epoch, epochs, from_logits=False, jit_compile="auto"):
+    """Compiles with the recipe's optimizer and schedule, one loss on every head (auxiliary
+    ones weighted 0.3) and accuracy on every head: `val_main_accuracy` is the main head's."""
     model.compile(
-        optimizer=make_optimizer(recipe, steps_per_epoch=steps_per_epoch, epochs=config.epochs),
+        optimizer=make_optimizer(recipe, steps_per_epoch=steps_per_epoch, epochs=epochs),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
         # Accuracy on every head, for the per-head plot; the checkpoint and the reported test
         # accuracy use the main head's.
         metrics={name: ["accuracy"] for name in model.output_names},
-        jit_compile=config.jit_compile,
+        jit_compile=jit_compile,
     )
 
 
