@@ -68,3 +68,40 @@ def write_directory_atomically(path, write):
         shutil.rmtree(previous, ignore_errors=True)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+
+
+def claim_job_directory(directory, settings, *, settings_file, overwrite, job):
+    """Creates a job's directory, or checks that an existing one holds this job: its
+    `settings_file` (JSON) must equal `settings`, else a one-line ValueError names the first
+    difference. `overwrite` deletes the directory first. `job` names the job in errors
+    ("training run", "search"). Writes `settings` and returns `directory`."""
+    settings_path = os.path.join(directory, settings_file)
+    if overwrite and os.path.exists(directory):
+        shutil.rmtree(directory)
+    if os.path.exists(settings_path):
+        with open(settings_path) as file:
+            saved = json.load(file)
+        if saved != settings:
+            key, was, now = _first_difference(saved, settings)
+            raise ValueError(
+                f"{directory} holds a {job} with other settings ({key}: {was!r} there, {now!r} now). "
+                f"Pass overwrite=True (--overwrite) to start over or choose another run_name. "
+                f"Received: {key}={now!r}"
+            )
+    elif os.path.isdir(directory) and os.listdir(directory):
+        raise ValueError(f"{directory} exists and is not a {job}; choose another run_name or output_dir. "
+                         f"Received: directory={directory!r}")
+    os.makedirs(directory, exist_ok=True)
+    write_json_atomically(settings_path, settings)
+    return directory
+
+
+def _first_difference(saved, settings, prefix=""):
+    """(dotted key, saved value, new value) of the first setting that differs."""
+    for key in sorted(set(saved) | set(settings)):
+        was, now = saved.get(key), settings.get(key)
+        if isinstance(was, dict) and isinstance(now, dict) and was != now:
+            return _first_difference(was, now, f"{prefix}{key}.")
+        if was != now:
+            return f"{prefix}{key}", was, now
+    return prefix.rstrip("."), saved, settings

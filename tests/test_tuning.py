@@ -297,7 +297,7 @@ def _trials(project):
 def test_killed_search_resumes_and_keeps_completed_trials(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     project = tmp_path / "tune_googlenet_bn_digits"
-    command = _tune_command(tmp_path, "--max_trials=3")
+    command = _tune_command(tmp_path, "--max_trials=2")
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 300
@@ -309,17 +309,17 @@ def test_killed_search_resumes_and_keeps_completed_trials(tmp_path):
         process.wait()
     assert process.returncode == -signal.SIGKILL  # killed mid-search, not finished
     completed = {name: trial for name, trial in _trials(project).items() if trial["status"] == "COMPLETED"}
-    assert 1 <= len(completed) < 3 and not (project / "trials.csv").exists()
+    assert len(completed) == 1 and not (project / "trials.csv").exists()
 
     # The same command again, the best model now handed to export too.
     rerun = subprocess.run(command + ["--export_modes=float32"], env=env, cwd=ROOT, capture_output=True,
                            text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     trials = _trials(project)
-    assert sorted(trials) == ["trial_0", "trial_1", "trial_2"]
+    assert sorted(trials) == ["trial_0", "trial_1"]
     assert all(trials[name] == trial for name, trial in completed.items())  # kept as they were
     assert all(trial["status"] == "COMPLETED" for trial in trials.values())
-    assert "Trials: 3 (3 completed)" in rerun.stdout
+    assert "Trials: 2 (2 completed)" in rerun.stdout
     assert "float32" in rerun.stdout and (project / "best" / "model_float32.tflite").exists()
 
 

@@ -21,13 +21,12 @@ import dataclasses
 import json
 import math
 import os
-import shutil
 import time
 
 import keras
 
 from keras_inception import data, registry
-from keras_inception.files import write_json_atomically, write_text_atomically
+from keras_inception.files import claim_job_directory, write_json_atomically, write_text_atomically
 from keras_inception.models.multi_output import inference_model
 from keras_inception.training import callbacks as run_callbacks
 from keras_inception.training.distribution import start_distribution
@@ -111,7 +110,7 @@ class TrainConfig:
         get_recipe(self.recipe, **self.recipe_overrides)  # checks the overrides early
 
     def run_dir(self):
-        name = self.run_name or f"{self.model}_{_dataset_name(self.dataset)}"
+        name = self.run_name or f"{self.model}_{dataset_name(self.dataset)}"
         if self.process_id > 0:  # one writer per file: other processes keep their own runs
             name += f"_process_{self.process_id}"
         return os.path.join(self.output_dir, name)
@@ -138,7 +137,7 @@ class TrainResult:
         )
 
 
-def _dataset_name(dataset):
+def dataset_name(dataset):
     return os.path.basename(os.path.normpath(dataset)) or "dataset"
 
 
@@ -150,29 +149,8 @@ def _settings(config):
 
 def prepare_run_dir(config):
     """Creates the run directory, or checks that the existing one is this job's."""
-    run_dir, settings = config.run_dir(), _settings(config)
-    settings_path = os.path.join(run_dir, "run.json")
-    if config.overwrite and os.path.exists(run_dir):
-        shutil.rmtree(run_dir)
-    if os.path.exists(settings_path):
-        with open(settings_path) as file:
-            saved = json.load(file)
-        changed = sorted(key for key in set(saved) | set(settings) if saved.get(key) != settings.get(key))
-        if changed:
-            key = changed[0]
-            raise ValueError(
-                f"{run_dir} holds a run with other settings ({key}: {saved.get(key)!r} there, "
-                f"{settings.get(key)!r} now). Pass overwrite=True (--overwrite) to start "
-                f"over or choose another run_name. Received: {key}={settings.get(key)!r}"
-            )
-    elif os.path.isdir(run_dir) and os.listdir(run_dir):
-        raise ValueError(
-            f"{run_dir} exists and is not a training run; choose another run_name or output_dir. "
-            f"Received: run_dir={run_dir!r}"
-        )
-    os.makedirs(run_dir, exist_ok=True)
-    write_json_atomically(settings_path, settings)
-    return run_dir
+    return claim_job_directory(config.run_dir(), _settings(config), settings_file="run.json",
+                               overwrite=config.overwrite, job="training run")
 
 
 def resumed_epoch(backup_dir):

@@ -31,7 +31,6 @@ import dataclasses
 import json
 import math
 import os
-import shutil
 import warnings
 
 import keras
@@ -40,9 +39,9 @@ from keras_tuner.src import config as keras_tuner_config  # DEBUG: no public swi
 
 from keras_inception import data, registry
 from keras_inception.export.job import export_model
-from keras_inception.files import write_atomically, write_json_atomically
+from keras_inception.files import claim_job_directory, write_atomically, write_json_atomically
 from keras_inception.models.multi_output import MAIN_OUTPUT
-from keras_inception.training.job import TrainConfig, make_pipelines
+from keras_inception.training.job import TrainConfig, dataset_name, make_pipelines
 from keras_inception.training.precision import precision_policy
 from keras_inception.training.recipes import get_recipe
 from keras_inception.tuning import report
@@ -101,8 +100,8 @@ class TuneConfig:
                              f"processes. Received: distribution={self.training.distribution!r}")
 
     def project_dir(self):
-        dataset = os.path.basename(os.path.normpath(self.training.dataset)) or "dataset"
-        return os.path.join(self.output_dir, self.run_name or f"tune_{self.training.model}_{dataset}")
+        return os.path.join(self.output_dir,
+                            self.run_name or f"tune_{self.training.model}_{dataset_name(self.training.dataset)}")
 
 
 @dataclasses.dataclass
@@ -150,37 +149,8 @@ def _settings(config):
 
 def prepare_project_dir(config):
     """Creates the project directory, or checks that the existing one is this search's."""
-    project_dir, settings = config.project_dir(), _settings(config)
-    settings_path = os.path.join(project_dir, "tune.json")
-    if config.overwrite and os.path.exists(project_dir):
-        shutil.rmtree(project_dir)
-    if os.path.exists(settings_path):
-        with open(settings_path) as file:
-            saved = json.load(file)
-        if saved != settings:
-            key, was, now = _first_difference(saved, settings)
-            raise ValueError(
-                f"{project_dir} holds a search with other settings ({key}: {was!r} there, {now!r} "
-                f"now). Pass overwrite=True (--overwrite) to start over or choose another run_name. "
-                f"Received: {key}={now!r}"
-            )
-    elif os.path.isdir(project_dir) and os.listdir(project_dir):
-        raise ValueError(f"{project_dir} exists and is not a search; choose another run_name or "
-                         f"output_dir. Received: project_dir={project_dir!r}")
-    os.makedirs(project_dir, exist_ok=True)
-    write_json_atomically(settings_path, settings)
-    return project_dir
-
-
-def _first_difference(saved, settings, prefix=""):
-    for key in sorted(set(saved) | set(settings)):
-        was, now = saved.get(key), settings.get(key)
-        if isinstance(was, dict) and isinstance(now, dict):
-            if was != now:
-                return _first_difference(was, now, f"{prefix}{key}.")
-        elif was != now:
-            return f"{prefix}{key}", was, now
-    return prefix, saved, settings
+    return claim_job_directory(config.project_dir(), _settings(config), settings_file="tune.json",
+                               overwrite=config.overwrite, job="search")
 
 
 def make_tuner(config, hypermodel, project_dir):
