@@ -17,6 +17,7 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import keras_inception
 from keras_inception.models.googlenet import INCEPTION_WIDTHS
@@ -74,7 +75,8 @@ def test_space_holds_every_branch_of_the_table():
                               "4c_ch1x1", "4c_ch3x3_reduce", "4c_ch3x3", "4c_ch5x5_reduce", "4c_ch5x5",
                               "4c_pool_proj"}
     # A branch chooses among its paper width times the factors: 24 x (0.5 .. 2).
-    assert hp.get("4c_ch5x5_reduce") == 24 and hp._hps["4c_ch5x5_reduce"][0].values == [12, 18, 24, 36, 48]
+    (choice,) = [entry for entry in hp.space if entry.name == "4c_ch5x5_reduce"]
+    assert hp.get("4c_ch5x5_reduce") == 24 and choice.values == [12, 18, 24, 36, 48]
 
 
 @pytest.mark.parametrize("model, values, changed", [
@@ -198,12 +200,18 @@ def small_search(tmp_path_factory):
     config = TuneConfig(training=TrainConfig(**TINY_TRAINING), space=TINY_SPACE,
                         budget=Budget(max_macs=3_000_000), max_trials=3, output_dir=str(output_dir), verbose=0)
     keras.utils.set_random_seed(0)
-    first = tune(config)
-    project = pathlib.Path(first.project_dir)
-    before = {trial: json.loads((project / f"trial_{trial}" / "trial.json").read_text()) for trial in "012"}
-    mtimes = {path: path.stat().st_mtime_ns for path in project.glob("trial_*/checkpoint.weights.h5")}
-    config.max_trials = 4
-    second = tune(config)
+    # Steps run eagerly: tracing the training graph would cost ~25 s a trial for two steps
+    # (the compiled path is what the process tests below and the training tests run).
+    tf.config.run_functions_eagerly(True)
+    try:
+        first = tune(config)
+        project = pathlib.Path(first.project_dir)
+        before = {trial: json.loads((project / f"trial_{trial}" / "trial.json").read_text()) for trial in "012"}
+        mtimes = {path: path.stat().st_mtime_ns for path in project.glob("trial_*/checkpoint.weights.h5")}
+        config.max_trials = 4
+        second = tune(config)
+    finally:
+        tf.config.run_functions_eagerly(False)
     return first, second, before, mtimes
 
 
@@ -332,7 +340,7 @@ def _free_port():
 def test_chief_and_two_workers_record_every_trial_once(tmp_path):
     base = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERASTUNER_ORACLE_IP="127.0.0.1",
                 KERASTUNER_ORACLE_PORT=str(_free_port()))
-    command = _tune_command(tmp_path, "--max_trials=4")
+    command = _tune_command(tmp_path, "--max_trials=3")
     processes = {
         tuner_id: subprocess.Popen(command, env=dict(base, KERASTUNER_TUNER_ID=tuner_id), cwd=ROOT,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -349,15 +357,15 @@ def test_chief_and_two_workers_record_every_trial_once(tmp_path):
         assert process.returncode == 0, f"{tuner_id}: {outputs[tuner_id][-2000:]}"
     project = tmp_path / "tune_googlenet_bn_digits"
     trials = _trials(project)
-    assert sorted(trials) == ["trial_0", "trial_1", "trial_2", "trial_3"]
+    assert sorted(trials) == ["trial_0", "trial_1", "trial_2"]
     assert all(trial["status"] == "COMPLETED" for trial in trials.values())
     oracle = json.loads((project / "oracle.json").read_text())
-    assert sorted(oracle["end_order"]) == ["0", "1", "2", "3"]  # each trial ended exactly once
+    assert sorted(oracle["end_order"]) == ["0", "1", "2"]  # each trial ended exactly once
     rows = list(csv.DictReader((project / "trials.csv").open()))
-    assert sorted(row["trial"] for row in rows) == ["0", "1", "2", "3"]
-    assert "Trials: 4 (4 completed)" in outputs["chief"]
+    assert sorted(row["trial"] for row in rows) == ["0", "1", "2"]
+    assert "Trials: 3 (3 completed)" in outputs["chief"]
     # The workers trained each trial's one epoch, between them exactly once; the chief served
     # the oracle and trained nothing.
     epochs = {tuner_id: output.count("val_main_loss:") for tuner_id, output in outputs.items()}
-    assert epochs["chief"] == 0 and epochs["tuner0"] + epochs["tuner1"] == 4, epochs
+    assert epochs["chief"] == 0 and epochs["tuner0"] + epochs["tuner1"] == 3, epochs
     assert epochs["tuner0"] >= 1 and epochs["tuner1"] >= 1, epochs

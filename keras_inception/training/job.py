@@ -109,6 +109,11 @@ class TrainConfig:
                 )
         get_recipe(self.recipe, **self.recipe_overrides)  # checks the overrides early
 
+    @property
+    def from_logits(self):
+        """The net gives logits (`classifier_activation=None`), not probabilities."""
+        return self.model_kwargs.get("classifier_activation", "softmax") is None
+
     def run_dir(self):
         name = self.run_name or f"{self.model}_{dataset_name(self.dataset)}"
         if self.process_id > 0:  # one writer per file: other processes keep their own runs
@@ -226,7 +231,7 @@ def make_pipelines(config, splits, model, recipe):
 def compile_model(model, config, recipe, steps_per_epoch):
     compile_for_training(
         model, recipe, steps_per_epoch=steps_per_epoch, epochs=config.epochs,
-        from_logits=config.model_kwargs.get("classifier_activation", "softmax") is None,
+        from_logits=config.from_logits,
         jit_compile=config.jit_compile,
     )
 
@@ -244,13 +249,8 @@ def compile_for_training(model, recipe, *, steps_per_epoch, epochs, from_logits=
     )
 
 
-def train(config):
-    """Runs the job `config` describes; see the module docstring. Returns a `TrainResult`."""
-    scope = start_distribution(
-        config.distribution, coordinator_address=config.coordinator_address,
-        num_processes=config.num_processes, process_id=config.process_id,
-    )
-    keras.utils.set_random_seed(config.seed)
+def load_data_and_recipe(config):
+    """(splits, recipe, steps per epoch) for the job `config`."""
     splits = data.load_splits(
         config.dataset, data_dir=config.data_dir, validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction, seed=config.seed, train_split=config.train_split,
@@ -258,7 +258,17 @@ def train(config):
     )
     recipe = get_recipe(config.recipe, **config.recipe_overrides)
     steps_per_epoch = max(1, math.ceil(splits.sizes["train"] / recipe.batch_size))
-    steps_per_epoch = min(steps_per_epoch, config.steps_per_epoch or steps_per_epoch)
+    return splits, recipe, min(steps_per_epoch, config.steps_per_epoch or steps_per_epoch)
+
+
+def train(config):
+    """Runs the job `config` describes; see the module docstring. Returns a `TrainResult`."""
+    scope = start_distribution(
+        config.distribution, coordinator_address=config.coordinator_address,
+        num_processes=config.num_processes, process_id=config.process_id,
+    )
+    keras.utils.set_random_seed(config.seed)
+    splits, recipe, steps_per_epoch = load_data_and_recipe(config)
 
     with precision_policy(config.precision), scope:
         model = build_model(config, splits)

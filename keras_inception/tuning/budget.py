@@ -17,6 +17,10 @@ from keras_inception.profile import profile
 from keras_inception.validation import check_integer, check_number
 
 
+# Starts the message of every rejection; the report reads the reason after it.
+OVER_BUDGET = "Over budget, not trained: "
+
+
 class OverBudget(keras_tuner.errors.FailedTrialError):
     """A trial's net costs more than the budget allows: the trial fails untrained and is not
     retried (keras-tuner's own `FailedTrialError`)."""

@@ -24,7 +24,7 @@ from keras_inception.files import write_json_atomically
 from keras_inception.training.job import compile_for_training
 from keras_inception.training.recipes import Recipe
 from keras_inception.tuning import space as search_space
-from keras_inception.tuning.budget import Budget, Cost, OverBudget
+from keras_inception.tuning.budget import OVER_BUDGET, Budget, Cost, OverBudget
 from keras_inception.validation import check_integer
 
 # Builder keywords that the search or the data set; `model_kwargs` may not.
@@ -88,8 +88,11 @@ class InceptionHyperModel(keras_tuner.HyperModel):
         """(builder keywords, learning rate) for the trial `hp`."""
         kwargs, learning_rate = search_space.builder_kwargs(hp, self.model, self.space,
                                                             self.recipe.learning_rate)
-        return {**self.model_kwargs, **kwargs, "input_shape": self.input_shape,
-                "num_classes": self.num_classes, "aux_heads": True}, learning_rate
+        return self._full_kwargs(kwargs, aux_heads=True), learning_rate
+
+    def _full_kwargs(self, search_kwargs, *, aux_heads):
+        return {**self.model_kwargs, **search_kwargs, "input_shape": self.input_shape,
+                "num_classes": self.num_classes, "aux_heads": aux_heads}
 
     def build_net(self, hp):
         """The trial's net (training form), uncompiled."""
@@ -98,13 +101,11 @@ class InceptionHyperModel(keras_tuner.HyperModel):
     def build_inference_net(self, search_kwargs):
         """The net for builder keywords chosen outside a trial (`space.smallest_kwargs`),
         without auxiliary heads."""
-        return registry.get_model(self.model, **{**self.model_kwargs, **search_kwargs, "aux_heads": False,
-                                                 "input_shape": self.input_shape,
-                                                 "num_classes": self.num_classes})
+        return registry.get_model(self.model, **self._full_kwargs(search_kwargs, aux_heads=False))
 
     def build(self, hp):
-        model = self.build_net(hp)
-        _, learning_rate = self.builder_kwargs(hp)
+        kwargs, learning_rate = self.builder_kwargs(hp)
+        model = registry.get_model(self.model, **kwargs)
         compile_for_training(
             model, dataclasses.replace(self.recipe, learning_rate=learning_rate),
             steps_per_epoch=self.steps_per_epoch, epochs=self.epochs,
@@ -115,7 +116,7 @@ class InceptionHyperModel(keras_tuner.HyperModel):
     def fit(self, hp, model, *args, **kwargs):
         excess = self.budget.excess(self.cost(hp, model))
         if excess:
-            raise OverBudget(f"Over budget, not trained: {excess}")
+            raise OverBudget(OVER_BUDGET + excess)
         return model.fit(*args, **kwargs)
 
     def cost(self, hp, model=None):

@@ -29,7 +29,6 @@ tuner0, tuner1, ... on the workers, which share the project directory.
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import warnings
 
@@ -37,13 +36,12 @@ import keras
 import keras_tuner
 from keras_tuner.src import config as keras_tuner_config  # DEBUG: no public switch
 
-from keras_inception import data, registry
+from keras_inception import registry
 from keras_inception.export.job import export_model
 from keras_inception.files import claim_job_directory, write_atomically, write_json_atomically
 from keras_inception.models.multi_output import MAIN_OUTPUT
-from keras_inception.training.job import TrainConfig, dataset_name, make_pipelines
+from keras_inception.training.job import TrainConfig, dataset_name, load_data_and_recipe, make_pipelines
 from keras_inception.training.precision import precision_policy
-from keras_inception.training.recipes import get_recipe
 from keras_inception.tuning import report
 from keras_inception.tuning.budget import Budget
 from keras_inception.tuning.hypermodel import OBJECTIVE, InceptionHyperModel
@@ -142,7 +140,7 @@ def _settings(config):
     settings = dataclasses.asdict(config)
     for key in RERUNNABLE_SETTINGS:
         settings.pop(key)
-    for key in UNUSED_TRAINING_FIELDS + ("verbose",):
+    for key in UNUSED_TRAINING_FIELDS:
         settings["training"].pop(key, None)
     return json.loads(json.dumps(settings))
 
@@ -176,14 +174,13 @@ def _input_shape(training, splits, model_kwargs):
     return (height, width, channels)
 
 
-def check_budget_reachable(hypermodel):
-    """Refuses a budget that even the smallest net of the space exceeds: every trial would
-    be rejected."""
-    net = hypermodel.build_inference_net(smallest_kwargs(hypermodel.model, hypermodel.space))
-    excess = hypermodel.budget.excess(hypermodel.budget.measure(net))
+def check_budget_reachable(budget, smallest):
+    """Refuses a budget that even the smallest net of the space (`smallest`) exceeds: every
+    trial would be rejected."""
+    excess = budget.excess(budget.measure(smallest))
     if excess:
         raise ValueError(f"No net in the search space fits the budget: the smallest has {excess}. "
-                         f"Received: budget={hypermodel.budget}")
+                         f"Received: budget={budget}")
 
 
 def tune(config):
@@ -191,14 +188,7 @@ def tune(config):
     (None on a worker process)."""
     role, training = process_role(), config.training
     keras.utils.set_random_seed(training.seed)
-    splits = data.load_splits(
-        training.dataset, data_dir=training.data_dir, validation_fraction=training.validation_fraction,
-        test_fraction=training.test_fraction, seed=training.seed, train_split=training.train_split,
-        validation_split=training.validation_split, test_split=training.test_split,
-    )
-    recipe = get_recipe(training.recipe, **training.recipe_overrides)
-    steps_per_epoch = max(1, math.ceil(splits.sizes["train"] / recipe.batch_size))
-    steps_per_epoch = min(steps_per_epoch, training.steps_per_epoch or steps_per_epoch)
+    splits, recipe, steps_per_epoch = load_data_and_recipe(training)
     project_dir = config.project_dir()
 
     with precision_policy(training.precision):
@@ -207,16 +197,16 @@ def tune(config):
             num_classes=splits.num_classes, space=config.space, model_kwargs=training.model_kwargs,
             recipe=recipe, steps_per_epoch=steps_per_epoch, epochs=training.epochs, budget=config.budget,
             cost_dir=os.path.join(project_dir, "costs"),
-            from_logits=training.model_kwargs.get("classifier_activation", "softmax") is None,
+            from_logits=training.from_logits,
             jit_compile=training.jit_compile,
         )
+        smallest = hypermodel.build_inference_net(smallest_kwargs(hypermodel.model, hypermodel.space))
         if role != "worker":
-            check_budget_reachable(hypermodel)
+            check_budget_reachable(hypermodel.budget, smallest)
             # Only now, with the settings proven good, is anything written.
             prepare_project_dir(config)
-        train_data, validation_data, test_data = make_pipelines(
-            training, splits, hypermodel.build_net(keras_tuner.HyperParameters()), recipe
-        )
+        # Every net of the search takes the same input, so the smallest one shapes the pipelines.
+        train_data, validation_data, test_data = make_pipelines(training, splits, smallest, recipe)
         tuner = make_tuner(config, hypermodel, project_dir)
         with _quiet_failures():
             tuner.search(train_data, validation_data=validation_data, epochs=training.epochs,

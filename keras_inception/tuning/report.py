@@ -6,6 +6,7 @@ import io
 import os
 
 from keras_inception.files import write_bytes_atomically, write_text_atomically
+from keras_inception.tuning.budget import OVER_BUDGET
 
 STATUSES = {"COMPLETED": "completed", "FAILED": "failed", "INVALID": "failed", "RUNNING": "running",
             "IDLE": "running", "STOPPED": "stopped"}
@@ -19,7 +20,7 @@ def trial_rows(tuner, hypermodel):
         hp = trial.hyperparameters
         cost = hypermodel.cost(hp)
         status = STATUSES.get(trial.status, trial.status.lower())
-        if status == "failed" and "Over budget" in (trial.message or ""):
+        if status == "failed" and OVER_BUDGET in (trial.message or ""):
             status = "rejected"
         row = {
             "trial": trial_id,
@@ -35,7 +36,7 @@ def trial_rows(tuner, hypermodel):
                     for block, widths in hypermodel.widths(hp).items()})
         if status in ("rejected", "failed"):
             last_line = (trial.message or "").strip().splitlines()[-1:] or [""]
-            row["note"] = last_line[0].split("Over budget, not trained: ")[-1]
+            row["note"] = last_line[0].split(OVER_BUDGET)[-1]
         rows.append(row)
     return rows
 

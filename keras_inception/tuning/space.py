@@ -35,7 +35,6 @@ class SearchableNet:
 
     width_table: dict  # {block: {branch: width}}
     stages: tuple
-    stage_of: Callable  # block -> stage
     # (block_widths, width_multiplier, stage_multipliers) -> {block: widths as built}
     built_widths: Callable
     # batch norm on/off -> builder keywords; None where the net has no form without it
@@ -57,7 +56,6 @@ def _inception_v3_widths(block_widths, width_multiplier, stage_multipliers):
 _GOOGLENET = SearchableNet(
     width_table=googlenet_net.WIDTH_TABLE,
     stages=googlenet_net.STAGES,
-    stage_of=googlenet_net.stage_of,
     built_widths=_googlenet_widths,
     batch_norm_kwargs=lambda on: {"variant": "bn" if on else "paper"},
     batch_norm_of=lambda kwargs: googlenet_net.VARIANTS[kwargs["variant"]]["batch_norm"],
@@ -65,7 +63,6 @@ _GOOGLENET = SearchableNet(
 _INCEPTION_V3 = SearchableNet(
     width_table=inception_v3_net.WIDTH_TABLE,
     stages=inception_v3_net.STAGES,
-    stage_of=inception_v3_net.stage_of,
     built_widths=_inception_v3_widths,
 )
 # Searchable builders; every registered net built by one of them can be searched
