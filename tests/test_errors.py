@@ -48,6 +48,8 @@ CASES = [
     ("googlenet", dict(aux_heads="yes"), "True or False", "aux_heads='yes'"),
     ("googlenet", dict(include_top="yes"), "True or False", "include_top='yes'"),
     ("googlenet", dict(factorize_5x5=1), "True or False", "factorize_5x5=1"),
+    ("googlenet", dict(kernel_5x5=7), "one of 5, 3", "kernel_5x5=7"),
+    ("googlenet", dict(factorize_5x5=True, kernel_5x5=3), "must stay 5", "kernel_5x5=3"),
     ("googlenet", dict(dropout_rate=1.5), "in [0, 1)", "dropout_rate=1.5"),
     ("googlenet", dict(classifier_activation="sofmax"), "classifier_activation", "classifier_activation='sofmax'"),
     ("googlenet", dict(weights="imagenet"), "no pretrained weights are downloaded", "weights='imagenet'"),

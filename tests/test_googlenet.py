@@ -75,6 +75,15 @@ def test_factorized_5x5_uses_two_3x3():
     assert "inception_3a_5x5_conv" not in [layer.name for layer in model.layers]
 
 
+def test_torchvision_form_matches_torchvision_googlenet():
+    # torchvision's counts (REFERENCE.md): 6,624,904 trainable parameters, 13,004,888 with the
+    # auxiliary heads; its "5x5" branch is a 3x3 conv.
+    model = keras_inception.get_model("googlenet_torchvision", aux_heads=False)
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 6_624_904
+    assert model.get_layer("inception_3a_5x5_conv").kernel_size == (3, 3)
+    assert model.get_layer("main_dropout").rate == 0.2
+
+
 def _conv_widths(model, block):
     return {
         branch: model.get_layer(f"inception_{block}_{branch}_conv").filters

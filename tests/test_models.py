@@ -33,6 +33,7 @@ ZOO = {
     "googlenet": Net((224, 224, 3), AUX, 1000, 13_378_280, small=SMALL_GOOGLENET),
     "googlenet_bn": Net((224, 224, 3), AUX, 1000, small=SMALL_GOOGLENET),
     "googlenet_cifar": Net((32, 32, 3), MAIN, 100, small=dict(width_multiplier=0.25)),
+    "googlenet_torchvision": Net((224, 224, 3), AUX, 1000, trainable=13_004_888, small=SMALL_GOOGLENET),
     "inception_resnet_v1": Net((299, 299, 3), MAIN, 1000, small=SMALL_INCEPTION),
     "inception_resnet_v2": Net((299, 299, 3), MAIN, 1000, 55_873_736, small=SMALL_INCEPTION),
     "inception_v2": Net((224, 224, 3), MAIN, 1000, small=dict(stem="small", width_multiplier=0.25)),

@@ -59,6 +59,9 @@ BAD_INPUT = [
     ("tune.py", ["--model=inception_v3", "--model_kwargs=stem=small", "--image_size=32", "--search_batch_norm"],
      "error: inception_v3 has no form without batch norm"),
     ("tune.py", ["--tuner=grid"], "error: flag --tuner=grid"),
+    ("benchmark.py", ["--models=alexnet"],
+     "error: `models` must be one of 'googlenet', 'resnet50', 'inception_v3'. Received: models='alexnet'"),
+    ("benchmark.py", ["--platform=tpu"], "error: flag --platform=tpu"),
 ]
 
 
@@ -70,7 +73,7 @@ def bad_input_runs(tmp_path_factory):
     def run(index):
         script, args, _ = BAD_INPUT[index]
         out = root / str(index)
-        extra = [f"--output_dir={out}"] if script in ("train.py", "tune.py") else []
+        extra = [f"--output_dir={out}"] if script in ("train.py", "tune.py", "benchmark.py") else []
         return run_script(*args, *extra, script=script), out
 
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -172,7 +172,7 @@ def _check_row(argument, row):
     return InceptionWidths(*row)
 
 
-def inception_module(x, widths, *, name, batch_norm=False, factorize_5x5=False):
+def inception_module(x, widths, *, name, batch_norm=False, factorize_5x5=False, kernel_5x5=5):
     """The four-branch Inception module (paper, figure 2b), concatenated on channels."""
     conv = functools.partial(conv_block, batch_norm=batch_norm)
     branch_1x1 = conv(x, widths.ch1x1, 1, name=f"{name}_1x1")
@@ -186,7 +186,7 @@ def inception_module(x, widths, *, name, batch_norm=False, factorize_5x5=False):
         branch_5x5 = conv(branch_5x5, widths.ch5x5, 3, name=f"{name}_5x5a")
         branch_5x5 = conv(branch_5x5, widths.ch5x5, 3, name=f"{name}_5x5b")
     else:
-        branch_5x5 = conv(branch_5x5, widths.ch5x5, 5, name=f"{name}_5x5")
+        branch_5x5 = conv(branch_5x5, widths.ch5x5, kernel_5x5, name=f"{name}_5x5")
 
     branch_pool = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
     branch_pool = conv(branch_pool, widths.pool_proj, 1, name=f"{name}_pool_proj")
@@ -233,6 +233,7 @@ def googlenet(
     width_multiplier=1.0,
     stage_multipliers=None,
     factorize_5x5=False,
+    kernel_5x5=5,
     dropout_rate=0.4,
     aux_dropout_rate=0.7,
 ):
@@ -260,6 +261,8 @@ def googlenet(
         stage_multipliers: {stage: multiplier} for the Inception stages "3", "4" and "5", on
             top of `width_multiplier` (the stem and the aux heads follow that alone).
         factorize_5x5: replace each 5x5 conv by two stacked 3x3 convs.
+        kernel_5x5: the kernel of the "5x5" branch, 5 or 3. torchvision's GoogLeNet builds
+            that branch with a 3x3 conv (a bug it keeps for its checkpoints); 3 gives its form.
         dropout_rate: dropout before the main classifier (0.4 in the paper).
         aux_dropout_rate: dropout in the auxiliary heads (0.7 in the paper).
 
@@ -276,6 +279,12 @@ def googlenet(
     check_number("dropout_rate", dropout_rate, "in [0, 1)")
     check_number("aux_dropout_rate", aux_dropout_rate, "in [0, 1)")
     check_bool("factorize_5x5", factorize_5x5)
+    check_choice("kernel_5x5", kernel_5x5, (5, 3))
+    if factorize_5x5 and kernel_5x5 != 5:
+        raise ValueError(
+            "`factorize_5x5=True` replaces the 5x5 conv, so `kernel_5x5` must stay 5. "
+            f"Received: kernel_5x5={kernel_5x5!r}"
+        )
     aux_heads = common.check_aux_heads(aux_heads, include_top)
     table = resolve_widths(widths, block_widths, width_multiplier, stage_multipliers)
     scale = common.width_scaler(width_multiplier)
@@ -301,7 +310,7 @@ def googlenet(
                 x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"pool{previous_stage}")(x)
             x = inception_module(
                 x, row, name=f"inception_{block}", batch_norm=batch_norm,
-                factorize_5x5=factorize_5x5,
+                factorize_5x5=factorize_5x5, kernel_5x5=kernel_5x5,
             )
             taps[block] = x
             previous_stage = stage
@@ -329,6 +338,15 @@ ENDPOINTS = tuple(f"inception_{block}" for block in INCEPTION_WIDTHS)
 register_model("googlenet", googlenet, endpoints=ENDPOINTS)
 register_model(
     "googlenet_bn", functools.partial(googlenet, variant="bn", name="googlenet_bn"),
+    endpoints=ENDPOINTS,
+)
+# torchvision's GoogLeNet, for like-for-like comparisons (scripts/benchmark.py): batch norm,
+# a 3x3 kernel in the "5x5" branch and dropout 0.2 before the classifier.
+register_model(
+    "googlenet_torchvision",
+    functools.partial(
+        googlenet, variant="bn", kernel_5x5=3, dropout_rate=0.2, name="googlenet_torchvision",
+    ),
     endpoints=ENDPOINTS,
 )
 # The popular CIFAR-100 form (pytorch-cifar100): batch norm, three-conv 3x3 stem at full

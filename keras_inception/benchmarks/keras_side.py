@@ -1,0 +1,212 @@
+"""Our side of each comparison: `model.fit` throughput, memory and the inference latencies of
+Keras and of the .tflite files in the LiteRT interpreter.
+
+Training runs on the TensorFlow backend on the CPU and on the JAX backend on a GPU (where
+TensorFlow is not installed), so TensorFlow is imported only where it is needed.
+"""
+
+import os
+import tempfile
+import time
+
+import keras
+import numpy as np
+
+from keras_inception.benchmarks import memory, timing
+
+
+def configure_tensorflow_threads(threads):
+    """`threads` compute threads and one op at a time: the thread count the peers get."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+class StepClock(keras.callbacks.Callback):
+    """Notes when each training step ends. It reads the loss, so an asynchronous backend (JAX)
+    has finished the step when the time is taken."""
+
+    def __init__(self):
+        super().__init__()
+        self.start, self.step_end_times = None, []
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        float(logs["loss"])
+        self.step_end_times.append(time.perf_counter())
+
+
+def _timed_fit(model, data, steps, *, skip, window_steps, batch_size):
+    clock = StepClock()
+    model.fit(data, steps_per_epoch=steps, epochs=1, callbacks=[clock], verbose=0)
+    rates = timing.window_rates(clock.step_end_times, clock.start, skip=skip,
+                                window_steps=window_steps, batch_size=batch_size)
+    return {**timing.summarize_rates(rates), "first_step_s": clock.step_end_times[0] - clock.start}
+
+
+def build_training_model(model_name, image_size, model_kwargs=None):
+    """The net with its auxiliary heads, compiled as the papers train: SGD with momentum on
+    the logits of every head."""
+    from keras_inception.registry import get_model
+
+    model = get_model(model_name, input_shape=(image_size, image_size, 3),
+                      classifier_activation=None, **(model_kwargs or {}))
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def _pipeline(jpeg_dir, image_size, batch_size):
+    """The real input pipeline: JPEG decoding and GoogLeNet's augmentation, every step."""
+    from keras_inception.data import folder, pipeline
+
+    source = folder.from_folder(jpeg_dir, verify=False).splits["train"]
+    return pipeline.make_dataset(
+        source, image_size=image_size, training=True, batch_size=batch_size,
+        augmentation="inception", flip=False, cache=False, seed=0, drop_remainder=True,
+    ).repeat()
+
+
+def _in_memory(batches):
+    import tensorflow as tf
+
+    images, labels = (np.stack(part) for part in zip(*batches))
+    return tf.data.Dataset.from_tensor_slices((images, labels)).repeat()
+
+
+def _random_batches(batch_size, image_size, count=2):
+    """Batches for a backend without tf.data (JAX on a GPU machine)."""
+    rng = np.random.default_rng(0)
+    batches = [(rng.random((batch_size, image_size, image_size, 3), dtype=np.float32),
+                rng.integers(0, 10, batch_size).astype(np.int32)) for _ in range(count)]
+
+    def generate():
+        while True:
+            yield from batches
+
+    return generate()
+
+
+def _device_peak_mb():
+    import jax
+
+    stats = jax.devices()[0].memory_stats() or {}
+    return stats.get("peak_bytes_in_use", 0) / 2**20 or None
+
+
+def train_throughput(spec):
+    """`model.fit` images per second on batches in memory (the median of the timed windows),
+    then on the real pipeline when `spec["jpeg_dir"]` is given; the peak memory of the first.
+
+    spec: model, model_kwargs, image_size, batch_size, warmup_steps, windows, window_steps,
+    threads, precision, jpeg_dir (None: random batches), save_to (None: not saved).
+    """
+    from keras_inception.profile import profile
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        configure_tensorflow_threads(spec["threads"])
+    keras.mixed_precision.set_global_policy(spec.get("precision") or "float32")
+    batch_size, image_size = spec["batch_size"], spec["image_size"]
+    model = build_training_model(spec["model"], image_size, spec.get("model_kwargs"))
+    window = {"skip": spec["warmup_steps"], "window_steps": spec["window_steps"],
+              "batch_size": batch_size}
+    steps = spec["warmup_steps"] + spec["windows"] * spec["window_steps"]
+    jpeg_dir = spec.get("jpeg_dir")
+    if jpeg_dir:
+        pipeline = _pipeline(jpeg_dir, image_size, batch_size)
+        memory_data = _in_memory(list(pipeline.take(2).as_numpy_iterator()))
+    else:
+        memory_data = _random_batches(batch_size, image_size)
+    base_rss = memory.rss_mb()
+    result = {
+        "backend": backend,
+        "precision": keras.mixed_precision.global_policy().name,
+        "params": model.count_params(),
+        "macs": profile(model).macs,
+        "memory_fed": _timed_fit(model, memory_data, steps, **window),
+        "base_rss_mb": base_rss,
+        "peak_rss_mb": memory.peak_rss_mb(),
+    }
+    if backend == "jax":
+        result["peak_device_mb"] = _device_peak_mb()
+    if spec.get("save_to"):
+        model.save(spec["save_to"])
+    if jpeg_dir:
+        # The first step refills the pipeline; the windows are steady state, as in memory.
+        result["pipeline_fed"] = _timed_fit(
+            model, pipeline, 1 + spec["windows"] * spec["window_steps"],
+            **{**window, "skip": 1},
+        )
+    return result
+
+
+def _evaluation_images(jpeg_dir, image_size, count):
+    from keras_inception.data import folder, pipeline
+
+    source = folder.from_folder(jpeg_dir, verify=False).splits["train"]
+    dataset = pipeline.make_dataset(source.take(count), image_size=image_size, training=False,
+                                    batch_size=count)
+    images, labels = next(dataset.as_numpy_iterator())
+    return images, labels
+
+
+def inference_latency(spec):
+    """Single-image latency of the trained model in Keras and as .tflite float32 and int8
+    (LiteRT, the same thread count), with the int8 file's agreement on held-out images.
+
+    spec: model_path, image_size, threads, train_dir (calibration), test_dir, calibration,
+    test_images.
+    """
+    import tensorflow as tf
+
+    from keras_inception.export import tflite
+    from keras_inception.export.graph import export_graph
+    from keras_inception.export.verify import run_tflite, single_image_latency_ms
+    from keras_inception.profile import profile
+
+    threads, image_size = spec["threads"], spec["image_size"]
+    configure_tensorflow_threads(threads)
+    graph = export_graph(keras.saving.load_model(spec["model_path"]))
+    calibration, _ = _evaluation_images(spec["train_dir"], image_size, spec["calibration"])
+    test_images, test_labels = _evaluation_images(spec["test_dir"], image_size,
+                                                  spec["test_images"])
+    keras_scores = graph.predict(test_images, batch_size=32, verbose=0)
+    serve = tf.function(lambda image: graph(image, training=False))
+    one_image = tf.constant(test_images[:1])
+    result = {
+        "keras_ms": timing.median_latency_ms(lambda: serve(one_image)),
+        "keras_test_accuracy": float(np.mean(keras_scores.argmax(-1) == test_labels)),
+        "test_images": len(test_images),
+        "macs": profile(graph).macs,
+    }
+    with tempfile.TemporaryDirectory(prefix="keras_inception_bench_") as directory:
+        for mode in ("float32", "int8"):
+            path = os.path.join(directory, f"model_{mode}.tflite")
+            with open(path, "wb") as file:
+                file.write(tflite.convert(graph, mode, representative_images=calibration))
+            scores = run_tflite(path, test_images, threads=threads)
+            result[mode] = {
+                "ms": single_image_latency_ms(path, test_images[0], threads=threads),
+                "size_bytes": os.path.getsize(path),
+                "top1_agreement": float(np.mean(scores.argmax(-1) == keras_scores.argmax(-1))),
+                "max_abs_error": float(np.max(np.abs(scores - keras_scores))),
+            }
+    return result
+
+
+def matmul_peak_gflops(spec):
+    """This machine's float32 matrix-multiply rate (GFLOP/s) with `threads` threads: the best
+    of several n x n products in TensorFlow (oneDNN on the CPU)."""
+    import tensorflow as tf
+
+    configure_tensorflow_threads(spec["threads"])
+    n = spec["n"]
+    a = tf.random.uniform((n, n))
+    b = tf.random.uniform((n, n))
+    product = tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)))
+    best = min(timing.median_latency_ms(product, warmup=2, runs=1) for _ in range(spec["runs"]))
+    return {"gflops": 2 * n**3 / (best / 1000) / 1e9, "n": n}

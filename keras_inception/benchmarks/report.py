@@ -1,0 +1,180 @@
+"""The benchmark's rows: each measure, ours beside the peer's, their ratio and its target."""
+
+import json
+import operator
+import os
+
+from keras_inception.files import write_json_atomically, write_text_atomically
+
+# measure -> (comparison, target): the issue's goals, as ratios (ours / peer unless noted).
+TARGETS = {
+    "training throughput": (">=", 1.25),
+    "training throughput (GPU)": (">=", 1.0),
+    "training peak memory": ("<=", 1.0),
+    "pipeline cost": ("<=", 0.05),
+    "TFLite float32 latency": ("<=", 1.0),
+    "TFLite int8 speed-up": (">=", 1.5),
+    "TFLite int8 top-1 agreement": (">=", 0.98),
+}
+_COMPARE = {">=": operator.ge, "<=": operator.le}
+# Training costs about three forward passes (forward, and the two products of the backward).
+TRAINING_FLOPS_PER_MAC = 6
+
+
+def _row(measure, ours, peer, ratio, unit, peer_name, note=""):
+    comparison, target = TARGETS.get(measure, (None, None))
+    met = None if ratio is None or target is None else _COMPARE[comparison](ratio, target)
+    return {"measure": measure, "unit": unit, "ours": ours, "peer": peer, "peer_name": peer_name,
+            "ratio": ratio, "target": f"{comparison} {target:g}" if target else "", "met": met,
+            "note": note}
+
+
+def _ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def _get(result, *keys):
+    for key in keys:
+        if not isinstance(result, dict) or key not in result:
+            return None
+        result = result[key]
+    return result
+
+
+def _gflops(train):
+    rate = _get(train, "memory_fed", "images_per_second")
+    return rate * TRAINING_FLOPS_PER_MAC * train["macs"] / 1e9 if rate else None
+
+
+def _errors(model):
+    return "; ".join(result["error"] for result in model.values()
+                     if isinstance(result, dict) and "error" in result)
+
+
+def _cpu_rows(model, peak):
+    ours, torch = model.get("keras_train", {}), model.get("torch_train")
+    torch_cl, latency, onnx = (model.get("torch_train_channels_last"),
+                               model.get("keras_latency"), model.get("onnx_latency"))
+    rate = _get(ours, "memory_fed", "images_per_second")
+    piped = _get(ours, "pipeline_fed", "images_per_second")
+    torch_rate = _get(torch, "memory_fed", "images_per_second")
+    torch_cl_rate = _get(torch_cl, "memory_fed", "images_per_second")
+    float32_ms, int8_ms = _get(latency, "float32", "ms"), _get(latency, "int8", "ms")
+    onnx_ms = _get(onnx, "ms")
+    gflops = _gflops(ours) if ours.get("macs") else None
+    torch_gflops = _gflops(torch) if torch and "macs" in torch else None
+    peak_gflops = _get(peak, "gflops")
+    return [
+        _row("training throughput", rate, torch_rate, _ratio(rate, torch_rate), "images/s",
+             "torchvision (NCHW, PyTorch's default)"),
+        _row("training throughput vs channels_last", rate, torch_cl_rate,
+             _ratio(rate, torch_cl_rate), "images/s", "torchvision (channels_last)"),
+        _row("training peak memory", _get(ours, "peak_rss_mb"), _get(torch, "peak_rss_mb"),
+             _ratio(_get(ours, "peak_rss_mb"), _get(torch, "peak_rss_mb")), "MiB RSS",
+             "torchvision",
+             note="the whole process; above the process before training: "
+                  f"{_delta(ours)} vs {_delta(torch)} MiB"),
+        _row("pipeline cost", piped, rate, None if not piped or not rate else 1 - piped / rate,
+             "images/s", "the same batches in memory",
+             note="JPEG decode + GoogLeNet augmentation each step; ratio = throughput lost"),
+        _row("achieved GFLOP/s", gflops, torch_gflops, _ratio(gflops, torch_gflops), "GFLOP/s",
+             "torchvision",
+             note=f"{TRAINING_FLOPS_PER_MAC} x multiply-adds per image; matmul peak "
+                  f"{_fmt(peak_gflops)} GFLOP/s: ours at {_percent(_ratio(gflops, peak_gflops))},"
+                  f" torchvision at {_percent(_ratio(torch_gflops, peak_gflops))}"),
+        _row("inference multiply-adds", _get(latency, "macs"), _get(onnx, "macs"),
+             _ratio(_get(latency, "macs"), _get(onnx, "macs")), "MACs", "torchvision"),
+        _row("Keras latency", _get(latency, "keras_ms"), onnx_ms,
+             _ratio(_get(latency, "keras_ms"), onnx_ms), "ms", "ONNX Runtime",
+             note="one image, tf.function"),
+        _row("TFLite float32 latency", float32_ms, onnx_ms, _ratio(float32_ms, onnx_ms), "ms",
+             "ONNX Runtime", note="one image, LiteRT with XNNPACK"),
+        _row("TFLite int8 speed-up", int8_ms, float32_ms, _ratio(float32_ms, int8_ms), "ms",
+             "TFLite float32", note="ratio = float32 time / int8 time"),
+        _row("TFLite int8 top-1 agreement", _get(latency, "int8", "top1_agreement"), None,
+             _get(latency, "int8", "top1_agreement"), "fraction", "Keras",
+             note=f"on {_get(latency, 'test_images')} held-out images; the net's own accuracy "
+                  f"there after the timed steps: {_percent(_get(latency, 'keras_test_accuracy'))}"),
+    ]
+
+
+def _gpu_rows(model):
+    ours, torch = model.get("keras_train", {}), model.get("torch_train_channels_last")
+    rate = _get(ours, "memory_fed", "images_per_second")
+    torch_rate = _get(torch, "memory_fed", "images_per_second")
+    memory, torch_memory = _get(ours, "peak_device_mb"), _get(torch, "peak_device_mb")
+    return [
+        _row("training throughput (GPU)", rate, torch_rate, _ratio(rate, torch_rate), "images/s",
+             "torchvision (AMP, channels_last)", note=f"Keras on JAX, {_get(ours, 'precision')}"),
+        _row("training peak memory", memory, torch_memory, _ratio(memory, torch_memory),
+             "MiB on the device", "torchvision (AMP, channels_last)"),
+    ]
+
+
+def summarize(results):
+    """{model: [rows]} from the raw results."""
+    platform = results["config"]["platform"]
+    summary = {}
+    for name, model in results["models"].items():
+        rows = _cpu_rows(model, results.get("matmul_peak")) if platform == "cpu" else _gpu_rows(model)
+        summary[name] = {"rows": rows, "errors": _errors(model)}
+    return summary
+
+
+def missed_targets(results):
+    """One line per target a measured ratio misses."""
+    return [f"{name}: {row['measure']} {row['ratio']:.3g} (target {row['target']})"
+            for name, model in results["summary"].items() for row in model["rows"]
+            if row["met"] is False]
+
+
+def _delta(train):
+    if not train or "peak_rss_mb" not in train:
+        return "-"
+    return f"{train['peak_rss_mb'] - train['base_rss_mb']:.0f}"
+
+
+def _fmt(value):
+    if value is None:
+        return "-"
+    if isinstance(value, float) and abs(value) < 10:
+        return f"{value:.3g}"
+    return f"{value:,.0f}"
+
+
+def _percent(value):
+    return "-" if value is None else f"{value:.1%}"
+
+
+def markdown(results):
+    config, cpu = results["config"], results["machine"]["cpu"]
+    lines = [
+        f"# Benchmark ({config['platform']})", "",
+        f"{cpu['model']}, {cpu['cores']} cores; {config['threads']} threads for every "
+        f"framework; batch {config['batch_size']}; {config['windows']} windows of "
+        f"{config['window_steps']} steps after {config['warmup_steps']} warm-up steps, median.",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in results["machine"]["versions"].items()),
+    ]
+    for name, model in results["summary"].items():
+        size = results["models"][name].get("image_size")
+        lines += ["", f"## {name} ({size}x{size})", "",
+                  "| measure | ours | peer | peer is | ratio | target | met | note |",
+                  "| --- | ---: | ---: | --- | ---: | --- | --- | --- |"]
+        for row in model["rows"]:
+            met = {True: "yes", False: "**no**", None: ""}[row["met"]]
+            lines.append(f"| {row['measure']} ({row['unit']}) | {_fmt(row['ours'])} | "
+                         f"{_fmt(row['peer'])} | {row['peer_name']} | {_fmt(row['ratio'])} | "
+                         f"{row['target']} | {met} | {row['note']} |")
+        if model["errors"]:
+            lines += ["", f"Errors: {model['errors']}"]
+    missed = missed_targets(results)
+    lines += ["", "## Missed targets", ""] + ([f"- {line}" for line in missed] or ["none"])
+    return "\n".join(lines) + "\n"
+
+
+def write_report(results, output_dir, platform):
+    """`benchmark_<platform>.json` and `.md` in `output_dir`, each written atomically."""
+    os.makedirs(output_dir, exist_ok=True)
+    stem = os.path.join(output_dir, f"benchmark_{platform}")
+    write_json_atomically(stem + ".json", json.loads(json.dumps(results, default=str)))
+    write_text_atomically(stem + ".md", markdown(results))

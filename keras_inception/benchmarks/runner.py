@@ -1,0 +1,196 @@
+"""Runs every measurement of a benchmark, each in a worker process, and writes the results as
+`benchmark_<platform>.json` and a Markdown table `benchmark_<platform>.md`.
+
+On the CPU (TensorFlow backend): training throughput fed from memory and from the real JPEG
+pipeline, peak memory, achieved GFLOP/s against the measured matrix-multiply peak, and the
+single-image latency of Keras, .tflite float32 and int8 (LiteRT); the peers are torchvision
+in PyTorch (training) and ONNX Runtime (inference), with the same thread count.
+
+On a GPU (JAX backend, TensorFlow not installed): training throughput in mixed precision and
+peak device memory, against torchvision with AMP and channels_last.
+"""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from keras_inception.benchmarks import machine
+from keras_inception.benchmarks.data import write_digit_jpegs
+from keras_inception.benchmarks.pairs import PAIRS
+from keras_inception.benchmarks.report import summarize, write_report
+from keras_inception.benchmarks.worker import RESULT_PREFIX, TASKS
+from keras_inception.validation import check_choice, check_integer
+
+PLATFORMS = ("cpu", "gpu")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PEER_MODULES = ("torch", "torchvision", "onnxruntime")
+
+
+@dataclasses.dataclass
+class BenchmarkConfig:
+    models: tuple = tuple(PAIRS)
+    platform: str = "cpu"
+    threads: int = 2
+    batch_size: int = 32
+    image_size: int = None  # None: each net's own (224, or 299 for Inception v3)
+    warmup_steps: int = 3
+    windows: int = 5
+    window_steps: int = 2
+    precision: str = None  # None: float32 on the CPU, mixed_bfloat16 on a GPU
+    model_kwargs: dict = dataclasses.field(default_factory=dict)
+    train_images: int = None  # None: all 1,437 training digits
+    test_images: int = 360
+    calibration_images: int = 100
+    matmul_size: int = 2048
+    peers: bool = True
+    output_dir: str = "saved_models/benchmarks"
+    timeout_s: int = 3600
+
+    def check(self):
+        for model in self.models:
+            check_choice("models", model, tuple(PAIRS))
+        if not self.models:
+            raise ValueError(f"`models` must name at least one of {', '.join(PAIRS)}. "
+                             "Received: models=()")
+        check_choice("platform", self.platform, PLATFORMS)
+        if self.precision is not None:
+            check_choice("precision", self.precision, PRECISIONS)
+        for name in ("threads", "batch_size", "warmup_steps", "windows", "window_steps",
+                     "test_images", "calibration_images", "matmul_size", "timeout_s"):
+            check_integer(name, getattr(self, name), 1)
+        if self.image_size is not None:
+            check_integer("image_size", self.image_size, 1)
+        if self.train_images is not None:
+            check_integer("train_images", self.train_images, 1)
+
+    @property
+    def resolved_precision(self):
+        if self.precision is not None:
+            return self.precision
+        return "float32" if self.platform == "cpu" else "mixed_bfloat16"
+
+
+# A run of seconds that goes through every measurement: CI's check of the script.
+SMOKE = {
+    "models": ("googlenet",), "image_size": 80, "batch_size": 4, "warmup_steps": 1,
+    "windows": 2, "window_steps": 1, "train_images": 64, "test_images": 16,
+    "calibration_images": 8, "matmul_size": 256,
+}
+
+
+def run_task(task, spec, config, log):
+    """One worker process; its result, or {"error": ...} naming what failed."""
+    backend = TASKS[task][2] or ("tensorflow" if config.platform == "cpu" else "jax")
+    env = dict(os.environ, OMP_NUM_THREADS=str(config.threads),
+               MKL_NUM_THREADS=str(config.threads), TF_CPP_MIN_LOG_LEVEL="2",
+               KERAS_BACKEND=backend)
+    if config.platform == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""
+        env["JAX_PLATFORMS"] = "cpu"
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "keras_inception.benchmarks.worker", task, json.dumps(spec)]
+    try:
+        process = subprocess.run(command, capture_output=True, text=True, env=env,
+                                 timeout=config.timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"error": f"{task} ran past {config.timeout_s} s"}
+    log(f"  {task} {spec.get('pair', spec.get('model', ''))}: "
+        f"{time.perf_counter() - started:.0f} s")
+    for line in reversed(process.stdout.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX):])
+    last = (process.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"error": f"{task} exited with {process.returncode}: {last}"}
+
+
+def _timing(config, image_size):
+    return {"image_size": image_size, "batch_size": config.batch_size,
+            "warmup_steps": config.warmup_steps, "windows": config.windows,
+            "window_steps": config.window_steps, "threads": config.threads}
+
+
+def _cpu_measurements(name, config, workdir, log):
+    pair = PAIRS[name]
+    image_size = config.image_size or pair.image_size
+    train_dir = os.path.join(workdir, f"train_{image_size}")
+    test_dir = os.path.join(workdir, f"test_{image_size}")
+    if not os.path.isdir(train_dir):
+        write_digit_jpegs(train_dir, "train", image_size, limit=config.train_images)
+        write_digit_jpegs(test_dir, "test", image_size, limit=config.test_images)
+    timing = _timing(config, image_size)
+    model_path = os.path.join(workdir, f"{name}.keras")
+    results = {"image_size": image_size}
+    results["keras_train"] = run_task("keras_train", {
+        **timing, "model": pair.model, "model_kwargs": config.model_kwargs,
+        "precision": config.resolved_precision, "jpeg_dir": train_dir, "save_to": model_path,
+    }, config, log)
+    if "error" not in results["keras_train"]:
+        results["keras_latency"] = run_task("keras_latency", {
+            "model_path": model_path, "image_size": image_size, "threads": config.threads,
+            "train_dir": train_dir, "test_dir": test_dir,
+            "calibration": config.calibration_images, "test_images": config.test_images,
+        }, config, log)
+    if config.peers:
+        for key, channels_last in (("torch_train", False), ("torch_train_channels_last", True)):
+            results[key] = run_task("torch_train", {
+                **timing, "pair": name, "device": "cpu", "amp": None,
+                "channels_last": channels_last,
+            }, config, log)
+        results["onnx_latency"] = run_task("onnx_latency", {
+            "pair": name, "image_size": image_size, "threads": config.threads,
+        }, config, log)
+    return results
+
+
+def _gpu_measurements(name, config, log):
+    pair = PAIRS[name]
+    image_size = config.image_size or pair.image_size
+    timing = _timing(config, image_size)
+    amp = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(
+        config.resolved_precision)
+    results = {"image_size": image_size}
+    results["keras_train"] = run_task("keras_train", {
+        **timing, "model": pair.model, "model_kwargs": config.model_kwargs,
+        "precision": config.resolved_precision, "jpeg_dir": None, "save_to": None,
+    }, config, log)
+    if config.peers:
+        results["torch_train_channels_last"] = run_task("torch_train", {
+            **timing, "pair": name, "device": "cuda", "amp": amp, "channels_last": True,
+        }, config, log)
+    return results
+
+
+def run_benchmark(config, log=print):
+    """Measures every net of `config.models`; writes and returns the results."""
+    config.check()
+    peers_here = machine.is_available(*PEER_MODULES)
+    if config.peers and not peers_here:
+        log(f"The peers need {', '.join(PEER_MODULES)} (pip install -e \".[bench]\"); "
+            "measuring our side only.")
+    config = dataclasses.replace(config, peers=config.peers and peers_here)
+    results = {
+        "config": dataclasses.asdict(config),
+        "machine": {"cpu": machine.describe_cpu(),
+                    "versions": machine.versions("tensorflow", "keras", "jax", "ai-edge-litert",
+                                                 "torch", "torchvision", "onnxruntime")},
+        "models": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="keras_inception_bench_") as workdir:
+        if config.platform == "cpu":
+            log("matmul peak ...")
+            results["matmul_peak"] = run_task(
+                "matmul_peak", {"threads": config.threads, "n": config.matmul_size, "runs": 5},
+                config, log)
+        for name in config.models:
+            log(f"{name}:")
+            if config.platform == "cpu":
+                results["models"][name] = _cpu_measurements(name, config, workdir, log)
+            else:
+                results["models"][name] = _gpu_measurements(name, config, log)
+    results["summary"] = summarize(results)
+    write_report(results, config.output_dir, config.platform)
+    return results

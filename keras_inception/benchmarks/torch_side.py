@@ -1,0 +1,147 @@
+"""The peers: torchvision's nets trained in PyTorch, and exported to ONNX for ONNX Runtime.
+
+Needs the `bench` extra: `pip install -e ".[bench]"`.
+"""
+
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from keras_inception.benchmarks import memory, timing
+from keras_inception.benchmarks.pairs import PAIRS
+
+AUX_LOSS_WEIGHT = 0.3  # as our nets' auxiliary heads
+
+
+def _torchvision_net(pair_name, *, training):
+    import torchvision
+
+    pair = PAIRS[pair_name]
+    kwargs = dict(pair.torchvision_kwargs)
+    if not training and "aux_logits" in kwargs:
+        kwargs["aux_logits"] = False
+    net = getattr(torchvision.models, pair.torchvision)(weights=None, **kwargs)
+    return net.train(training)
+
+
+def forward_macs(net, image_size):
+    """Multiply-adds of one image's forward pass (PyTorch's FLOP counter / 2)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        net(torch.zeros(1, 3, image_size, image_size))
+    return counter.get_total_flops() // 2
+
+
+def _amp_context(device, amp):
+    import contextlib
+
+    import torch
+
+    if not amp:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device, dtype=getattr(torch, amp))
+
+
+def train_throughput(spec):
+    """Images per second of a plain PyTorch training loop (SGD with momentum, the auxiliary
+    losses weighted 0.3), the median of the timed windows, and the peak memory.
+
+    spec: pair, image_size, batch_size, warmup_steps, windows, window_steps, threads, device
+    ("cpu" or "cuda"), amp (None, "bfloat16" or "float16"), channels_last.
+    """
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    device, batch_size, image_size = spec["device"], spec["batch_size"], spec["image_size"]
+    net = _torchvision_net(spec["pair"], training=True)
+    params = sum(p.numel() for p in net.parameters()) + sum(b.numel() for b in net.buffers()
+                                                           if b.dtype.is_floating_point)
+    macs = forward_macs(net.eval(), image_size)
+    net.train().to(device)
+    memory_format = torch.channels_last if spec["channels_last"] else torch.contiguous_format
+    net = net.to(memory_format=memory_format)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    scaler = torch.amp.GradScaler(device, enabled=spec["amp"] == "float16")
+    loss_fn = torch.nn.CrossEntropyLoss()
+    aux_outputs = PAIRS[spec["pair"]].aux_outputs
+    # Batches come from host memory each step, as they do for model.fit.
+    rng = np.random.default_rng(0)
+    host_images = torch.from_numpy(
+        rng.random((batch_size, 3, image_size, image_size), dtype=np.float32)
+    ).contiguous(memory_format=memory_format)
+    host_labels = torch.from_numpy(rng.integers(0, 10, batch_size))
+    if device == "cuda":
+        host_images, host_labels = host_images.pin_memory(), host_labels.pin_memory()
+
+    def step():
+        images = host_images.to(device, non_blocking=True)
+        labels = host_labels.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        with _amp_context(device, spec["amp"]):
+            outputs = net(images)
+            if aux_outputs:
+                loss = loss_fn(outputs.logits, labels) + sum(
+                    AUX_LOSS_WEIGHT * loss_fn(getattr(outputs, name), labels)
+                    for name in aux_outputs)
+            else:
+                loss = loss_fn(outputs, labels)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        loss.item()  # waits for the step, as the Keras side reads its loss
+
+    base_rss = memory.rss_mb()
+    steps = spec["warmup_steps"] + spec["windows"] * spec["window_steps"]
+    start, step_end_times = time.perf_counter(), []
+    for _ in range(steps):
+        step()
+        step_end_times.append(time.perf_counter())
+    rates = timing.window_rates(step_end_times, start, skip=spec["warmup_steps"],
+                                window_steps=spec["window_steps"], batch_size=batch_size)
+    result = {
+        "framework": f"torch {torch.__version__}",
+        "params": params,
+        "macs": macs,
+        "memory_fed": {**timing.summarize_rates(rates), "first_step_s": step_end_times[0] - start},
+        "base_rss_mb": base_rss,
+        "peak_rss_mb": memory.peak_rss_mb(),
+    }
+    if device == "cuda":
+        result["peak_device_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return result
+
+
+def onnx_latency(spec):
+    """Single-image latency of the torchvision net exported to ONNX, in ONNX Runtime with
+    `threads` threads, and its multiply-adds.
+
+    spec: pair, image_size, threads.
+    """
+    import onnxruntime
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    image_size = spec["image_size"]
+    net = _torchvision_net(spec["pair"], training=False)
+    image = torch.rand(1, 3, image_size, image_size)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = spec["threads"]
+    options.inter_op_num_threads = 1
+    with tempfile.TemporaryDirectory(prefix="keras_inception_bench_") as directory:
+        path = os.path.join(directory, "model.onnx")
+        # The TorchScript exporter: the exported graph is the same for these static nets.
+        torch.onnx.export(net, (image,), path, dynamo=False, input_names=["image"])
+        session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        size = os.path.getsize(path)
+    feed = {"image": image.numpy()}
+    return {
+        "framework": f"onnxruntime {onnxruntime.__version__}",
+        "ms": timing.median_latency_ms(lambda: session.run(None, feed)),
+        "size_bytes": size,
+        "macs": forward_macs(net, image_size),
+    }

@@ -1,0 +1,69 @@
+"""Benchmarks our nets against what users would pick instead, on this machine, in one run.
+
+    python scripts/benchmark.py                        # CPU: all nets, 2 threads
+    python scripts/benchmark.py --models=googlenet --batch_size=16
+    python scripts/benchmark.py --smoke                # seconds: every measurement, tiny
+    KERAS_BACKEND=jax python scripts/benchmark.py --platform=gpu   # a GPU machine, no TensorFlow
+
+CPU: `model.fit` throughput against torchvision in PyTorch (fed from memory, and from the real
+JPEG pipeline), peak memory, achieved GFLOP/s against the machine's matrix-multiply peak, and
+single-image latency of Keras, .tflite float32 and int8 against ONNX Runtime. GPU: training in
+mixed precision through Keras's JAX backend against torchvision with AMP and channels_last.
+Writes benchmark_<platform>.json and .md to --output_dir and prints the table. The peers need
+the `bench` extra: pip install -e ".[bench]".
+"""
+
+import dataclasses
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import flags  # noqa: E402
+
+from keras_inception import cli  # noqa: E402
+from keras_inception.benchmarks import runner  # noqa: E402
+from keras_inception.benchmarks.pairs import PAIRS  # noqa: E402
+from keras_inception.benchmarks.report import markdown  # noqa: E402
+
+flags.DEFINE_list("models", list(PAIRS), f"Nets to measure, comma-separated: {', '.join(PAIRS)}.")
+flags.DEFINE_enum("platform", "cpu", runner.PLATFORMS, "cpu (TensorFlow) or gpu (Keras on JAX).")
+flags.DEFINE_integer("threads", 2, "Threads for every framework (CPU).", lower_bound=1)
+flags.DEFINE_integer("batch_size", 32, "Training batch size, the same for both sides.", lower_bound=1)
+flags.DEFINE_integer("image_size", None, "Input size; default: each net's (224, 299 for Inception v3).", lower_bound=1)
+flags.DEFINE_integer("warmup_steps", 3, "Untimed training steps first.", lower_bound=1)
+flags.DEFINE_integer("windows", 5, "Timed windows; the median is reported.", lower_bound=1)
+flags.DEFINE_integer("window_steps", 2, "Training steps per window.", lower_bound=1)
+flags.DEFINE_enum("precision", None, runner.PRECISIONS, "Default: float32 on the CPU, mixed_bfloat16 on a GPU.")
+flags.DEFINE_float("width_multiplier", None, "Scales our nets' widths (the peers stay as they are).")
+flags.DEFINE_bool("peers", True, "Measure torchvision and ONNX Runtime too.")
+flags.DEFINE_bool("smoke", False, "Every measurement on tiny inputs, in seconds: checks the script, not speed.")
+flags.DEFINE_string("output_dir", "saved_models/benchmarks", "Where the JSON and Markdown go.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    config = runner.BenchmarkConfig(
+        models=tuple(FLAGS.models), platform=FLAGS.platform, threads=FLAGS.threads,
+        batch_size=FLAGS.batch_size, image_size=FLAGS.image_size,
+        warmup_steps=FLAGS.warmup_steps, windows=FLAGS.windows, window_steps=FLAGS.window_steps,
+        precision=FLAGS.precision, peers=FLAGS.peers, output_dir=FLAGS.output_dir,
+        model_kwargs=cli.set_flags(width_multiplier=FLAGS.width_multiplier),
+    )
+    if FLAGS.smoke:
+        explicit = {name for name in runner.SMOKE if name in FLAGS and FLAGS[name].present}
+        config = dataclasses.replace(
+            config, **{key: value for key, value in runner.SMOKE.items() if key not in explicit})
+    results = runner.run_benchmark(config, log=lambda line: print(line, flush=True))
+    print(markdown(results))
+    print(f"Written: {os.path.join(config.output_dir, f'benchmark_{config.platform}')}.json/.md")
+    errors = [model["errors"] for model in results["summary"].values() if model["errors"]]
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,94 @@
+"""scripts/benchmark.py: its arithmetic, its report, and its smoke mode run as a user runs it.
+
+The smoke mode goes through every measurement on tiny inputs; its figures say nothing about
+speed (benchmarks print figures; they are not timed tests). The peers run when the `bench`
+extra is installed.
+"""
+
+import json
+
+import pytest
+
+from keras_inception.benchmarks import machine, report, runner, timing
+from tests.test_scripts import run_script
+
+# GoogLeNet in torchvision's form at 80x80, counted by our profile and by PyTorch's FLOP
+# counter alike (the inference net; measured).
+GOOGLENET_TORCHVISION_MACS_80 = 198_396_672
+
+
+def test_window_rates_are_images_per_second_per_window():
+    # Steps end at 1, 2, 4, 5, 7 and 8 s after the start; one untimed step, windows of 2.
+    rates = timing.window_rates([1, 2, 4, 5, 7, 8], 0, skip=1, window_steps=2, batch_size=10)
+    assert rates == [20 / 3, 20 / 3]
+    assert timing.summarize_rates([3.0, 1.0, 2.0])["images_per_second"] == 2.0
+    with pytest.raises(ValueError, match="No timed window"):
+        timing.summarize_rates([])
+
+
+def test_report_ratios_and_missed_targets():
+    results = {
+        "config": {"platform": "gpu"},
+        "models": {"googlenet": {
+            "keras_train": {"memory_fed": {"images_per_second": 90.0}, "peak_device_mb": 500.0,
+                            "precision": "mixed_bfloat16"},
+            "torch_train_channels_last": {"memory_fed": {"images_per_second": 100.0},
+                                          "peak_device_mb": 400.0},
+        }},
+    }
+    results["summary"] = report.summarize(results)
+    rows = {row["measure"]: row for row in results["summary"]["googlenet"]["rows"]}
+    assert rows["training throughput (GPU)"]["ratio"] == 0.9
+    assert rows["training throughput (GPU)"]["met"] is False
+    assert rows["training peak memory"]["ratio"] == 1.25
+    assert report.missed_targets(results) == [
+        "googlenet: training throughput (GPU) 0.9 (target >= 1)",
+        "googlenet: training peak memory 1.25 (target <= 1)",
+    ]
+
+
+def test_bad_config_is_refused_before_anything_runs(tmp_path):
+    config = runner.BenchmarkConfig(models=("googlenet",), batch_size=0,
+                                    output_dir=str(tmp_path / "out"))
+    with pytest.raises(ValueError, match="batch_size"):
+        runner.run_benchmark(config, log=lambda line: None)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.xdist_group("benchmark")
+def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
+    out = tmp_path / "bench"
+    result = run_script("--smoke", f"--output_dir={out}", script="benchmark.py")
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((out / "benchmark_cpu.json").read_text())
+    googlenet = results["models"]["googlenet"]
+    train = googlenet["keras_train"]
+    for fed in ("memory_fed", "pipeline_fed"):
+        assert len(train[fed]["window_rates"]) == runner.SMOKE["windows"]
+        assert train[fed]["images_per_second"] > 0
+    assert train["peak_rss_mb"] >= train["base_rss_mb"] > 0
+    assert train["backend"] == "tensorflow" and train["precision"] == "float32"
+    latency = googlenet["keras_latency"]
+    assert latency["macs"] == GOOGLENET_TORCHVISION_MACS_80
+    assert latency["float32"]["max_abs_error"] < 1e-4  # the .tflite answers as Keras does
+    assert latency["test_images"] == runner.SMOKE["test_images"]
+    assert 0 <= latency["int8"]["top1_agreement"] <= 1
+    assert latency["int8"]["size_bytes"] < latency["float32"]["size_bytes"] / 3
+    assert results["matmul_peak"]["gflops"] > 0
+    rows = {row["measure"]: row for row in results["summary"]["googlenet"]["rows"]}
+    pipeline = rows["pipeline cost"]
+    assert pipeline["ratio"] == pytest.approx(
+        1 - train["pipeline_fed"]["images_per_second"] / train["memory_fed"]["images_per_second"])
+    markdown = (out / "benchmark_cpu.md").read_text()
+    assert "## googlenet (80x80)" in markdown and "| training throughput (images/s) |" in markdown
+    if machine.is_available(*runner.PEER_MODULES):
+        torch_train, onnx = googlenet["torch_train"], googlenet["onnx_latency"]
+        assert onnx["macs"] == GOOGLENET_TORCHVISION_MACS_80  # the same net on both sides
+        assert rows["training throughput"]["ratio"] == pytest.approx(
+            train["memory_fed"]["images_per_second"]
+            / torch_train["memory_fed"]["images_per_second"])
+        assert rows["TFLite float32 latency"]["ratio"] == pytest.approx(
+            latency["float32"]["ms"] / onnx["ms"])
+    else:
+        assert "measuring our side only" in result.stdout
+        assert "torch_train" not in googlenet
