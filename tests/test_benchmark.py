@@ -74,6 +74,9 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     assert latency["test_images"] == runner.SMOKE["test_images"]
     assert 0 <= latency["int8"]["top1_agreement"] <= 1
     assert latency["int8"]["size_bytes"] < latency["float32"]["size_bytes"] / 3
+    rounds = googlenet["interleaved_latency"]  # the .tflite files (and ONNX) taking turns
+    assert all(len(rounds[mode]["round_ms"]) == runner.SMOKE["latency_rounds"]
+               for mode in ("float32", "int8"))
     assert results["matmul_peak"]["gflops"] > 0
     rows = {row["measure"]: row for row in results["summary"]["googlenet"]["rows"]}
     pipeline = rows["pipeline cost"]
@@ -88,7 +91,7 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
             train["memory_fed"]["images_per_second"]
             / torch_train["memory_fed"]["images_per_second"])
         assert rows["TFLite float32 latency"]["ratio"] == pytest.approx(
-            latency["float32"]["ms"] / onnx["ms"])
+            rounds["float32"]["ms"] / rounds["onnxruntime"]["ms"])
     else:
         assert "measuring our side only" in result.stdout
         assert "torch_train" not in googlenet

@@ -5,14 +5,16 @@ Training runs on the TensorFlow backend on the CPU and on the JAX backend on a G
 TensorFlow is not installed), so TensorFlow is imported only where it is needed.
 """
 
+import functools
 import os
-import tempfile
+import statistics
 import time
 
 import keras
 import numpy as np
 
 from keras_inception.benchmarks import memory, timing
+from keras_inception.export.verify import quantize
 
 
 def configure_tensorflow_threads(threads):
@@ -159,7 +161,7 @@ def inference_latency(spec):
     (LiteRT, the same thread count), with the int8 file's agreement on held-out images.
 
     spec: model_path, image_size, threads, train_dir (calibration), test_dir, calibration,
-    test_images.
+    test_images, output_dir (where the .tflite files are left for `interleaved_latency`).
     """
     import tensorflow as tf
 
@@ -183,18 +185,18 @@ def inference_latency(spec):
         "test_images": len(test_images),
         "macs": profile(graph).macs,
     }
-    with tempfile.TemporaryDirectory(prefix="keras_inception_bench_") as directory:
-        for mode in ("float32", "int8"):
-            path = os.path.join(directory, f"model_{mode}.tflite")
-            with open(path, "wb") as file:
-                file.write(tflite.convert(graph, mode, representative_images=calibration))
-            scores = run_tflite(path, test_images, threads=threads)
-            result[mode] = {
-                "ms": single_image_latency_ms(path, test_images[0], threads=threads),
-                "size_bytes": os.path.getsize(path),
-                "top1_agreement": float(np.mean(scores.argmax(-1) == keras_scores.argmax(-1))),
-                "max_abs_error": float(np.max(np.abs(scores - keras_scores))),
-            }
+    for mode in ("float32", "int8"):
+        path = os.path.join(spec["output_dir"], f"{mode}.tflite")
+        with open(path, "wb") as file:
+            file.write(tflite.convert(graph, mode, representative_images=calibration))
+        scores = run_tflite(path, test_images, threads=threads)
+        result[mode] = {
+            "path": path,
+            "ms": single_image_latency_ms(path, test_images[0], threads=threads),
+            "size_bytes": os.path.getsize(path),
+            "top1_agreement": float(np.mean(scores.argmax(-1) == keras_scores.argmax(-1))),
+            "max_abs_error": float(np.max(np.abs(scores - keras_scores))),
+        }
     return result
 
 
@@ -210,3 +212,38 @@ def matmul_peak_gflops(spec):
     product = tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)))
     best = min(timing.median_latency_ms(product, warmup=2, runs=1) for _ in range(spec["runs"]))
     return {"gflops": 2 * n**3 / (best / 1000) / 1e9, "n": n}
+
+
+def interleaved_latency(spec):
+    """Median single-image latencies of several model files measured in alternating rounds
+    in one process, so that a slower spell of a shared machine falls on all of them.
+
+    spec: files {label: .tflite or .onnx path}, image_size, threads, rounds, runs.
+    """
+    import onnxruntime
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    threads, size = spec["threads"], spec["image_size"]
+    image = np.random.default_rng(0).random((1, size, size, 3), dtype=np.float32)
+    calls = {}
+    for label, path in spec["files"].items():
+        if path.endswith(".onnx"):
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+            session = onnxruntime.InferenceSession(path, options,
+                                                   providers=["CPUExecutionProvider"])
+            feed = {session.get_inputs()[0].name: image.transpose(0, 3, 1, 2).copy()}
+            calls[label] = functools.partial(session.run, None, feed)
+        else:
+            interpreter = Interpreter(model_path=path, num_threads=threads)
+            interpreter.allocate_tensors()
+            (detail,) = interpreter.get_input_details()
+            interpreter.set_tensor(detail["index"], quantize(image, detail))
+            calls[label] = interpreter.invoke
+    rounds = {label: [] for label in calls}
+    for _ in range(spec["rounds"]):
+        for label, call in calls.items():
+            rounds[label].append(timing.median_latency_ms(call, warmup=3, runs=spec["runs"]))
+    return {label: {"ms": statistics.median(times), "round_ms": times}
+            for label, times in rounds.items()}

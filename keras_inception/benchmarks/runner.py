@@ -46,6 +46,7 @@ class BenchmarkConfig:
     test_images: int = 360
     calibration_images: int = 100
     matmul_size: int = 2048
+    latency_rounds: int = 5  # TFLite and ONNX Runtime measured in turn, median of the rounds
     peers: bool = True
     output_dir: str = "saved_models/benchmarks"
     timeout_s: int = 3600
@@ -60,7 +61,8 @@ class BenchmarkConfig:
         if self.precision is not None:
             check_choice("precision", self.precision, PRECISIONS)
         for name in ("threads", "batch_size", "warmup_steps", "windows", "window_steps",
-                     "test_images", "calibration_images", "matmul_size", "timeout_s"):
+                     "test_images", "calibration_images", "matmul_size", "latency_rounds",
+                     "timeout_s"):
             check_integer(name, getattr(self, name), 1)
         if self.image_size is not None:
             check_integer("image_size", self.image_size, 1)
@@ -78,7 +80,7 @@ class BenchmarkConfig:
 SMOKE = {
     "models": ("googlenet",), "image_size": 80, "batch_size": 4, "warmup_steps": 1,
     "windows": 2, "window_steps": 1, "train_images": 64, "test_images": 16,
-    "calibration_images": 8, "matmul_size": 256,
+    "calibration_images": 8, "matmul_size": 256, "latency_rounds": 2,
 }
 
 
@@ -122,7 +124,9 @@ def _cpu_measurements(name, config, workdir, log):
         write_digit_jpegs(train_dir, "train", image_size, limit=config.train_images)
         write_digit_jpegs(test_dir, "test", image_size, limit=config.test_images)
     timing = _timing(config, image_size)
-    model_path = os.path.join(workdir, f"{name}.keras")
+    model_dir = os.path.join(workdir, name)
+    os.makedirs(model_dir, exist_ok=True)
+    model_path = os.path.join(model_dir, "model.keras")
     results = {"image_size": image_size}
     results["keras_train"] = run_task("keras_train", {
         **timing, "model": pair.model, "model_kwargs": config.model_kwargs,
@@ -133,6 +137,7 @@ def _cpu_measurements(name, config, workdir, log):
             "model_path": model_path, "image_size": image_size, "threads": config.threads,
             "train_dir": train_dir, "test_dir": test_dir,
             "calibration": config.calibration_images, "test_images": config.test_images,
+            "output_dir": model_dir,
         }, config, log)
     if config.peers:
         for key, channels_last in (("torch_train", False), ("torch_train_channels_last", True)):
@@ -142,8 +147,23 @@ def _cpu_measurements(name, config, workdir, log):
             }, config, log)
         results["onnx_latency"] = run_task("onnx_latency", {
             "pair": name, "image_size": image_size, "threads": config.threads,
+            "output_dir": model_dir,
+        }, config, log)
+    files = {mode: _get_path(results.get("keras_latency"), mode)
+             for mode in ("float32", "int8")}
+    files["onnxruntime"] = _get_path(results, "onnx_latency")
+    files = {label: path for label, path in files.items() if path}
+    if len(files) > 1:
+        results["interleaved_latency"] = run_task("interleaved_latency", {
+            "files": files, "image_size": image_size, "threads": config.threads,
+            "rounds": config.latency_rounds, "runs": 20,
         }, config, log)
     return results
+
+
+def _get_path(result, key):
+    part = (result or {}).get(key)
+    return part.get("path") if isinstance(part, dict) else None
 
 
 def _gpu_measurements(name, config, log):

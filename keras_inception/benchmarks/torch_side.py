@@ -4,7 +4,6 @@ Needs the `bench` extra: `pip install -e ".[bench]"`.
 """
 
 import os
-import tempfile
 import time
 
 import numpy as np
@@ -120,7 +119,7 @@ def onnx_latency(spec):
     """Single-image latency of the torchvision net exported to ONNX, in ONNX Runtime with
     `threads` threads, and its multiply-adds.
 
-    spec: pair, image_size, threads.
+    spec: pair, image_size, threads, output_dir (where the .onnx file is left).
     """
     import onnxruntime
     import torch
@@ -132,14 +131,14 @@ def onnx_latency(spec):
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = spec["threads"]
     options.inter_op_num_threads = 1
-    with tempfile.TemporaryDirectory(prefix="keras_inception_bench_") as directory:
-        path = os.path.join(directory, "model.onnx")
-        # The TorchScript exporter: the exported graph is the same for these static nets.
-        torch.onnx.export(net, (image,), path, dynamo=False, input_names=["image"])
-        session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        size = os.path.getsize(path)
+    path = os.path.join(spec["output_dir"], f"{spec['pair']}.onnx")
+    # The TorchScript exporter: the exported graph is the same for these static nets.
+    torch.onnx.export(net, (image,), path, dynamo=False, input_names=["image"])
+    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    size = os.path.getsize(path)
     feed = {"image": image.numpy()}
     return {
+        "path": path,
         "framework": f"onnxruntime {onnxruntime.__version__}",
         "ms": timing.median_latency_ms(lambda: session.run(None, feed)),
         "size_bytes": size,

@@ -16,7 +16,7 @@ def _interpreter(tflite_path, threads):
     return interpreter
 
 
-def _quantize(values, detail):
+def quantize(values, detail):
     scale, zero_point = detail["quantization"]
     if detail["dtype"] == np.float32 or scale == 0:
         return values.astype(detail["dtype"])
@@ -37,7 +37,7 @@ def run_tflite(tflite_path, images, *, threads=None):
     (input_detail,), (output_detail,) = interpreter.get_input_details(), interpreter.get_output_details()
     outputs = []
     for image in images:
-        interpreter.set_tensor(input_detail["index"], _quantize(image[None], input_detail))
+        interpreter.set_tensor(input_detail["index"], quantize(image[None], input_detail))
         interpreter.invoke()
         outputs.append(_dequantize(interpreter.get_tensor(output_detail["index"]), output_detail)[0])
     return np.stack(outputs)
@@ -47,7 +47,7 @@ def single_image_latency_ms(tflite_path, image, *, threads=None, warmup=5, runs=
     """Median wall time of one `invoke` on one image, in milliseconds."""
     interpreter = _interpreter(tflite_path, threads)
     (input_detail,) = interpreter.get_input_details()
-    interpreter.set_tensor(input_detail["index"], _quantize(image[None], input_detail))
+    interpreter.set_tensor(input_detail["index"], quantize(image[None], input_detail))
     for _ in range(warmup):
         interpreter.invoke()
     times = []
