@@ -72,6 +72,7 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     assert latency["macs"] == GOOGLENET_TORCHVISION_MACS_80
     assert latency["float32"]["max_abs_error"] < 1e-4  # the .tflite answers as Keras does
     assert latency["test_images"] == runner.SMOKE["test_images"]
+    assert latency["test_classes"] > 1  # drawn across the class folders, not the first one
     assert 0 <= latency["int8"]["top1_agreement"] <= 1
     assert latency["int8"]["size_bytes"] < latency["float32"]["size_bytes"] / 3
     rounds = googlenet["interleaved_latency"]  # the .tflite files (and ONNX) taking turns

@@ -150,7 +150,9 @@ def _evaluation_images(jpeg_dir, image_size, count):
     from keras_inception.data import folder, pipeline
 
     source = folder.from_folder(jpeg_dir, verify=False).splits["train"]
-    dataset = pipeline.make_dataset(source.take(count), image_size=image_size, training=False,
+    # The folder lists class by class: a fixed shuffle first, so that every class is drawn.
+    source = source.shuffle(10_000, seed=0, reshuffle_each_iteration=False).take(count)
+    dataset = pipeline.make_dataset(source, image_size=image_size, training=False,
                                     batch_size=count)
     images, labels = next(dataset.as_numpy_iterator())
     return images, labels
@@ -183,6 +185,7 @@ def inference_latency(spec):
         "keras_ms": timing.median_latency_ms(lambda: serve(one_image)),
         "keras_test_accuracy": float(np.mean(keras_scores.argmax(-1) == test_labels)),
         "test_images": len(test_images),
+        "test_classes": len(set(test_labels.tolist())),
         "macs": profile(graph).macs,
     }
     for mode in ("float32", "int8"):

@@ -129,7 +129,7 @@ def _cpu_measurements(name, config, workdir, log):
     model_path = os.path.join(model_dir, "model.keras")
     results = {"image_size": image_size}
     results["keras_train"] = run_task("keras_train", {
-        **timing, "model": pair.model, "model_kwargs": config.model_kwargs,
+        **timing, "model": pair.model, "model_kwargs": {**pair.model_kwargs, **config.model_kwargs},
         "precision": config.resolved_precision, "jpeg_dir": train_dir, "save_to": model_path,
     }, config, log)
     if "error" not in results["keras_train"]:
@@ -174,7 +174,7 @@ def _gpu_measurements(name, config, log):
         config.resolved_precision)
     results = {"image_size": image_size}
     results["keras_train"] = run_task("keras_train", {
-        **timing, "model": pair.model, "model_kwargs": config.model_kwargs,
+        **timing, "model": pair.model, "model_kwargs": {**pair.model_kwargs, **config.model_kwargs},
         "precision": config.resolved_precision, "jpeg_dir": None, "save_to": None,
     }, config, log)
     if config.peers:
