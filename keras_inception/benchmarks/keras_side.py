@@ -223,8 +223,6 @@ def interleaved_latency(spec):
 
     spec: files {label: .tflite or .onnx path}, image_size, threads, rounds, runs.
     """
-    import onnxruntime
-
     from ai_edge_litert.interpreter import Interpreter
 
     threads, size = spec["threads"], spec["image_size"]
@@ -232,6 +230,8 @@ def interleaved_latency(spec):
     calls = {}
     for label, path in spec["files"].items():
         if path.endswith(".onnx"):
+            import onnxruntime
+
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
             session = onnxruntime.InferenceSession(path, options,
