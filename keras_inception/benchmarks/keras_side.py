@@ -5,16 +5,13 @@ Training runs on the TensorFlow backend on the CPU and on the JAX backend on a G
 TensorFlow is not installed), so TensorFlow is imported only where it is needed.
 """
 
-import functools
 import os
-import statistics
 import time
 
 import keras
 import numpy as np
 
 from keras_inception.benchmarks import memory, timing
-from keras_inception.export.verify import quantize
 
 
 def configure_tensorflow_threads(threads):
@@ -169,7 +166,7 @@ def inference_latency(spec):
 
     from keras_inception.export import tflite
     from keras_inception.export.graph import export_graph
-    from keras_inception.export.verify import run_tflite, single_image_latency_ms
+    from keras_inception.export.verify import median_latency_ms, parity_report
     from keras_inception.profile import profile
 
     threads, image_size = spec["threads"], spec["image_size"]
@@ -182,7 +179,7 @@ def inference_latency(spec):
     serve = tf.function(lambda image: graph(image, training=False))
     one_image = tf.constant(test_images[:1])
     result = {
-        "keras_ms": timing.median_latency_ms(lambda: serve(one_image)),
+        "keras_ms": median_latency_ms(lambda: serve(one_image)),
         "keras_test_accuracy": float(np.mean(keras_scores.argmax(-1) == test_labels)),
         "test_images": len(test_images),
         "test_classes": len(set(test_labels.tolist())),
@@ -192,14 +189,9 @@ def inference_latency(spec):
         path = os.path.join(spec["output_dir"], f"{mode}.tflite")
         with open(path, "wb") as file:
             file.write(tflite.convert(graph, mode, representative_images=calibration))
-        scores = run_tflite(path, test_images, threads=threads)
-        result[mode] = {
-            "path": path,
-            "ms": single_image_latency_ms(path, test_images[0], threads=threads),
-            "size_bytes": os.path.getsize(path),
-            "top1_agreement": float(np.mean(scores.argmax(-1) == keras_scores.argmax(-1))),
-            "max_abs_error": float(np.max(np.abs(scores - keras_scores))),
-        }
+        # The export job's check: max error and top-1 agreement against Keras, size, latency.
+        result[mode] = {"path": path,
+                        **parity_report(path, keras_scores, test_images, threads=threads)}
     return result
 
 
@@ -208,45 +200,13 @@ def matmul_peak_gflops(spec):
     of several n x n products in TensorFlow (oneDNN on the CPU)."""
     import tensorflow as tf
 
+    from keras_inception.export.verify import median_latency_ms
+
     configure_tensorflow_threads(spec["threads"])
     n = spec["n"]
     a = tf.random.uniform((n, n))
     b = tf.random.uniform((n, n))
     product = tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)))
-    best = min(timing.median_latency_ms(product, warmup=2, runs=1) for _ in range(spec["runs"]))
+    best = min(median_latency_ms(product, warmup=2, runs=1) for _ in range(spec["runs"]))
     return {"gflops": 2 * n**3 / (best / 1000) / 1e9, "n": n}
 
-
-def interleaved_latency(spec):
-    """Median single-image latencies of several model files measured in alternating rounds
-    in one process, so that a slower spell of a shared machine falls on all of them.
-
-    spec: files {label: .tflite or .onnx path}, image_size, threads, rounds, runs.
-    """
-    from ai_edge_litert.interpreter import Interpreter
-
-    threads, size = spec["threads"], spec["image_size"]
-    image = np.random.default_rng(0).random((1, size, size, 3), dtype=np.float32)
-    calls = {}
-    for label, path in spec["files"].items():
-        if path.endswith(".onnx"):
-            import onnxruntime
-
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-            session = onnxruntime.InferenceSession(path, options,
-                                                   providers=["CPUExecutionProvider"])
-            feed = {session.get_inputs()[0].name: image.transpose(0, 3, 1, 2).copy()}
-            calls[label] = functools.partial(session.run, None, feed)
-        else:
-            interpreter = Interpreter(model_path=path, num_threads=threads)
-            interpreter.allocate_tensors()
-            (detail,) = interpreter.get_input_details()
-            interpreter.set_tensor(detail["index"], quantize(image, detail))
-            calls[label] = interpreter.invoke
-    rounds = {label: [] for label in calls}
-    for _ in range(spec["rounds"]):
-        for label, call in calls.items():
-            rounds[label].append(timing.median_latency_ms(call, warmup=3, runs=spec["runs"]))
-    return {label: {"ms": statistics.median(times), "round_ms": times}
-            for label, times in rounds.items()}

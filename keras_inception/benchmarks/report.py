@@ -33,7 +33,8 @@ def _ratio(a, b):
     return a / b if a is not None and b else None
 
 
-def _get(result, *keys):
+def lookup(result, *keys):
+    """result[keys[0]][keys[1]]..., or None where a level is missing (a failed measurement)."""
     for key in keys:
         if not isinstance(result, dict) or key not in result:
             return None
@@ -42,7 +43,7 @@ def _get(result, *keys):
 
 
 def _gflops(train):
-    rate = _get(train, "memory_fed", "images_per_second")
+    rate = lookup(train, "memory_fed", "images_per_second")
     return rate * TRAINING_FLOPS_PER_MAC * train["macs"] / 1e9 if rate else None
 
 
@@ -55,25 +56,25 @@ def _cpu_rows(model, peak):
     ours, torch = model.get("keras_train", {}), model.get("torch_train")
     torch_cl, latency, onnx = (model.get("torch_train_channels_last"),
                                model.get("keras_latency"), model.get("onnx_latency"))
-    rate = _get(ours, "memory_fed", "images_per_second")
-    piped = _get(ours, "pipeline_fed", "images_per_second")
-    torch_rate = _get(torch, "memory_fed", "images_per_second")
-    torch_cl_rate = _get(torch_cl, "memory_fed", "images_per_second")
+    rate = lookup(ours, "memory_fed", "images_per_second")
+    piped = lookup(ours, "pipeline_fed", "images_per_second")
+    torch_rate = lookup(torch, "memory_fed", "images_per_second")
+    torch_cl_rate = lookup(torch_cl, "memory_fed", "images_per_second")
     # Measured in alternating rounds in one process where that ran; else each on its own.
     rounds = model.get("interleaved_latency") or {}
-    float32_ms = _get(rounds, "float32", "ms") or _get(latency, "float32", "ms")
-    int8_ms = _get(rounds, "int8", "ms") or _get(latency, "int8", "ms")
-    onnx_ms = _get(rounds, "onnxruntime", "ms") or _get(onnx, "ms")
+    float32_ms = lookup(rounds, "float32", "ms") or lookup(latency, "float32", "latency_ms")
+    int8_ms = lookup(rounds, "int8", "ms") or lookup(latency, "int8", "latency_ms")
+    onnx_ms = lookup(rounds, "onnxruntime", "ms") or lookup(onnx, "ms")
     gflops = _gflops(ours) if ours.get("macs") else None
     torch_gflops = _gflops(torch) if torch and "macs" in torch else None
-    peak_gflops = _get(peak, "gflops")
+    peak_gflops = lookup(peak, "gflops")
     return [
         _row("training throughput", rate, torch_rate, _ratio(rate, torch_rate), "images/s",
              "torchvision (NCHW, PyTorch's default)"),
         _row("training throughput vs channels_last", rate, torch_cl_rate,
              _ratio(rate, torch_cl_rate), "images/s", "torchvision (channels_last)"),
-        _row("training peak memory", _get(ours, "peak_rss_mb"), _get(torch, "peak_rss_mb"),
-             _ratio(_get(ours, "peak_rss_mb"), _get(torch, "peak_rss_mb")), "MiB RSS",
+        _row("training peak memory", lookup(ours, "peak_rss_mb"), lookup(torch, "peak_rss_mb"),
+             _ratio(lookup(ours, "peak_rss_mb"), lookup(torch, "peak_rss_mb")), "MiB RSS",
              "torchvision",
              note="the whole process; above the process before training: "
                   f"{_delta(ours)} vs {_delta(torch)} MiB"),
@@ -85,32 +86,32 @@ def _cpu_rows(model, peak):
              note=f"{TRAINING_FLOPS_PER_MAC} x multiply-adds per image; matmul peak "
                   f"{_fmt(peak_gflops)} GFLOP/s: ours at {_percent(_ratio(gflops, peak_gflops))},"
                   f" torchvision at {_percent(_ratio(torch_gflops, peak_gflops))}"),
-        _row("inference multiply-adds", _get(latency, "macs"), _get(onnx, "macs"),
-             _ratio(_get(latency, "macs"), _get(onnx, "macs")), "MACs", "torchvision"),
-        _row("Keras latency", _get(latency, "keras_ms"), onnx_ms,
-             _ratio(_get(latency, "keras_ms"), onnx_ms), "ms", "ONNX Runtime",
+        _row("inference multiply-adds", lookup(latency, "macs"), lookup(onnx, "macs"),
+             _ratio(lookup(latency, "macs"), lookup(onnx, "macs")), "MACs", "torchvision"),
+        _row("Keras latency", lookup(latency, "keras_ms"), onnx_ms,
+             _ratio(lookup(latency, "keras_ms"), onnx_ms), "ms", "ONNX Runtime",
              note="one image, tf.function"),
         _row("TFLite float32 latency", float32_ms, onnx_ms, _ratio(float32_ms, onnx_ms), "ms",
              "ONNX Runtime", note="one image, LiteRT with XNNPACK; " + (
-                 f"median of {len(_get(rounds, 'float32', 'round_ms') or [])} alternating rounds"
+                 f"median of {len(lookup(rounds, 'float32', 'round_ms') or [])} alternating rounds"
                  if rounds else "measured apart")),
         _row("TFLite int8 speed-up", int8_ms, float32_ms, _ratio(float32_ms, int8_ms), "ms",
              "TFLite float32", note="ratio = float32 time / int8 time"),
-        _row("TFLite int8 top-1 agreement", _get(latency, "int8", "top1_agreement"), None,
-             _get(latency, "int8", "top1_agreement"), "fraction", "Keras",
-             note=f"on {_get(latency, 'test_images')} held-out images; the net's own accuracy "
-                  f"there after the timed steps: {_percent(_get(latency, 'keras_test_accuracy'))}"),
+        _row("TFLite int8 top-1 agreement", lookup(latency, "int8", "top1_agreement"), None,
+             lookup(latency, "int8", "top1_agreement"), "fraction", "Keras",
+             note=f"on {lookup(latency, 'test_images')} held-out images; the net's own accuracy "
+                  f"there after the timed steps: {_percent(lookup(latency, 'keras_test_accuracy'))}"),
     ]
 
 
 def _gpu_rows(model):
     ours, torch = model.get("keras_train", {}), model.get("torch_train_channels_last")
-    rate = _get(ours, "memory_fed", "images_per_second")
-    torch_rate = _get(torch, "memory_fed", "images_per_second")
-    memory, torch_memory = _get(ours, "peak_device_mb"), _get(torch, "peak_device_mb")
+    rate = lookup(ours, "memory_fed", "images_per_second")
+    torch_rate = lookup(torch, "memory_fed", "images_per_second")
+    memory, torch_memory = lookup(ours, "peak_device_mb"), lookup(torch, "peak_device_mb")
     return [
         _row("training throughput (GPU)", rate, torch_rate, _ratio(rate, torch_rate), "images/s",
-             "torchvision (AMP, channels_last)", note=f"Keras on JAX, {_get(ours, 'precision')}"),
+             "torchvision (AMP, channels_last)", note=f"Keras on JAX, {lookup(ours, 'precision')}"),
         _row("training peak memory", memory, torch_memory, _ratio(memory, torch_memory),
              "MiB on the device", "torchvision (AMP, channels_last)"),
     ]

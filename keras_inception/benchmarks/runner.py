@@ -21,7 +21,7 @@ import time
 from keras_inception.benchmarks import machine
 from keras_inception.benchmarks.data import write_digit_jpegs
 from keras_inception.benchmarks.pairs import PAIRS
-from keras_inception.benchmarks.report import summarize, write_report
+from keras_inception.benchmarks.report import lookup, summarize, write_report
 from keras_inception.benchmarks.worker import RESULT_PREFIX, TASKS
 from keras_inception.validation import check_choice, check_integer
 
@@ -149,9 +149,9 @@ def _cpu_measurements(name, config, workdir, log):
             "pair": name, "image_size": image_size, "threads": config.threads,
             "output_dir": model_dir,
         }, config, log)
-    files = {mode: _get_path(results.get("keras_latency"), mode)
-             for mode in ("float32", "int8")}
-    files["onnxruntime"] = _get_path(results, "onnx_latency")
+    files = {"float32": lookup(results, "keras_latency", "float32", "path"),
+             "int8": lookup(results, "keras_latency", "int8", "path"),
+             "onnxruntime": lookup(results, "onnx_latency", "path")}
     files = {label: path for label, path in files.items() if path}
     if len(files) > 1:
         results["interleaved_latency"] = run_task("interleaved_latency", {
@@ -159,11 +159,6 @@ def _cpu_measurements(name, config, workdir, log):
             "rounds": config.latency_rounds, "runs": 20,
         }, config, log)
     return results
-
-
-def _get_path(result, key):
-    part = (result or {}).get(key)
-    return part.get("path") if isinstance(part, dict) else None
 
 
 def _gpu_measurements(name, config, log):

@@ -1,7 +1,6 @@
-"""Throughput from step end times, and latency from repeated calls."""
+"""Training throughput from the times at which steps end."""
 
 import statistics
-import time
 
 
 def window_rates(step_end_times, start, *, skip, window_steps, batch_size):
@@ -21,15 +20,3 @@ def summarize_rates(rates):
     if not rates:
         raise ValueError("No timed window: raise the number of steps. Received: rates=[]")
     return {"images_per_second": statistics.median(rates), "window_rates": rates}
-
-
-def median_latency_ms(call, *, warmup=5, runs=30):
-    """Median wall time of `call()` in milliseconds, after `warmup` untimed calls."""
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)

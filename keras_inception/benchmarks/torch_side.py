@@ -124,23 +124,24 @@ def onnx_latency(spec):
     import onnxruntime
     import torch
 
+    # After torch: these load TensorFlow, and torch imported after TensorFlow crashes.
+    from keras_inception.benchmarks.latency import onnx_session
+    from keras_inception.export.verify import median_latency_ms
+
     torch.set_num_threads(spec["threads"])
     image_size = spec["image_size"]
     net = _torchvision_net(spec["pair"], training=False)
     image = torch.rand(1, 3, image_size, image_size)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = spec["threads"]
-    options.inter_op_num_threads = 1
     path = os.path.join(spec["output_dir"], f"{spec['pair']}.onnx")
     # The TorchScript exporter: the exported graph is the same for these static nets.
     torch.onnx.export(net, (image,), path, dynamo=False, input_names=["image"])
-    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    session = onnx_session(path, spec["threads"])
     size = os.path.getsize(path)
     feed = {"image": image.numpy()}
     return {
         "path": path,
         "framework": f"onnxruntime {onnxruntime.__version__}",
-        "ms": timing.median_latency_ms(lambda: session.run(None, feed)),
+        "ms": median_latency_ms(lambda: session.run(None, feed)),
         "size_bytes": size,
         "macs": forward_macs(net, image_size),
     }

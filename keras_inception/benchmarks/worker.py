@@ -18,7 +18,7 @@ RESULT_PREFIX = "BENCHMARK_RESULT "
 TASKS = {
     "keras_train": ("keras_inception.benchmarks.keras_side", "train_throughput", None),
     "keras_latency": ("keras_inception.benchmarks.keras_side", "inference_latency", None),
-    "interleaved_latency": ("keras_inception.benchmarks.keras_side", "interleaved_latency", None),
+    "interleaved_latency": ("keras_inception.benchmarks.latency", "interleaved_latency", None),
     "matmul_peak": ("keras_inception.benchmarks.keras_side", "matmul_peak_gflops", None),
     "torch_train": ("keras_inception.benchmarks.torch_side", "train_throughput", "torch"),
     "onnx_latency": ("keras_inception.benchmarks.torch_side", "onnx_latency", "torch"),

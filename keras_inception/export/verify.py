@@ -43,19 +43,30 @@ def run_tflite(tflite_path, images, *, threads=None):
     return np.stack(outputs)
 
 
-def single_image_latency_ms(tflite_path, image, *, threads=None, warmup=5, runs=30):
-    """Median wall time of one `invoke` on one image, in milliseconds."""
-    interpreter = _interpreter(tflite_path, threads)
-    (input_detail,) = interpreter.get_input_details()
-    interpreter.set_tensor(input_detail["index"], quantize(image[None], input_detail))
+def median_latency_ms(call, *, warmup=5, runs=30):
+    """Median wall time of `call()` in milliseconds, after `warmup` untimed calls."""
     for _ in range(warmup):
-        interpreter.invoke()
+        call()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        interpreter.invoke()
+        call()
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
+
+
+def tflite_invoker(tflite_path, image, *, threads=None):
+    """A call that runs the .tflite once on `image` (float32 (size, size, channels))."""
+    interpreter = _interpreter(tflite_path, threads)
+    (input_detail,) = interpreter.get_input_details()
+    interpreter.set_tensor(input_detail["index"], quantize(image[None], input_detail))
+    return interpreter.invoke
+
+
+def single_image_latency_ms(tflite_path, image, *, threads=None, warmup=5, runs=30):
+    """Median wall time of one `invoke` on one image, in milliseconds."""
+    return median_latency_ms(tflite_invoker(tflite_path, image, threads=threads),
+                             warmup=warmup, runs=runs)
 
 
 def parity_report(tflite_path, keras_outputs, images, *, threads=None):

@@ -1,0 +1,43 @@
+"""Single-image latency of the deployable files: .tflite in LiteRT, .onnx in ONNX Runtime."""
+
+import functools
+import statistics
+
+import numpy as np
+
+from keras_inception.export.verify import median_latency_ms, tflite_invoker
+
+
+def onnx_session(path, threads):
+    """An ONNX Runtime CPU session with `threads` threads for one op at a time."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def _invoker(path, image, threads):
+    if not path.endswith(".onnx"):
+        return tflite_invoker(path, image, threads=threads)
+    session = onnx_session(path, threads)
+    # torchvision's nets take NCHW.
+    feed = {session.get_inputs()[0].name: image[None].transpose(0, 3, 1, 2).copy()}
+    return functools.partial(session.run, None, feed)
+
+
+def interleaved_latency(spec):
+    """Median single-image latencies of several model files measured in alternating rounds
+    in one process, so that a slower spell of a shared machine falls on all of them.
+
+    spec: files {label: .tflite or .onnx path}, image_size, threads, rounds, runs.
+    """
+    size = spec["image_size"]
+    image = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
+    calls = {label: _invoker(path, image, spec["threads"]) for label, path in spec["files"].items()}
+    rounds = {label: [] for label in calls}
+    for _ in range(spec["rounds"]):
+        for label, call in calls.items():
+            rounds[label].append(median_latency_ms(call, warmup=3, runs=spec["runs"]))
+    return {label: {"ms": statistics.median(times), "round_ms": times}
+            for label, times in rounds.items()}
