@@ -185,10 +185,11 @@ def inference_latency(spec):
         "test_classes": len(set(test_labels.tolist())),
         "macs": profile(graph).macs,
     }
-    for mode in ("float32", "int8"):
+    for mode, converted in tflite.convert_modes(graph, ("float32", "int8"),
+                                                representative_images=calibration):
         path = os.path.join(spec["output_dir"], f"{mode}.tflite")
         with open(path, "wb") as file:
-            file.write(tflite.convert(graph, mode, representative_images=calibration))
+            file.write(converted)
         # The export job's check: max error and top-1 agreement against Keras, size, latency.
         result[mode] = {"path": path,
                         **parity_report(path, keras_scores, test_images, threads=threads)}

@@ -125,8 +125,9 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
     if saved_model:
         write_directory_atomically(saved_model_path, lambda path: write_saved_model(graph, path, logits=logits))
     reports = {}
-    for mode, path in tflite_paths.items():
-        converted = tflite.convert(graph, mode, representative_images=calibration, int8_io=int8_io)
+    for mode, converted in tflite.convert_modes(graph, modes, representative_images=calibration,
+                                                int8_io=int8_io):
+        path = tflite_paths[mode]
         write_bytes_atomically(path, converted)
         reports[mode] = parity_report(path, keras_outputs, verification, threads=threads)
         write_json_atomically(path[: -len(".tflite")] + ".json", reports[mode])

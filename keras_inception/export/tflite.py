@@ -31,11 +31,21 @@ def convert(graph, mode, *, representative_images=None, int8_io="none"):
     channels) from the training pipeline). In "int8", an op without an int8 kernel (LRN) stays
     float32 rather than failing the conversion.
     """
+    for _, converted in convert_modes(graph, (mode,), representative_images=representative_images,
+                                      int8_io=int8_io):
+        return converted
+
+
+def convert_modes(graph, modes, *, representative_images=None, int8_io="none"):
+    """Yields (mode, .tflite bytes) for each of `modes` in turn (see `convert`). The batch-one
+    SavedModel the converter reads is written once for all of them: writing it costs about as
+    much as a conversion."""
     with tempfile.TemporaryDirectory(prefix="keras_inception_tflite_") as directory:
         _write_batch_one_saved_model(graph, directory)
-        converter = tf.lite.TFLiteConverter.from_saved_model(directory, signature_keys=["serve"])
-        _configure(converter, mode, representative_images, int8_io)
-        return converter.convert()
+        for mode in modes:
+            converter = tf.lite.TFLiteConverter.from_saved_model(directory, signature_keys=["serve"])
+            _configure(converter, mode, representative_images, int8_io)
+            yield mode, converter.convert()
 
 
 def _configure(converter, mode, representative_images, int8_io):
