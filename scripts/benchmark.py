@@ -34,9 +34,13 @@ flags.DEFINE_integer("image_size", None, "Input size; default: each net's (224, 
 flags.DEFINE_integer("warmup_steps", 3, "Untimed training steps first.", lower_bound=1)
 flags.DEFINE_integer("windows", 5, "Timed windows; the median is reported.", lower_bound=1)
 flags.DEFINE_integer("window_steps", 2, "Training steps per window.", lower_bound=1)
+flags.DEFINE_integer("fit_epochs", 2, "Epochs on the digits after the timing, so int8 agreement is "
+                     "measured on a trained net (0: none).", lower_bound=0)
 flags.DEFINE_enum("precision", None, runner.PRECISIONS, "Default: float32 on the CPU, mixed_bfloat16 on a GPU.")
 flags.DEFINE_float("width_multiplier", None, "Scales our nets' widths (the peers stay as they are).")
 flags.DEFINE_bool("peers", True, "Measure torchvision and ONNX Runtime too.")
+flags.DEFINE_bool("profile_blocks", False, "Also time each block of both nets (TFLite and ONNX Runtime), "
+                  "to show where a latency gap lies.")
 flags.DEFINE_bool("smoke", False, "Every measurement on tiny inputs, in seconds: checks the script, not speed.")
 flags.DEFINE_string("output_dir", "saved_models/benchmarks", "Where the JSON and Markdown go.")
 FLAGS = flags.FLAGS
@@ -49,7 +53,9 @@ def main(argv):
         models=tuple(FLAGS.models), platform=FLAGS.platform, threads=FLAGS.threads,
         batch_size=FLAGS.batch_size, image_size=FLAGS.image_size,
         warmup_steps=FLAGS.warmup_steps, windows=FLAGS.windows, window_steps=FLAGS.window_steps,
-        precision=FLAGS.precision, peers=FLAGS.peers, output_dir=FLAGS.output_dir,
+        fit_epochs=FLAGS.fit_epochs,
+        precision=FLAGS.precision, peers=FLAGS.peers, profile_blocks=FLAGS.profile_blocks,
+        output_dir=FLAGS.output_dir,
         model_kwargs=cli.set_flags(width_multiplier=FLAGS.width_multiplier),
     )
     if FLAGS.smoke:

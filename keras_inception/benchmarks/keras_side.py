@@ -101,7 +101,8 @@ def train_throughput(spec):
     then on the real pipeline when `spec["jpeg_dir"]` is given; the peak memory of the first.
 
     spec: model, model_kwargs, image_size, batch_size, warmup_steps, windows, window_steps,
-    threads, precision, jpeg_dir (None: random batches), save_to (None: not saved).
+    threads, precision, jpeg_dir (None: random batches), fit_epochs (whole epochs on the
+    JPEGs after the timing, before the model is saved), save_to (None: not saved).
     """
     from keras_inception.profile import profile
 
@@ -132,15 +133,33 @@ def train_throughput(spec):
     }
     if backend == "jax":
         result["peak_device_mb"] = _device_peak_mb()
-    if spec.get("save_to"):
-        model.save(spec["save_to"])
     if jpeg_dir:
         # The first step refills the pipeline; the windows are steady state, as in memory.
         result["pipeline_fed"] = _timed_fit(
             model, pipeline, 1 + spec["windows"] * spec["window_steps"],
             **{**window, "skip": 1},
         )
+        if spec.get("fit_epochs"):
+            result["fit"] = _fit_epochs(model, jpeg_dir, image_size, batch_size,
+                                        spec["fit_epochs"])
+    if spec.get("save_to"):
+        model.save(spec["save_to"])
     return result
+
+
+def _fit_epochs(model, jpeg_dir, image_size, batch_size, epochs):
+    """Whole epochs on the training JPEGs after the timed steps, so that the latency task's
+    int8 agreement is measured on a net that has learned the task: a net near chance has
+    near-uniform scores, whose top-1 flips under any rounding."""
+    from keras_inception.data import folder, pipeline
+
+    source = folder.from_folder(jpeg_dir, verify=False).splits["train"]
+    data = pipeline.make_dataset(source, image_size=image_size, training=True,
+                                 batch_size=batch_size, augmentation="inception", flip=False,
+                                 cache=False, seed=1, drop_remainder=True)
+    started = time.perf_counter()
+    model.fit(data, epochs=epochs, verbose=0)
+    return {"epochs": epochs, "seconds": time.perf_counter() - started}
 
 
 def _evaluation_images(jpeg_dir, image_size, count):
@@ -194,6 +213,29 @@ def inference_latency(spec):
         result[mode] = {"path": path,
                         **parity_report(path, keras_scores, test_images, threads=threads)}
     return result
+
+
+def block_files(spec):
+    """The saved model cut into its blocks (`Pair.blocks`), each written as a float32 .tflite:
+    the per-block side of the latency profile.
+
+    spec: model_path, blocks (our layer names, in order), output_dir.
+    Returns {"files": {block: path}, "macs": {block: multiply-adds}}.
+    """
+    from keras_inception.export import tflite
+    from keras_inception.export.graph import export_graph
+    from keras_inception.profile import profile
+
+    graph = export_graph(keras.saving.load_model(spec["model_path"]))
+    files, macs, start = {}, {}, graph.inputs[0]
+    for name in spec["blocks"]:
+        end = graph.get_layer(name).output
+        block = keras.Model(start, end, name=f"block_{name}")
+        path = os.path.join(spec["output_dir"], f"block_{name}.tflite")
+        with open(path, "wb") as file:
+            file.write(tflite.convert(block, "float32"))
+        files[name], macs[name], start = path, profile(block).macs, end
+    return {"files": files, "macs": macs}
 
 
 def matmul_peak_gflops(spec):

@@ -17,23 +17,36 @@ def onnx_session(path, threads):
     return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
+def _random_input(shape):
+    return np.random.default_rng(0).random(tuple(shape), dtype=np.float32)
+
+
 def _invoker(path, image, threads):
+    """A call running the file once on `image` (HWC), or on an input of the file's own shape
+    when `image` is None (the blocks of a net)."""
     if not path.endswith(".onnx"):
+        if image is None:
+            from ai_edge_litert.interpreter import Interpreter
+
+            image = _random_input(Interpreter(model_path=path).get_input_details()[0]["shape"][1:])
         return tflite_invoker(path, image, threads=threads)
     session = onnx_session(path, threads)
+    (onnx_input,) = session.get_inputs()
     # torchvision's nets take NCHW.
-    feed = {session.get_inputs()[0].name: image[None].transpose(0, 3, 1, 2).copy()}
-    return functools.partial(session.run, None, feed)
+    batch = (_random_input(onnx_input.shape) if image is None
+             else image[None].transpose(0, 3, 1, 2).copy())
+    return functools.partial(session.run, None, {onnx_input.name: batch})
 
 
 def interleaved_latency(spec):
     """Median single-image latencies of several model files measured in alternating rounds
     in one process, so that a slower spell of a shared machine falls on all of them.
 
-    spec: files {label: .tflite or .onnx path}, image_size, threads, rounds, runs.
+    spec: files {label: .tflite or .onnx path}, image_size (None: each file's own input
+    shape), threads, rounds, runs.
     """
     size = spec["image_size"]
-    image = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
+    image = _random_input((size, size, 3)) if size else None
     calls = {label: _invoker(path, image, spec["threads"]) for label, path in spec["files"].items()}
     rounds = {label: [] for label in calls}
     for _ in range(spec["rounds"]):

@@ -10,6 +10,9 @@ class Pair(NamedTuple):
     image_size: int
     aux_outputs: tuple  # torchvision's auxiliary output fields, each weighted as ours (0.3)
     model_kwargs: dict = {}  # what makes our net the same form as torchvision's
+    # Where both nets are cut for the per-block latency profile: (our layer, torchvision's
+    # child module) whose outputs are the same tensor. A block runs from one cut to the next.
+    blocks: tuple = ()
 
 
 PAIRS = {
@@ -17,10 +20,18 @@ PAIRS = {
     # form has the same 13,004,888 trainable parameters.
     "googlenet": Pair("googlenet_torchvision", "googlenet",
                       {"aux_logits": True, "init_weights": True}, 224,
-                      ("aux_logits1", "aux_logits2")),
+                      ("aux_logits1", "aux_logits2"),
+                      blocks=(("stem_maxpool2", "maxpool2"), ("inception_3b", "inception3b"),
+                              ("inception_4e", "inception4e"), ("inception_5b", "inception5b"))),
     # torchvision's ResNet-50 is "v1.5": the stride on the bottleneck's 3x3 (4.09 G MACs), not
     # on its first 1x1 as in the paper (3.86 G).
-    "resnet50": Pair("resnet50", "resnet50", {}, 224, (), {"stride_on_3x3": True}),
+    "resnet50": Pair("resnet50", "resnet50", {}, 224, (), {"stride_on_3x3": True},
+                     blocks=(("pool1", "maxpool"), ("conv2_block3_out", "layer1"),
+                             ("conv3_block4_out", "layer2"), ("conv4_block6_out", "layer3"),
+                             ("conv5_block3_out", "layer4"))),
     "inception_v3": Pair("inception_v3", "inception_v3",
-                         {"aux_logits": True, "init_weights": True}, 299, ("aux_logits",)),
+                         {"aux_logits": True, "init_weights": True}, 299, ("aux_logits",),
+                         blocks=(("pool_5a", "maxpool2"), ("mixed_5d", "Mixed_5d"),
+                                 ("mixed_6a", "Mixed_6a"), ("mixed_6e", "Mixed_6e"),
+                                 ("mixed_7a", "Mixed_7a"), ("mixed_7c", "Mixed_7c"))),
 }

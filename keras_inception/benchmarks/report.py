@@ -100,7 +100,8 @@ def _cpu_rows(model, peak):
         _row("TFLite int8 top-1 agreement", lookup(latency, "int8", "top1_agreement"), None,
              lookup(latency, "int8", "top1_agreement"), "fraction", "Keras",
              note=f"on {lookup(latency, 'test_images')} held-out images; the net's own accuracy "
-                  f"there after the timed steps: {_percent(lookup(latency, 'keras_test_accuracy'))}"),
+                  f"there: {_percent(lookup(latency, 'keras_test_accuracy'))}, after the timed "
+                  f"steps and {lookup(ours, 'fit', 'epochs') or 0} epochs on the digits"),
     ]
 
 
@@ -171,11 +172,26 @@ def markdown(results):
             lines.append(f"| {row['measure']} ({row['unit']}) | {_fmt(row['ours'])} | "
                          f"{_fmt(row['peer'])} | {row['peer_name']} | {_fmt(row['ratio'])} | "
                          f"{row['target']} | {met} | {row['note']} |")
+        lines += block_table(results["models"][name].get("block_latency"))
         if model["errors"]:
             lines += ["", f"Errors: {model['errors']}"]
     missed = missed_targets(results)
     lines += ["", "## Missed targets", ""] + ([f"- {line}" for line in missed] or ["none"])
     return "\n".join(lines) + "\n"
+
+
+def block_table(blocks):
+    """The per-block latency profile (--profile_blocks): each block up to the named layer."""
+    if not blocks or "error" in blocks:
+        return []
+    lines = ["", "Per block, one image (each block from the previous cut to this layer):", "",
+             "| block | TFLite float32 (ms) | ONNX Runtime (ms) | ratio | MACs ours | MACs torchvision |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for block, timed in blocks.items():
+        lines.append(f"| {block} | {timed['tflite_ms']:.2f} | {timed['onnx_ms']:.2f} | "
+                     f"{_ratio(timed['tflite_ms'], timed['onnx_ms']):.3g} | "
+                     f"{_fmt(timed['macs'])} | {_fmt(timed['onnx_macs'])} |")
+    return lines
 
 
 def write_report(results, output_dir, platform):

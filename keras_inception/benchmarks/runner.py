@@ -43,11 +43,16 @@ class BenchmarkConfig:
     precision: str = None  # None: float32 on the CPU, mixed_bfloat16 on a GPU
     model_kwargs: dict = dataclasses.field(default_factory=dict)
     train_images: int = None  # None: all 1,437 training digits
+    # Epochs on the training JPEGs after the timed steps, so that int8 agreement is measured on
+    # a net that has learned the digits (0: the timed steps only, a net near chance).
+    fit_epochs: int = 2
     test_images: int = 360
     calibration_images: int = 100
     matmul_size: int = 2048
     latency_rounds: int = 5  # TFLite and ONNX Runtime measured in turn, median of the rounds
     peers: bool = True
+    # Per-block TFLite and ONNX Runtime latencies (`Pair.blocks`): where a latency gap lies.
+    profile_blocks: bool = False
     output_dir: str = "saved_models/benchmarks"
     timeout_s: int = 3600
 
@@ -66,6 +71,7 @@ class BenchmarkConfig:
             check_integer(name, getattr(self, name), 1)
         if self.image_size is not None:
             check_integer("image_size", self.image_size, 1)
+        check_integer("fit_epochs", self.fit_epochs, 0)
         if self.train_images is not None:
             check_integer("train_images", self.train_images, 1)
 
@@ -80,7 +86,8 @@ class BenchmarkConfig:
 SMOKE = {
     "models": ("googlenet",), "image_size": 80, "batch_size": 4, "warmup_steps": 1,
     "windows": 2, "window_steps": 1, "train_images": 64, "test_images": 16,
-    "calibration_images": 8, "matmul_size": 256, "latency_rounds": 2,
+    "calibration_images": 8, "matmul_size": 256, "latency_rounds": 2, "fit_epochs": 1,
+    "profile_blocks": True,
 }
 
 
@@ -130,7 +137,8 @@ def _cpu_measurements(name, config, workdir, log):
     results = {"image_size": image_size}
     results["keras_train"] = run_task("keras_train", {
         **timing, "model": pair.model, "model_kwargs": {**pair.model_kwargs, **config.model_kwargs},
-        "precision": config.resolved_precision, "jpeg_dir": train_dir, "save_to": model_path,
+        "precision": config.resolved_precision, "jpeg_dir": train_dir,
+        "fit_epochs": config.fit_epochs, "save_to": model_path,
     }, config, log)
     if "error" not in results["keras_train"]:
         results["keras_latency"] = run_task("keras_latency", {
@@ -158,7 +166,35 @@ def _cpu_measurements(name, config, workdir, log):
             "files": files, "image_size": image_size, "threads": config.threads,
             "rounds": config.latency_rounds, "runs": 20,
         }, config, log)
+    if config.profile_blocks and config.peers and "error" not in results["keras_train"]:
+        results["block_latency"] = _block_latency(name, config, model_path, model_dir, log)
     return results
+
+
+def _block_latency(name, config, model_path, model_dir, log):
+    """Both nets cut into the same blocks, each block's .tflite and .onnx timed in turn."""
+    pair = PAIRS[name]
+    block_dir = os.path.join(model_dir, "blocks")
+    os.makedirs(block_dir, exist_ok=True)
+    ours = run_task("keras_blocks", {"model_path": model_path, "output_dir": block_dir,
+                                     "blocks": [block for block, _ in pair.blocks]}, config, log)
+    peer = run_task("onnx_blocks", {"pair": name, "output_dir": block_dir,
+                                    "image_size": config.image_size or pair.image_size},
+                    config, log)
+    if "error" in ours or "error" in peer:
+        return {"error": ours.get("error") or peer.get("error")}
+    files = {f"{block} {side}": result["files"][block]
+             for block, _ in pair.blocks for side, result in (("tflite", ours), ("onnx", peer))}
+    timed = run_task("interleaved_latency", {
+        "files": files, "image_size": None, "threads": config.threads,
+        "rounds": config.latency_rounds, "runs": 20,
+    }, config, log)
+    if "error" in timed:
+        return timed
+    return {block: {"tflite_ms": timed[f"{block} tflite"]["ms"],
+                    "onnx_ms": timed[f"{block} onnx"]["ms"],
+                    "macs": ours["macs"][block], "onnx_macs": peer["macs"][block]}
+            for block, _ in pair.blocks}
 
 
 def _gpu_measurements(name, config, log):

@@ -28,12 +28,8 @@ def _torchvision_net(pair_name, *, training):
 def forward_macs(net, image_size):
     """Multiply-adds of one image's forward pass (PyTorch's FLOP counter / 2)."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        net(torch.zeros(1, 3, image_size, image_size))
-    return counter.get_total_flops() // 2
+    return forward_macs_of(net, torch.zeros(1, 3, image_size, image_size))
 
 
 def _amp_context(device, amp):
@@ -145,3 +141,42 @@ def onnx_latency(spec):
         "size_bytes": size,
         "macs": forward_macs(net, image_size),
     }
+
+
+def block_files(spec):
+    """torchvision's net cut into the same blocks (`Pair.blocks`), each exported to ONNX.
+
+    spec: pair, image_size, output_dir. Returns {"files": {our block name: path}, "macs": ...}.
+    """
+    import torch
+
+    pair = PAIRS[spec["pair"]]
+    net = _torchvision_net(spec["pair"], training=False)
+    cuts = {torch_name: ours for ours, torch_name in pair.blocks}
+    files, macs, modules = {}, {}, []
+    image = torch.rand(1, 3, spec["image_size"], spec["image_size"])
+    for child_name, child in net.named_children():
+        modules.append(child)
+        if child_name not in cuts:
+            continue
+        block, name = torch.nn.Sequential(*modules).eval(), cuts[child_name]
+        path = os.path.join(spec["output_dir"], f"block_{name}.onnx")
+        torch.onnx.export(block, (image,), path, dynamo=False, input_names=["image"])
+        files[name], macs[name] = path, forward_macs_of(block, image)
+        with torch.no_grad():
+            image = block(image)
+        modules = []
+        if len(files) == len(cuts):
+            break
+    return {"files": files, "macs": macs}
+
+
+def forward_macs_of(net, image):
+    """Multiply-adds of `net` on `image` (PyTorch's FLOP counter / 2)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        net(image)
+    return counter.get_total_flops() // 2

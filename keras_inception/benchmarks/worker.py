@@ -20,6 +20,8 @@ TASKS = {
     "keras_latency": ("keras_inception.benchmarks.keras_side", "inference_latency", None),
     "interleaved_latency": ("keras_inception.benchmarks.latency", "interleaved_latency", None),
     "matmul_peak": ("keras_inception.benchmarks.keras_side", "matmul_peak_gflops", None),
+    "keras_blocks": ("keras_inception.benchmarks.keras_side", "block_files", None),
+    "onnx_blocks": ("keras_inception.benchmarks.torch_side", "block_files", "torch"),
     "torch_train": ("keras_inception.benchmarks.torch_side", "train_throughput", "torch"),
     "onnx_latency": ("keras_inception.benchmarks.torch_side", "onnx_latency", "torch"),
 }
