@@ -157,7 +157,9 @@ def markdown(results):
     config, cpu = results["config"], results["machine"]["cpu"]
     lines = [
         f"# Benchmark ({config['platform']})", "",
-        f"{cpu['model']}, {cpu['cores']} cores; {config['threads']} threads for every "
+        f"{cpu['model']} (family/model {cpu.get('family_model', '?')}; "
+        f"{' '.join(cpu.get('vector', [])) or 'no AVX2'}), {cpu['cores']} cores; "
+        f"{config['threads']} threads for every "
         f"framework; batch {config['batch_size']}; {config['windows']} windows of "
         f"{config['window_steps']} steps after {config['warmup_steps']} warm-up steps, median.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in results["machine"]["versions"].items()),
