@@ -166,7 +166,9 @@ def _cpu_measurements(name, config, workdir, log):
             "files": files, "image_size": image_size, "threads": config.threads,
             "rounds": config.latency_rounds, "runs": 20,
         }, config, log)
-    if config.profile_blocks and config.peers and "error" not in results["keras_train"]:
+    if config.profile_blocks and not config.peers:
+        log("  the block profile compares with ONNX Runtime, which is not measured: skipped")
+    elif config.profile_blocks and "error" not in results["keras_train"]:
         results["block_latency"] = _block_latency(name, config, model_path, model_dir, log)
     return results
 
