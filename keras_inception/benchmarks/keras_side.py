@@ -58,15 +58,16 @@ def build_training_model(model_name, image_size, model_kwargs=None):
     return model
 
 
-def _pipeline(jpeg_dir, image_size, batch_size):
-    """The real input pipeline: JPEG decoding and GoogLeNet's augmentation, every step."""
+def _pipeline(jpeg_dir, image_size, batch_size, seed=0):
+    """The real input pipeline, one epoch: JPEG decoding and GoogLeNet's augmentation, every
+    step."""
     from keras_inception.data import folder, pipeline
 
     source = folder.from_folder(jpeg_dir, verify=False).splits["train"]
     return pipeline.make_dataset(
         source, image_size=image_size, training=True, batch_size=batch_size,
-        augmentation="inception", flip=False, cache=False, seed=0, drop_remainder=True,
-    ).repeat()
+        augmentation="inception", flip=False, cache=False, seed=seed, drop_remainder=True,
+    )
 
 
 def _in_memory(batches):
@@ -117,7 +118,7 @@ def train_throughput(spec):
     steps = spec["warmup_steps"] + spec["windows"] * spec["window_steps"]
     jpeg_dir = spec.get("jpeg_dir")
     if jpeg_dir:
-        pipeline = _pipeline(jpeg_dir, image_size, batch_size)
+        pipeline = _pipeline(jpeg_dir, image_size, batch_size).repeat()
         memory_data = _in_memory(list(pipeline.take(2).as_numpy_iterator()))
     else:
         memory_data = _random_batches(batch_size, image_size)
@@ -151,14 +152,8 @@ def _fit_epochs(model, jpeg_dir, image_size, batch_size, epochs):
     """Whole epochs on the training JPEGs after the timed steps, so that the latency task's
     int8 agreement is measured on a net that has learned the task: a net near chance has
     near-uniform scores, whose top-1 flips under any rounding."""
-    from keras_inception.data import folder, pipeline
-
-    source = folder.from_folder(jpeg_dir, verify=False).splits["train"]
-    data = pipeline.make_dataset(source, image_size=image_size, training=True,
-                                 batch_size=batch_size, augmentation="inception", flip=False,
-                                 cache=False, seed=1, drop_remainder=True)
     started = time.perf_counter()
-    model.fit(data, epochs=epochs, verbose=0)
+    model.fit(_pipeline(jpeg_dir, image_size, batch_size, seed=1), epochs=epochs, verbose=0)
     return {"epochs": epochs, "seconds": time.perf_counter() - started}
 
 

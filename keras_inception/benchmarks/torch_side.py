@@ -25,11 +25,15 @@ def _torchvision_net(pair_name, *, training):
     return net.train(training)
 
 
-def forward_macs(net, image_size):
-    """Multiply-adds of one image's forward pass (PyTorch's FLOP counter / 2)."""
+def forward_macs(net, image):
+    """Multiply-adds of `net`'s forward pass on `image` (PyTorch's FLOP counter / 2)."""
     import torch
+    from torch.utils.flop_counter import FlopCounterMode
 
-    return forward_macs_of(net, torch.zeros(1, 3, image_size, image_size))
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        net(image)
+    return counter.get_total_flops() // 2
 
 
 def _amp_context(device, amp):
@@ -56,7 +60,7 @@ def train_throughput(spec):
     net = _torchvision_net(spec["pair"], training=True)
     params = sum(p.numel() for p in net.parameters()) + sum(b.numel() for b in net.buffers()
                                                            if b.dtype.is_floating_point)
-    macs = forward_macs(net.eval(), image_size)
+    macs = forward_macs(net.eval(), torch.zeros(1, 3, image_size, image_size))
     net.train().to(device)
     memory_format = torch.channels_last if spec["channels_last"] else torch.contiguous_format
     net = net.to(memory_format=memory_format)
@@ -139,7 +143,7 @@ def onnx_latency(spec):
         "framework": f"onnxruntime {onnxruntime.__version__}",
         "ms": median_latency_ms(lambda: session.run(None, feed)),
         "size_bytes": size,
-        "macs": forward_macs(net, image_size),
+        "macs": forward_macs(net, image),
     }
 
 
@@ -162,21 +166,10 @@ def block_files(spec):
         block, name = torch.nn.Sequential(*modules).eval(), cuts[child_name]
         path = os.path.join(spec["output_dir"], f"block_{name}.onnx")
         torch.onnx.export(block, (image,), path, dynamo=False, input_names=["image"])
-        files[name], macs[name] = path, forward_macs_of(block, image)
+        files[name], macs[name] = path, forward_macs(block, image)
         with torch.no_grad():
             image = block(image)
         modules = []
         if len(files) == len(cuts):
             break
     return {"files": files, "macs": macs}
-
-
-def forward_macs_of(net, image):
-    """Multiply-adds of `net` on `image` (PyTorch's FLOP counter / 2)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        net(image)
-    return counter.get_total_flops() // 2
