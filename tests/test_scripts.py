@@ -1,5 +1,6 @@
-"""The command-line scripts, run as a user runs them: real subprocesses."""
+"""The command-line scripts, run as a user runs them: real processes."""
 
+import json
 import os
 import pathlib
 import subprocess
@@ -28,8 +29,9 @@ def test_profile_script_prints_summary_and_table_1_profile():
     assert lines["total"][1] == "6,998,552"  # the profile is of the inference net
 
 
-# (script, arguments, the one error line it must print). Each runs as its own process; the
-# processes run a few at a time, since most of each is importing TensorFlow.
+# (script, arguments, the one error line it must print). Each case runs as its own process,
+# forked from one that has imported the script (tests/script_forks.py): importing TensorFlow
+# once per script instead of once per case saves most of the time.
 BAD_INPUT = [
     ("profile_model.py", ["--model=resnet9000"], "error: flag --model=resnet9000: value should be one of"),
     ("profile_model.py", ["--input_size=0"], "error: flag --input_size=0"),
@@ -65,27 +67,44 @@ BAD_INPUT = [
 ]
 
 
+def run_script_cases(script, cases, scratch):
+    """Results ({"returncode", "stdout", "stderr"}) of `script` run with each argument list."""
+    cases_path, results_path = scratch / f"{script}.cases.json", scratch / f"{script}.results.json"
+    cases_path.write_text(json.dumps(cases))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    forks = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "script_forks.py"), str(ROOT / "scripts" / script),
+         str(cases_path), str(results_path)],
+        capture_output=True, text=True, timeout=600, env=env, cwd=ROOT,
+    )
+    assert forks.returncode == 0, forks.stderr[-2000:]
+    return json.loads(results_path.read_text())
+
+
 @pytest.fixture(scope="module")
 def bad_input_runs(tmp_path_factory):
-    """{case index: (completed process, its output directory)} for every BAD_INPUT case."""
+    """{case index: (result, its output directory)} for every BAD_INPUT case."""
     root = tmp_path_factory.mktemp("bad_input")
+    by_script = {}
+    for index, (script, args, _) in enumerate(BAD_INPUT):
+        extra = [f"--output_dir={root / str(index)}"] if script in ("train.py", "tune.py", "benchmark.py") else []
+        by_script.setdefault(script, []).append((index, [*args, *extra]))
 
-    def run(index):
-        script, args, _ = BAD_INPUT[index]
-        out = root / str(index)
-        extra = [f"--output_dir={out}"] if script in ("train.py", "tune.py", "benchmark.py") else []
-        return run_script(*args, *extra, script=script), out
+    def run(script):
+        indices, cases = zip(*by_script[script])
+        return dict(zip(indices, run_script_cases(script, list(cases), root)))
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip(range(len(BAD_INPUT)), pool.map(run, range(len(BAD_INPUT)))))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = {index: result for part in pool.map(run, by_script) for index, result in part.items()}
+    return {index: (result, root / str(index)) for index, result in results.items()}
 
 
 @pytest.mark.parametrize("index", range(len(BAD_INPUT)),
                          ids=[f"{case[0]}-{' '.join(case[1])}" for case in BAD_INPUT])
 def test_bad_input_is_one_line_exit_code_2_and_writes_nothing(index, bad_input_runs):
     result, out = bad_input_runs[index]
-    assert result.returncode == 2, result.stderr[-2000:]
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and errors[0].startswith(BAD_INPUT[index][2]), result.stderr
-    assert "Traceback" not in result.stderr
+    assert result["returncode"] == 2, result["stderr"][-2000:]
+    errors = [line for line in result["stderr"].splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(BAD_INPUT[index][2]), result["stderr"]
+    assert "Traceback" not in result["stderr"]
     assert not out.exists()

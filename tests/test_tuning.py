@@ -298,8 +298,23 @@ def _tune_command(output_dir, *extra):
             "--epochs=1", "--steps_per_epoch=2", "--export_modes=", f"--output_dir={output_dir}", *extra]
 
 
+def _read_json(path):
+    """The file's JSON, or None while it is missing or half-written (keras-tuner writes its state
+    files in place)."""
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
 def _trials(project):
-    return {path.parent.name: json.loads(path.read_text()) for path in project.glob("trial_*/trial.json")}
+    return {path.parent.name: _read_json(path) for path in project.glob("trial_*/trial.json")}
+
+
+def _ended_trials(project):
+    """Trials the oracle has recorded as ended. keras-tuner writes a trial's trial.json before
+    oracle.json, so only this says that a resumed search will not run the trial again."""
+    return (_read_json(project / "oracle.json") or {}).get("end_order", [])
 
 
 def test_killed_search_resumes_and_keeps_completed_trials(tmp_path):
@@ -309,14 +324,13 @@ def test_killed_search_resumes_and_keeps_completed_trials(tmp_path):
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 300
-        while process.poll() is None and time.time() < deadline and not any(
-                trial["status"] == "COMPLETED" for trial in _trials(project).values()):
+        while process.poll() is None and time.time() < deadline and not _ended_trials(project):
             time.sleep(0.05)
         os.kill(process.pid, signal.SIGKILL)
     finally:
         process.wait()
     assert process.returncode == -signal.SIGKILL  # killed mid-search, not finished
-    completed = {name: trial for name, trial in _trials(project).items() if trial["status"] == "COMPLETED"}
+    completed = {name: trial for name, trial in _trials(project).items() if trial and trial["status"] == "COMPLETED"}
     assert len(completed) == 1 and not (project / "trials.csv").exists()
 
     # The same command again, the best model now handed to export too.
