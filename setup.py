@@ -31,8 +31,9 @@ setup(
         "ai-edge-litert",
     ],
     extras_require={
-        # jax: the tests build and train the nets under Keras's JAX backend too.
-        "test": ["pytest>=7", "pytest-xdist>=3", "jax[cpu]"],
+        # jax: the tests build and train the nets under Keras's JAX backend too (and on two
+        # processes); hypothesis fuzzes the scripts' flags.
+        "test": ["pytest>=7", "pytest-xdist>=3", "jax[cpu]", "hypothesis"],
         # scripts/benchmark.py's peers: torchvision in PyTorch, ONNX Runtime. On this project's
         # machines these versions install from local wheels.
         "bench": ["torch==2.14.1", "torchvision==0.29.1", "onnx", "onnxruntime"],

@@ -1,4 +1,5 @@
 import os
+import socket
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -10,6 +11,13 @@ import keras_inception  # noqa: E402
 
 # Small GoogLeNet used wherever a test trains or saves: 32x32 input, a quarter of the widths.
 SMALL_GOOGLENET = dict(stem="small", input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 # Session fixtures that take most of a minute to build; the tests using each run on one

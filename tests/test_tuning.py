@@ -8,7 +8,6 @@ import pathlib
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from keras_inception.training import TrainConfig
 from keras_inception.tuning import Budget, InceptionHyperModel, OverBudget, SearchSpace, TuneConfig, tune
 from keras_inception.tuning.job import make_tuner
 from keras_inception.tuning.report import pareto_front
+from tests.conftest import free_port
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMALL = dict(input_shape=(32, 32, 3), num_classes=10, model_kwargs={"stem": "small"}, steps_per_epoch=1, epochs=1)
@@ -345,15 +345,9 @@ def test_killed_search_resumes_and_keeps_completed_trials(tmp_path):
     assert "float32" in rerun.stdout and (project / "best" / "model_float32.tflite").exists()
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_chief_and_two_workers_record_every_trial_once(tmp_path):
     base = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERASTUNER_ORACLE_IP="127.0.0.1",
-                KERASTUNER_ORACLE_PORT=str(_free_port()))
+                KERASTUNER_ORACLE_PORT=str(free_port()))
     command = _tune_command(tmp_path, "--max_trials=3")
     processes = {
         tuner_id: subprocess.Popen(command, env=dict(base, KERASTUNER_TUNER_ID=tuner_id), cwd=ROOT,

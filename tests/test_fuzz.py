@@ -1,0 +1,131 @@
+"""Property-based fuzzing of every command-line flag: a run either succeeds or stops with one
+line naming the bad value and exit code 2, with no traceback, no hang, and nothing written.
+
+Each example is a real process forked from a server that imported the script once
+(tests/script_forks.py). The examples are derandomized, so CI runs the same ones every time.
+"""
+
+import ast
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import keras
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import keras_inception
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# What users mistype: empty, negative, zero, fractional, non-finite, huge, words, lists, pairs,
+# paths, blanks and non-ASCII.
+VALUES = ["", "0", "-1", "1.5", "nan", "inf", "-inf", "1e400", "abc", "a,b", "=", "k=v", "stem=",
+          ",", "none", "true", " ", "é", "../x", "9" * 25]
+# Arguments put before the fuzzed ones (absl keeps the last value of a repeated flag) so that
+# an accepted run is small; `{out}` is the case's output folder, `{model}` a saved LeNet-5.
+BASES = {
+    "train.py": ["--model=lenet5", "--epochs=1", "--steps_per_epoch=1", "--output_dir={out}"],
+    "tune.py": ["--model_kwargs=stem=small", "--image_size=32", "--width_multipliers=0.0625",
+                "--stage_multipliers=0.5", "--max_trials=1", "--epochs=1", "--steps_per_epoch=1",
+                "--output_dir={out}"],
+    "export.py": ["--model={model}", "--modes=float32", "--nosaved_model", "--calibration_images=4",
+                  "--verification_images=4", "--output_dir={out}"],
+    "benchmark.py": ["--smoke", "--nopeers", "--fit_epochs=0", "--models=googlenet", "--output_dir={out}"],
+}
+# A run still going after this long got past every check of its flags; it is stopped there.
+ACCEPTED_AFTER_SECONDS = 20
+EXAMPLES = 15
+
+
+def script_flags(script):
+    """The flag names a script defines (its `flags.DEFINE_*("name", ...)` calls)."""
+    tree = ast.parse((ROOT / "scripts" / script).read_text())
+    return sorted(
+        node.args[0].value for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        and node.func.attr.startswith("DEFINE_") and node.args and isinstance(node.args[0], ast.Constant)
+    )
+
+
+class ScriptServer:
+    """tests/script_forks.py --serve: `run(argv, timeout)` gives one forked run's result."""
+
+    def __init__(self, script, cwd):
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "script_forks.py"), str(ROOT / "scripts" / script), "--serve"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd, env=env,
+        )
+
+    def run(self, argv, timeout):
+        self.process.stdin.write(json.dumps({"argv": argv, "timeout": timeout}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, "the fork server stopped"
+        return json.loads(line)
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def _files_under(folder):
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+@pytest.fixture(scope="module")
+def saved_lenet(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lenet") / "lenet5.keras"
+    keras.utils.set_random_seed(0)
+    keras_inception.get_model("lenet5").save(path)
+    return path
+
+
+@pytest.mark.parametrize("script", sorted(BASES))
+def test_every_flag_takes_bad_values_with_a_one_line_error(script, saved_lenet, tmp_path):
+    names = script_flags(script)
+    assert len(names) >= 8, names  # the flags were found
+    argument = st.sampled_from(names).flatmap(
+        lambda name: st.sampled_from(VALUES).map(lambda value: f"--{name}={value}") | st.just(f"--no{name}"))
+    work = tmp_path / "work"  # the server's working directory: relative paths land here
+    work.mkdir()
+    server = ScriptServer(script, cwd=work)
+    outcomes = {"accepted": 0, "refused": 0, "stopped while running": 0}
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.lists(argument, min_size=1, max_size=3))
+    def check(fuzzed):
+        base = [part.format(out=work / "out", model=saved_lenet) for part in BASES[script]]
+        result = server.run(base + fuzzed, timeout=ACCEPTED_AFTER_SECONDS)
+        try:
+            if result["timed_out"]:
+                outcomes["stopped while running"] += 1
+                return
+            if result["returncode"] == 0:
+                outcomes["accepted"] += 1
+                return
+            outcomes["refused"] += 1
+            stderr = result["stderr"]
+            assert result["returncode"] == 2, (fuzzed, stderr[-3000:])
+            assert "Traceback" not in stderr, (fuzzed, stderr[-3000:])
+            errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+            assert len(errors) == 1, (fuzzed, stderr[-3000:])
+            # The line names the flag or the value at fault (a repeated flag's last value).
+            named = [part for arg in fuzzed for part in arg.lstrip("-").split("=", 1) if part.strip()]
+            assert any(part in errors[0] for part in named), (fuzzed, errors[0])
+            assert _files_under(work) == [], (fuzzed, _files_under(work))  # nothing written
+        finally:
+            for path in work.iterdir():
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+    try:
+        check()
+    finally:
+        server.close()
+    print(script, outcomes)
+    assert outcomes["refused"] >= EXAMPLES // 2, outcomes  # most fuzzed values are bad ones
