@@ -3,20 +3,25 @@
     python tests/script_forks.py SCRIPT CASES.json RESULTS.json
     python tests/script_forks.py SCRIPT --serve     # a case per stdin line, a result per stdout line
 
-A case is an argument list (with --serve: {"argv": [...], "timeout": seconds}). The script is
+A case is an argument list (with --serve: {"argv": [...], "timeout": seconds, "kill_on": glob}:
+the child is killed with SIGKILL after `timeout` seconds, or as soon as a path matching `kill_on`
+is written, say a half-written file; both are optional). The script is
 imported once (its flags defined, TensorFlow imported), then each case runs in a child forked
 from that process: a real process with its own exit code, stdout and stderr, without the ~8 s
 of importing TensorFlow again. No TensorFlow op runs before the fork, so each child starts from
 a clean runtime. The child leads its own process group, so a timeout kills whatever it started.
 
-A result is {"returncode", "timed_out", "seconds", "stdout", "stderr"}; returncode is None
-for a child killed at its timeout.
+A result is {"returncode", "killed", "seconds", "stdout", "stderr"}; returncode is None for a
+child that was killed. `ScriptServer` runs the server from a test.
 """
 
+import glob
 import json
 import os
+import pathlib
 import runpy
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,11 +46,23 @@ def _child_main(script, argv, namespace):
     return code
 
 
-def run_case(script, namespace, argv, scratch, timeout=None):
+def _written_since(pattern, since):
+    """Whether a path matching `pattern` was written after `since` (a leftover of a run killed
+    earlier does not count until it is written again)."""
+    for path in glob.glob(pattern):
+        try:
+            if os.stat(path).st_mtime >= since:
+                return True
+        except FileNotFoundError:  # renamed away since the glob
+            pass
+    return False
+
+
+def run_case(script, namespace, argv, scratch, timeout=None, kill_on=None):
     paths = {name: os.path.join(scratch, name) for name in ("stdout", "stderr")}
     sys.stdout.flush()
     sys.stderr.flush()
-    start = time.monotonic()
+    start, started_at = time.monotonic(), time.time()
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -57,19 +74,23 @@ def run_case(script, namespace, argv, scratch, timeout=None):
             code = _child_main(script, argv, namespace)
         finally:
             os._exit(code)
-    timed_out, status = False, None
+    killed, status = False, None
     while status is None:
         done, raw_status = os.waitpid(pid, os.WNOHANG)
         if done:
             status = raw_status
-        elif timeout is not None and time.monotonic() - start > timeout:
-            os.killpg(pid, signal.SIGKILL)
+        elif ((timeout is not None and time.monotonic() - start > timeout)
+              or (kill_on and _written_since(kill_on, started_at))):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:  # killed before it led its own group
+                os.kill(pid, signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
-            timed_out = True
+            killed = True
         else:
-            time.sleep(0.02)
-    result = {"returncode": None if timed_out else os.waitstatus_to_exitcode(status),
-              "timed_out": timed_out, "seconds": time.monotonic() - start}
+            time.sleep(0.01)
+    result = {"returncode": None if killed else os.waitstatus_to_exitcode(status),
+              "killed": killed, "seconds": time.monotonic() - start}
     for name, path in paths.items():
         with open(path, errors="replace") as file:
             result[name] = file.read()
@@ -85,7 +106,8 @@ def main():
         if rest == ["--serve"]:
             for line in sys.stdin:
                 case = json.loads(line)
-                result = run_case(script, namespace, case["argv"], scratch, case.get("timeout"))
+                result = run_case(script, namespace, case["argv"], scratch, case.get("timeout"),
+                                  case.get("kill_on"))
                 protocol.write(json.dumps(result) + "\n")
                 protocol.flush()
             return
@@ -95,6 +117,37 @@ def main():
         results = [run_case(script, namespace, argv, scratch) for argv in cases]
         with open(results_path, "w") as file:
             json.dump(results, file)
+
+
+class ScriptServer:
+    """Runs `scripts/<script>` under `--serve` in `cwd`; `run(argv, ...)` gives one case's result."""
+
+    def __init__(self, script, cwd):
+        root = pathlib.Path(__file__).resolve().parents[1]
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, str(root / "scripts" / script), "--serve"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd, env=env,
+        )
+
+    def run(self, argv, timeout=None, kill_on=None):
+        self.process.stdin.write(json.dumps({"argv": [str(arg) for arg in argv], "timeout": timeout,
+                                             "kill_on": kill_on and str(kill_on)}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the fork server stopped")
+        return json.loads(line)
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
 
 if __name__ == "__main__":

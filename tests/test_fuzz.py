@@ -6,12 +6,8 @@ Each example is a real process forked from a server that imported the script onc
 """
 
 import ast
-import json
-import os
 import pathlib
 import shutil
-import subprocess
-import sys
 
 import keras
 import pytest
@@ -19,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import keras_inception
+from tests.script_forks import ScriptServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # What users mistype: empty, negative, zero, fractional, non-finite, huge, words, lists, pairs,
@@ -51,28 +48,6 @@ def script_flags(script):
     )
 
 
-class ScriptServer:
-    """tests/script_forks.py --serve: `run(argv, timeout)` gives one forked run's result."""
-
-    def __init__(self, script, cwd):
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "script_forks.py"), str(ROOT / "scripts" / script), "--serve"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd, env=env,
-        )
-
-    def run(self, argv, timeout):
-        self.process.stdin.write(json.dumps({"argv": argv, "timeout": timeout}) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        assert line, "the fork server stopped"
-        return json.loads(line)
-
-    def close(self):
-        self.process.stdin.close()
-        self.process.wait(timeout=60)
-
-
 def _files_under(folder):
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
 
@@ -103,7 +78,7 @@ def test_every_flag_takes_bad_values_with_a_one_line_error(script, saved_lenet, 
         base = [part.format(out=work / "out", model=saved_lenet) for part in BASES[script]]
         result = server.run(base + fuzzed, timeout=ACCEPTED_AFTER_SECONDS)
         try:
-            if result["timed_out"]:
+            if result["killed"]:
                 outcomes["stopped while running"] += 1
                 return
             if result["returncode"] == 0:

@@ -5,10 +5,8 @@ import math
 import os
 import pathlib
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
@@ -18,6 +16,7 @@ from keras_inception import training
 from keras_inception.training import callbacks as run_callbacks
 from keras_inception.training import distribution, job, precision, recipes
 from tests.conftest import free_port
+from tests.script_forks import ScriptServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # The smallest GoogLeNet with both aux heads that the digits train well: 24x24, width x 0.125.
@@ -192,35 +191,38 @@ def test_nan_loss_stops_training_and_keeps_the_backup(tmp_path):
     assert all(np.isfinite(weight).all() for weight in restored.get_weights())
 
 
-def _train_command(output_dir, *extra):
-    return [
-        sys.executable, str(ROOT / "scripts" / "train.py"), "--model=googlenet_bn", "--model_kwargs=stem=small",
-        "--image_size=24", "--width_multiplier=0.125", "--epochs=6", "--steps_per_epoch=4",
-        f"--output_dir={output_dir}", *extra,
-    ]
+KILLS = 10
+KILL_EPOCHS = 12
 
 
-def test_killed_run_resumes_from_the_last_completed_epoch(tmp_path):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    run_dir = tmp_path / "googlenet_bn_digits"
-    process = subprocess.Popen(_train_command(tmp_path), env=env, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 300
-        while job.resumed_epoch(str(run_dir / "backup")) < 2 and process.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.wait()
-    assert process.returncode == -signal.SIGKILL  # killed mid-run, not finished
-    done = job.resumed_epoch(str(run_dir / "backup"))
-    assert 2 <= done < 6 and not (run_dir / "results.json").exists()
-
-    rerun = subprocess.run(_train_command(tmp_path), env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert f"after 6 epochs ({6 - done} in this run" in rerun.stdout
-    assert [row["epoch"] for row in run_callbacks.read_history(run_dir / "history.csv")] == list(range(6))
-    assert json.loads((run_dir / "results.json").read_text())["epochs_completed"] == 6
+def test_training_killed_ten_times_resumes_and_ends_as_an_uninterrupted_run(tmp_path):
+    """SIGKILL at random moments, and as soon as a half-written file appears (the backup, the
+    history plot), then the same command again: every restart resumes from the last
+    completed epoch, none loads a torn file, and the run ends with all its epochs once each."""
+    command = [ROOT / "scripts" / "train.py", "--model=lenet5", f"--epochs={KILL_EPOCHS}", "--steps_per_epoch=3",
+               f"--output_dir={tmp_path}"][1:]
+    run_dir = tmp_path / "lenet5_digits"
+    rng = np.random.default_rng(0)
+    completed, mid_write = [], 0
+    with ScriptServer("train.py", cwd=tmp_path) as server:
+        for kill in range(KILLS):
+            # Every other kill waits for a write in progress: the backup folder or the plot, both
+            # written every epoch beside their destination (hidden .partial names).
+            on_write = kill % 2 == 1
+            partial = (".backup.partial", ".history.partial.png")[kill // 2 % 2]
+            result = server.run(command, timeout=60 if on_write else float(rng.uniform(2, 8)),
+                                kill_on=run_dir / partial if on_write else None)
+            assert result["killed"], result["stderr"][-2000:]  # killed, not failed or finished
+            mid_write += on_write and result["seconds"] < 60
+            completed.append(job.resumed_epoch(str(run_dir / "backup")))
+        final = server.run(command, timeout=300)
+    assert final["returncode"] == 0, final["stderr"][-3000:]
+    assert completed == sorted(completed) and completed[-1] < KILL_EPOCHS, completed  # never lost ground
+    assert mid_write == KILLS // 2
+    assert f"after {KILL_EPOCHS} epochs ({KILL_EPOCHS - completed[-1]} in this run" in final["stdout"]
+    assert [row["epoch"] for row in run_callbacks.read_history(run_dir / "history.csv")] == list(range(KILL_EPOCHS))
+    assert json.loads((run_dir / "results.json").read_text())["epochs_completed"] == KILL_EPOCHS
+    print("epochs completed at each kill:", completed)
 
 
 def test_mirrored_strategy_over_two_cpu_devices_trains(tmp_path):

@@ -1,8 +1,11 @@
 """What a training run shows and keeps, as Keras callbacks.
 
-Keras's own callbacks do most of it (progress bar, TensorBoard, CSVLogger, BackupAndRestore).
-Three are written here because no Keras callback does what they do:
+Keras's own callbacks do most of it (progress bar, TensorBoard, CSVLogger). Four are written
+here because no Keras callback does what they do:
 
+- `AtomicBackupAndRestore`: BackupAndRestore writes its weights and its epoch number as two
+  files in place, so a kill mid-write leaves a torn file or a weights file one epoch ahead of
+  the epoch it is restored as. This one replaces the whole backup directory in one rename.
 - `KeepBestModel`: ModelCheckpoint(save_best_only=True) writes the `.keras` file in place, so
   a crash mid-write leaves a torn model. This one writes beside it and renames.
 - `StopOnNaN`: TerminateOnNaN stops training *normally*, and a normal end deletes the
@@ -11,12 +14,13 @@ Three are written here because no Keras callback does what they do:
 """
 
 import csv
+import json
 import math
 import os
 
 import keras
 
-from keras_inception.files import write_atomically
+from keras_inception.files import recover_directory, write_atomically, write_directory_atomically
 
 
 class TrainingDiverged(RuntimeError):
@@ -47,6 +51,25 @@ class KeepBestModel(keras.callbacks.Callback):
         if float(value) > self.best:
             self.best = float(value)
             write_atomically(self.path, self.model.save)
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`keras.callbacks.BackupAndRestore` (restoring is Keras's), saving at the end of each
+    epoch into a new directory that then replaces `backup_dir` whole (see the module docstring).
+    """
+
+    def __init__(self, backup_dir):
+        recover_directory(backup_dir)  # a crash between the swap's two renames
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
+
+    def _save_model(self):
+        def write(directory):
+            os.makedirs(directory)
+            self.model.save_weights(os.path.join(directory, os.path.basename(self._weights_path)))
+            with open(os.path.join(directory, os.path.basename(self._training_metadata_path)), "w") as file:
+                json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, file)
+
+        write_directory_atomically(self.backup_dir, write)
 
 
 class StopOnNaN(keras.callbacks.Callback):

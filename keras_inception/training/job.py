@@ -26,7 +26,12 @@ import time
 import keras
 
 from keras_inception import data, registry
-from keras_inception.files import claim_job_directory, write_json_atomically, write_text_atomically
+from keras_inception.files import (
+    claim_job_directory,
+    recover_directory,
+    write_json_atomically,
+    write_text_atomically,
+)
 from keras_inception.models.multi_output import inference_model
 from keras_inception.training import callbacks as run_callbacks
 from keras_inception.training.distribution import start_distribution
@@ -159,7 +164,9 @@ def prepare_run_dir(config):
 
 
 def resumed_epoch(backup_dir):
-    """The number of epochs a BackupAndRestore backup holds (0 without one)."""
+    """The number of epochs a BackupAndRestore backup holds (0 without one), once a backup
+    that a crash left mid-swap is put back."""
+    recover_directory(backup_dir)
     path = os.path.join(backup_dir, "training_metadata.json")
     if not os.path.exists(path):
         return 0
@@ -203,8 +210,7 @@ def _make_callbacks(model, run_dir, monitor, best, recipe):
         *schedule_callbacks(recipe, monitor),
         # Last, so that an epoch is marked done only once everything above has been written.
         # Kept after a finished run (delete_checkpoint=False): a re-run must not start over.
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"), delete_checkpoint=False,
-                                         double_checkpoint=True),
+        run_callbacks.AtomicBackupAndRestore(os.path.join(run_dir, "backup")),
     ]
 
 
