@@ -44,9 +44,15 @@ def parse_key_values(flag, items):
 
 def _parse_flags(argv):
     try:
-        return flags.FLAGS(argv)
+        argv = flags.FLAGS(argv)
     except flags.Error as error:
         fail(str(error).splitlines()[0])
+    # absl takes integers of any size; past 64 bits NumPy and TensorFlow overflow.
+    for name in flags.FLAGS:
+        flag = flags.FLAGS[name]
+        if isinstance(flag.parser, flags.IntegerParser) and flag.value is not None and abs(flag.value) >= 2**63:
+            fail(f"flag --{name}={flag.value}: must be below 2**63")
+    return argv
 
 
 def run(main):

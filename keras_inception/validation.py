@@ -17,9 +17,10 @@ def _is_integer(value):
 
 
 def check_integer(argument, value, minimum):
-    if not _is_integer(value) or value < minimum:
+    # Below 2**63: larger ones overflow in NumPy and TensorFlow (fuzzing found it).
+    if not _is_integer(value) or not minimum <= value < 2**63:
         raise ValueError(
-            f"`{argument}` must be an integer >= {minimum}. Received: {argument}={value!r}"
+            f"`{argument}` must be an integer >= {minimum} (and below 2**63). Received: {argument}={value!r}"
         )
 
 

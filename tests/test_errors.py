@@ -12,6 +12,7 @@ CASES = [
     # (model, kwargs, message fragment, bad value as printed)
     ("googlenet", dict(num_classes=0), "num_classes` must be an integer >= 1", "num_classes=0"),
     ("googlenet", dict(num_classes=-3), "num_classes` must be an integer >= 1", "num_classes=-3"),
+    ("googlenet", dict(num_classes=10**25), "num_classes` must be an integer >= 1", f"num_classes={10**25}"),
     ("nin_cifar10", dict(num_classes=2.5), "num_classes` must be an integer >= 1", "num_classes=2.5"),
     ("googlenet", dict(input_shape=(64, 64, 3)), "at least 80", "input_shape=(64, 64, 3)"),
     ("googlenet", dict(input_shape=(16, 16, 3), aux_heads=False), "at least 32", "input_shape=(16, 16, 3)"),

@@ -64,6 +64,8 @@ BAD_INPUT = [
     ("benchmark.py", ["--models=alexnet"],
      "error: `models` must be one of 'googlenet', 'resnet50', 'inception_v3'. Received: models='alexnet'"),
     ("benchmark.py", ["--platform=tpu"], "error: flag --platform=tpu"),
+    # Found by tests/test_fuzz.py: an OverflowError traceback from deep inside NumPy.
+    ("benchmark.py", ["--image_size=" + "9" * 25], f"error: flag --image_size={'9' * 25}: must be below 2**63"),
 ]
 
 
