@@ -1,9 +1,8 @@
 """Runs one command-line script many times, each run in its own forked process.
 
-    python tests/script_forks.py SCRIPT CASES.json RESULTS.json
-    python tests/script_forks.py SCRIPT --serve     # a case per stdin line, a result per stdout line
+    python tests/script_forks.py SCRIPT     # a case per stdin line, a result per stdout line
 
-A case is an argument list (with --serve: {"argv": [...], "timeout": seconds, "kill_on": glob}:
+A case is {"argv": [...], "timeout": seconds, "kill_on": glob}:
 the child is killed with SIGKILL after `timeout` seconds, or as soon as a path matching `kill_on`
 is written, say a half-written file; both are optional). The script is
 imported once (its flags defined, TensorFlow imported), then each case runs in a child forked
@@ -98,36 +97,28 @@ def run_case(script, namespace, argv, scratch, timeout=None, kill_on=None):
 
 
 def main():
-    script, *rest = sys.argv[1:]
+    (script,) = sys.argv[1:]
     protocol = os.fdopen(os.dup(1), "w")  # the script's own prints go to stderr, not the protocol
     os.dup2(2, 1)
     namespace = runpy.run_path(script, run_name="script_forks_target")  # not "__main__"
     with tempfile.TemporaryDirectory() as scratch:
-        if rest == ["--serve"]:
-            for line in sys.stdin:
-                case = json.loads(line)
-                result = run_case(script, namespace, case["argv"], scratch, case.get("timeout"),
-                                  case.get("kill_on"))
-                protocol.write(json.dumps(result) + "\n")
-                protocol.flush()
-            return
-        cases_path, results_path = rest
-        with open(cases_path) as file:
-            cases = json.load(file)
-        results = [run_case(script, namespace, argv, scratch) for argv in cases]
-        with open(results_path, "w") as file:
-            json.dump(results, file)
+        for line in sys.stdin:
+            case = json.loads(line)
+            result = run_case(script, namespace, case["argv"], scratch, case.get("timeout"), case.get("kill_on"))
+            protocol.write(json.dumps(result) + "\n")
+            protocol.flush()
 
 
 class ScriptServer:
-    """Runs `scripts/<script>` under `--serve` in `cwd`; `run(argv, ...)` gives one case's result."""
+    """Runs the server for `scripts/<script>` in `cwd`; `run(argv, ...)` gives one case's result."""
 
     def __init__(self, script, cwd):
         root = pathlib.Path(__file__).resolve().parents[1]
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        self.log = tempfile.TemporaryFile("w+")  # the server's own stderr, shown if it stops
         self.process = subprocess.Popen(
-            [sys.executable, __file__, str(root / "scripts" / script), "--serve"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd, env=env,
+            [sys.executable, __file__, str(root / "scripts" / script)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, cwd=cwd, env=env,
         )
 
     def run(self, argv, timeout=None, kill_on=None):
@@ -136,12 +127,14 @@ class ScriptServer:
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
-            raise RuntimeError("the fork server stopped")
+            self.log.seek(0)
+            raise RuntimeError("the fork server stopped:\n" + self.log.read()[-3000:])
         return json.loads(line)
 
     def close(self):
         self.process.stdin.close()
         self.process.wait(timeout=60)
+        self.log.close()
 
     def __enter__(self):
         return self

@@ -1,6 +1,5 @@
 """The command-line scripts, run as a user runs them: real processes."""
 
-import json
 import os
 import pathlib
 import subprocess
@@ -8,6 +7,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+from tests.script_forks import ScriptServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -69,20 +70,6 @@ BAD_INPUT = [
 ]
 
 
-def run_script_cases(script, cases, scratch):
-    """Results ({"returncode", "stdout", "stderr"}) of `script` run with each argument list."""
-    cases_path, results_path = scratch / f"{script}.cases.json", scratch / f"{script}.results.json"
-    cases_path.write_text(json.dumps(cases))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    forks = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "script_forks.py"), str(ROOT / "scripts" / script),
-         str(cases_path), str(results_path)],
-        capture_output=True, text=True, timeout=600, env=env, cwd=ROOT,
-    )
-    assert forks.returncode == 0, forks.stderr[-2000:]
-    return json.loads(results_path.read_text())
-
-
 @pytest.fixture(scope="module")
 def bad_input_runs(tmp_path_factory):
     """{case index: (result, its output directory)} for every BAD_INPUT case."""
@@ -93,8 +80,8 @@ def bad_input_runs(tmp_path_factory):
         by_script.setdefault(script, []).append((index, [*args, *extra]))
 
     def run(script):
-        indices, cases = zip(*by_script[script])
-        return dict(zip(indices, run_script_cases(script, list(cases), root)))
+        with ScriptServer(script, cwd=ROOT) as server:
+            return {index: server.run(argv) for index, argv in by_script[script]}
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = {index: result for part in pool.map(run, by_script) for index, result in part.items()}
