@@ -43,29 +43,38 @@ def write_json_atomically(path, content):
     write_text_atomically(path, json.dumps(content, indent=2))
 
 
-def recover_directory(path):
+def previous_directory(path):
+    """Where `write_directory_atomically(path, ..., keep_previous=True)` keeps the directory it
+    replaced."""
+    return _partial(path, "previous")
+
+
+def recover_directory(path, keep_previous=False):
     """Puts back a directory that `write_directory_atomically` moved aside if a crash hit
-    between its two renames."""
-    previous = _partial(path, "previous")
+    between its two renames; otherwise deletes the moved-aside one, unless `keep_previous`."""
+    previous = previous_directory(path)
     if not os.path.exists(path) and os.path.isdir(previous):
         os.replace(previous, path)
-    elif os.path.isdir(previous):
+    elif os.path.isdir(previous) and not keep_previous:
         shutil.rmtree(previous)
 
 
-def write_directory_atomically(path, write):
+def write_directory_atomically(path, write, keep_previous=False):
     """`write_atomically` for a directory (a SavedModel): written whole under a temporary
-    name, then renamed into place. An existing directory is first renamed aside and deleted
-    only once the new one is in place; `recover_directory` undoes an interrupted swap."""
-    recover_directory(path)
-    temporary, previous = _partial(path), _partial(path, "previous")
+    name, then renamed into place. An existing directory is first renamed aside
+    (`previous_directory(path)`) and deleted once the new one is in place, or kept there until
+    the next write with `keep_previous`; `recover_directory` undoes an interrupted swap."""
+    recover_directory(path, keep_previous)
+    temporary, previous = _partial(path), previous_directory(path)
     shutil.rmtree(temporary, ignore_errors=True)
     try:
         write(temporary)
         if os.path.exists(path):
+            shutil.rmtree(previous, ignore_errors=True)
             os.replace(path, previous)
         os.replace(temporary, path)
-        shutil.rmtree(previous, ignore_errors=True)
+        if not keep_previous:
+            shutil.rmtree(previous, ignore_errors=True)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
 

@@ -50,7 +50,7 @@ def get_builder(name):
     return _BUILDERS[name]
 
 
-def get_model(name, **kwargs):
+def get_model(name, /, **kwargs):
     """Builds the registered model `name` with the builder's keyword arguments.
 
     None is passed on as a value (`classifier_activation=None` means logits); scripts drop
@@ -80,7 +80,7 @@ def endpoint_names(name):
     return _ENDPOINTS[name]
 
 
-def get_feature_extractor(name, endpoints=None, **kwargs):
+def get_feature_extractor(name, /, endpoints=None, **kwargs):
     """Builds `name` without its top and returns a model whose output is a dict
     {endpoint: feature map} (all of the net's endpoints, or those named in `endpoints`).
 

@@ -4,7 +4,13 @@ Each raises a one-line ValueError that names the argument, says what is allowed,
 `Received: name=value` (keras.applications' style). No backend code: models import this too.
 """
 
+import math
+
+# A width or stage multiplier of the nets: past 16 even LeNet-5 has millions of channels to
+# allocate, and a huge one overflowed deep in Keras (fuzzing found it).
+MULTIPLIER_INTERVAL = "in (0, 16]"
 _INTERVALS = {
+    MULTIPLIER_INTERVAL: lambda value: 0 < value <= 16,
     "> 0": lambda value: value > 0,
     ">= 0": lambda value: value >= 0,
     "in [0, 1)": lambda value: 0 <= value < 1,
@@ -25,9 +31,10 @@ def check_integer(argument, value, minimum):
 
 
 def check_number(argument, value, interval):
-    """`interval` is one of "> 0", ">= 0", "in [0, 1)", "in (0, 1)"."""
+    """`interval` is one of `_INTERVALS`; infinities and NaN are refused whatever the interval."""
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not is_number or not _INTERVALS[interval](value):
+    finite = is_number and (isinstance(value, int) or math.isfinite(value))
+    if not finite or not _INTERVALS[interval](value):
         raise ValueError(f"`{argument}` must be a number {interval}. Received: {argument}={value!r}")
 
 

@@ -159,6 +159,25 @@ def test_folder_source_skips_counts_and_names_unreadable_files(tmp_path):
         assert spec.shape.as_list() == [None, 16, 16, 3]
 
 
+def test_folder_source_converts_cmyk_and_grayscale_jpegs_to_rgb(tmp_path):
+    from PIL import Image  # Pillow comes with matplotlib; TensorFlow cannot write CMYK
+
+    colours = {"cmyk_red.jpg": ("CMYK", (0, 255, 255, 0), (255, 0, 0)),  # print scans, Photoshop files
+               "gray.jpg": ("L", 128, (128, 128, 128)),
+               "rgb_blue.jpg": ("RGB", (0, 0, 255), (0, 0, 255))}
+    os.makedirs(tmp_path / "only")
+    for name, (mode, colour, _) in colours.items():
+        Image.new(mode, (12, 10), colour).save(tmp_path / "only" / name, "JPEG", quality=95)
+    assert Image.open(tmp_path / "only" / "cmyk_red.jpg").mode == "CMYK"
+    source = data.from_folder(str(tmp_path))
+    assert source.skipped == () and source.sizes["train"] == 3
+    images = list(source.splits["train"].as_numpy_iterator())
+    by_colour = sorted(tuple(image[5, 6]) for image, _ in images)
+    assert all(image.shape == (10, 12, 3) for image, _ in images)
+    for decoded, (_, _, expected) in zip(by_colour, sorted(colours.values(), key=lambda entry: entry[2])):
+        np.testing.assert_allclose(decoded, expected, atol=3)  # JPEG rounding
+
+
 def test_folder_split_is_stratified_disjoint_and_fixed(tmp_path):
     root = _write_image_folder(tmp_path / "pets", per_class=10)
     os.makedirs(root / "empty_class")

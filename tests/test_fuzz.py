@@ -1,11 +1,14 @@
-"""Property-based fuzzing of every command-line flag: a run either succeeds or stops with one
-line naming the bad value and exit code 2, with no traceback, no hang, and nothing written.
+"""Property-based fuzzing of every command-line flag and every public builder argument.
 
-Each example is a real process forked from a server that imported the script once
-(tests/script_forks.py). The examples are derandomized, so CI runs the same ones every time.
+A script run either succeeds or stops with one line naming the bad value and exit code 2, with
+no traceback, no hang, and nothing written; each example is a real process forked from a
+server that imported the script once (tests/script_forks.py). A builder call either returns a
+model or raises a one-line ValueError or TypeError naming the argument. The examples are
+derandomized, so CI runs the same ones every time.
 """
 
 import ast
+import math
 import pathlib
 import shutil
 
@@ -15,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import keras_inception
+from keras_inception import registry
 from tests.script_forks import ScriptServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -104,3 +108,44 @@ def test_every_flag_takes_bad_values_with_a_one_line_error(script, saved_lenet, 
         server.close()
     print(script, outcomes)
     assert outcomes["refused"] >= EXAMPLES // 2, outcomes  # most fuzzed values are bad ones
+
+
+# One net per builder function: the nets of a family share theirs, so these take every public
+# builder argument there is.
+BUILDER_FAMILIES = ["lenet5", "alexnet", "zfnet", "nin_cifar10", "vgg11", "resnet18", "googlenet", "inception_v3",
+                    "inception_v4"]
+# What callers mistype, as Python values.
+PYTHON_VALUES = [-1, 0, 1.5, math.nan, math.inf, 10**25, "", "abc", "softmax", "imagenet", "../x.weights.h5", None,
+                 True, False, [], {}, (1, 2), (32, 32, 3), (8, 8, 3), (None, None, 3), (0, 0, 3), [-1], {"x": 1},
+                 {"inception_3a": {"ch1x1": 0}}, b"x"]
+BUILDER_EXAMPLES = 40
+
+
+def test_every_builder_argument_takes_bad_values_with_a_one_line_error():
+    outcomes = {"accepted": 0, "refused": 0}
+    case = st.sampled_from(BUILDER_FAMILIES).flatmap(lambda name: st.tuples(st.just(name), st.dictionaries(
+        st.sampled_from(registry.accepted_arguments(name)), st.sampled_from(PYTHON_VALUES), min_size=1, max_size=2)))
+
+    @settings(max_examples=BUILDER_EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case)
+    def check(name_and_arguments):
+        name, fuzzed = name_and_arguments
+        # Built thin where the net allows it, so an accepted example costs seconds.
+        small = {"width_multiplier": 0.0625} if "width_multiplier" in registry.accepted_arguments(name) else {}
+        try:
+            model = registry.get_model(name, **{**small, **fuzzed})
+        except (ValueError, TypeError) as error:  # anything else fails the test
+            outcomes["refused"] += 1
+            message = str(error)
+            assert "\n" not in message and "Received" in message, (name, fuzzed, message)
+            assert any(argument in message for argument in fuzzed), (name, fuzzed, message)
+        else:
+            outcomes["accepted"] += 1
+            assert isinstance(model, keras.Model)
+        finally:
+            keras.backend.clear_session()
+
+    check()
+    print("builders", outcomes)
+    assert outcomes["refused"] >= BUILDER_EXAMPLES // 2, outcomes

@@ -7,7 +7,9 @@
 Classes are the sub-folder names in sorted order (keras.utils.image_dataset_from_directory's
 convention). Files that cannot be decoded (truncated, zero bytes, not an image) are found
 before training by decoding every file once, then skipped, counted and named in a warning:
-never a crash halfway through an epoch, never a silent loss.
+never a crash halfway through an epoch, never a silent loss. Files are decoded by their content,
+not their extension (a PNG named .jpg is read as PNG), and every image becomes 3-channel RGB:
+grayscale is repeated, CMYK JPEGs are converted (by TensorFlow's JPEG decoder).
 """
 
 import os

@@ -17,7 +17,6 @@ import dataclasses
 import json
 import os
 
-import keras
 import numpy as np
 
 from keras_inception import data
@@ -31,6 +30,7 @@ from keras_inception.files import (
     write_directory_atomically,
     write_json_atomically,
 )
+from keras_inception.loading import load_model
 from keras_inception.validation import check_bool, check_choice, check_integer
 
 # Verification targets: float32 answers like Keras; int8 picks the same class almost always.
@@ -80,12 +80,13 @@ def _images(graph, dataset, count):
 
 
 def load_for_export(model_path):
-    """A `.keras` file (or a run directory holding `model.keras`), loaded in safe mode."""
+    """A `.keras` file (or a run directory holding `model.keras`), checked and loaded in safe
+    mode (see `keras_inception.loading`)."""
     if os.path.isdir(model_path):
         model_path = os.path.join(model_path, "model.keras")
-    if not model_path.endswith(".keras") or not os.path.isfile(model_path):
+    if model_path.endswith(".keras") and not os.path.isfile(model_path):
         raise ValueError(f"Expected a .keras model file or a training run directory. Received: model={model_path!r}")
-    return model_path, keras.saving.load_model(model_path, safe_mode=True)
+    return model_path, load_model(model_path)
 
 
 def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), saved_model=True,

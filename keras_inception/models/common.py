@@ -8,7 +8,8 @@ from collections.abc import Mapping
 import keras
 from keras import layers
 
-from keras_inception.validation import check_bool, check_choice, check_integer, check_number
+from keras_inception.loading import check_model_file
+from keras_inception.validation import MULTIPLIER_INTERVAL, check_bool, check_choice, check_integer, check_number
 
 POOLING_OPTIONS = (None, "avg", "max")
 
@@ -20,7 +21,7 @@ def check_arguments(*, include_top, pooling, num_classes, classifier_activation,
     check_integer("num_classes", num_classes, 1)
     check_classifier_activation(classifier_activation)
     check_weights(weights)
-    check_number("width_multiplier", width_multiplier, "> 0")
+    check_number("width_multiplier", width_multiplier, MULTIPLIER_INTERVAL)
 
 
 def check_aux_heads(aux_heads, include_top):
@@ -61,7 +62,7 @@ def check_stage_multipliers(stage_multipliers, stages):
             f"Received: stage_multipliers={stage_multipliers!r}"
         )
     for stage, multiplier in stage_multipliers.items():
-        check_number(f"stage_multipliers[{stage!r}]", multiplier, "> 0")
+        check_number(f"stage_multipliers[{stage!r}]", multiplier, MULTIPLIER_INTERVAL)
     return {stage: stage_multipliers.get(stage, 1.0) for stage in stages}
 
 
@@ -230,6 +231,8 @@ def check_weights(weights):
         )
     if not os.path.isfile(path):
         raise ValueError(f"The weights file does not exist. Received: weights={weights!r}")
+    if path.endswith(".keras"):
+        check_model_file(path, "weights")  # a crafted archive is refused before Keras opens it
 
 
 def load_weights(model, weights, build_training_model=None):

@@ -17,7 +17,7 @@ from keras_inception.models import common
 from keras_inception.models.multi_output import AuxiliaryHeadsModel
 from keras_inception.models.ops import LRN, Conv, Pool, build_sequence
 from keras_inception.registry import register_model
-from keras_inception.validation import check_bool, check_choice, check_number
+from keras_inception.validation import MULTIPLIER_INTERVAL, check_bool, check_choice, check_number
 
 
 class InceptionWidths(NamedTuple):
@@ -147,7 +147,7 @@ def resolve_widths(widths=None, block_widths=None, width_multiplier=1.0, stage_m
                     )
                 row = table[block]._replace(**row)
             table[block] = _check_row(argument, row)
-    check_number("width_multiplier", width_multiplier, "> 0")
+    check_number("width_multiplier", width_multiplier, MULTIPLIER_INTERVAL)
     stage_multipliers = common.check_stage_multipliers(stage_multipliers, STAGES)
     return {
         block: InceptionWidths(*map(

@@ -56,10 +56,14 @@ class KeepBestModel(keras.callbacks.Callback):
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """`keras.callbacks.BackupAndRestore` (restoring is Keras's), saving at the end of each
     epoch into a new directory that then replaces `backup_dir` whole (see the module docstring).
+
+    keep_previous: the backup it replaces is kept beside it (`files.previous_directory`), so
+    that processes of one run that crashed one epoch apart can resume from the same epoch.
     """
 
-    def __init__(self, backup_dir):
-        recover_directory(backup_dir)  # a crash between the swap's two renames
+    def __init__(self, backup_dir, keep_previous=False):
+        self.keep_previous = keep_previous
+        recover_directory(backup_dir, keep_previous)  # a crash between the swap's two renames
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
 
     def _save_model(self):
@@ -69,7 +73,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             with open(os.path.join(directory, os.path.basename(self._training_metadata_path)), "w") as file:
                 json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, file)
 
-        write_directory_atomically(self.backup_dir, write)
+        write_directory_atomically(self.backup_dir, write, self.keep_previous)
 
 
 class StopOnNaN(keras.callbacks.Callback):

@@ -14,6 +14,7 @@ it (keras-team/keras#20585).
 import contextlib
 
 import keras
+import numpy as np
 
 from keras_inception.validation import check_choice, check_integer
 
@@ -67,3 +68,13 @@ def start_distribution(distribution, *, coordinator_address=None, num_processes=
         jax.distributed.initialize(coordinator_address, num_processes, process_id)
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
     return contextlib.nullcontext()
+
+
+def gather_from_processes(value, num_processes):
+    """The integer `value` of every process of the run, in process order (a collective: every
+    process must call it). A single process gets [value] without touching the backend."""
+    if num_processes == 1:
+        return [value]
+    from jax.experimental import multihost_utils
+
+    return [int(each) for each in multihost_utils.process_allgather(np.int32(value))]

@@ -21,6 +21,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import time
 
 import keras
@@ -28,13 +29,14 @@ import keras
 from keras_inception import data, registry
 from keras_inception.files import (
     claim_job_directory,
+    previous_directory,
     recover_directory,
     write_json_atomically,
     write_text_atomically,
 )
 from keras_inception.models.multi_output import inference_model
 from keras_inception.training import callbacks as run_callbacks
-from keras_inception.training.distribution import start_distribution
+from keras_inception.training.distribution import gather_from_processes, start_distribution
 from keras_inception.training.precision import precision_policy
 from keras_inception.training.recipes import get_recipe, make_optimizer, schedule_callbacks
 from keras_inception.validation import check_bool, check_choice, check_integer
@@ -163,15 +165,52 @@ def prepare_run_dir(config):
                                overwrite=config.overwrite, job="training run")
 
 
-def resumed_epoch(backup_dir):
-    """The number of epochs a BackupAndRestore backup holds (0 without one), once a backup
-    that a crash left mid-swap is put back."""
-    recover_directory(backup_dir)
+def backup_epoch(backup_dir):
+    """The number of epochs a BackupAndRestore backup holds (0 without one)."""
     path = os.path.join(backup_dir, "training_metadata.json")
     if not os.path.exists(path):
         return 0
     with open(path) as file:
         return int(json.load(file)["epoch"])
+
+
+def resumed_epoch(backup_dir, keep_previous=False):
+    """`backup_epoch`, once a backup that a crash left mid-swap is put back."""
+    recover_directory(backup_dir, keep_previous)
+    return backup_epoch(backup_dir)
+
+
+def agree_on_backup(backup_dir, num_processes):
+    """The epoch every process of the run resumes from, the same for all (a collective).
+
+    Each process writes its own backup at the end of each epoch, so a crash can land between
+    two processes' writes and leave them one epoch apart; resumed as they are, their gradient
+    exchanges would pair different steps and hang. Each process keeps its backup from the
+    epoch before (`AtomicBackupAndRestore(keep_previous=True)`), so all can go back to the
+    oldest epoch any of them holds.
+    """
+    discarded = os.path.join(os.path.dirname(backup_dir), f".{os.path.basename(backup_dir)}.discarded")
+    shutil.rmtree(discarded, ignore_errors=True)  # left by a crash below
+    done = resumed_epoch(backup_dir, keep_previous=num_processes > 1)
+    epochs = gather_from_processes(done, num_processes)
+    agreed = min(epochs)
+    if done == agreed:
+        return done
+    previous = previous_directory(backup_dir)
+    if agreed > 0 and backup_epoch(previous) != agreed:
+        raise RuntimeError(
+            f"The processes' backups hold epochs {epochs} and this one cannot go back to epoch "
+            f"{agreed}; delete every process's {os.path.basename(backup_dir)}/ to start over."
+        )
+    if agreed == 0:
+        shutil.rmtree(previous, ignore_errors=True)
+    # A crash between these renames leaves no backup/, and recover_directory puts back the
+    # previous one: the state this function is heading to.
+    os.replace(backup_dir, discarded)
+    if agreed > 0:
+        os.replace(previous, backup_dir)
+    shutil.rmtree(discarded)
+    return agreed
 
 
 def trim_history(csv_path, epochs):
@@ -199,7 +238,7 @@ def build_model(config, splits):
     return registry.get_model(config.model, **kwargs)
 
 
-def _make_callbacks(model, run_dir, monitor, best, recipe):
+def _make_callbacks(model, run_dir, monitor, best, recipe, num_processes):
     csv_path = os.path.join(run_dir, "history.csv")
     return [
         run_callbacks.StopOnNaN(),
@@ -210,7 +249,7 @@ def _make_callbacks(model, run_dir, monitor, best, recipe):
         *schedule_callbacks(recipe, monitor),
         # Last, so that an epoch is marked done only once everything above has been written.
         # Kept after a finished run (delete_checkpoint=False): a re-run must not start over.
-        run_callbacks.AtomicBackupAndRestore(os.path.join(run_dir, "backup")),
+        run_callbacks.AtomicBackupAndRestore(os.path.join(run_dir, "backup"), keep_previous=num_processes > 1),
     ]
 
 
@@ -288,12 +327,12 @@ def train(config):
         monitor = "val_" + run_callbacks.main_metric(model, "accuracy")
         # Only now, with the settings proven good, is anything written.
         run_dir = prepare_run_dir(config)
-        done = resumed_epoch(os.path.join(run_dir, "backup"))
+        done = agree_on_backup(os.path.join(run_dir, "backup"), config.num_processes)
         history = trim_history(os.path.join(run_dir, "history.csv"), done)
         best = max((row[monitor] for row in history if monitor in row), default=-math.inf)
         start = time.perf_counter()
         model.fit(train_data, validation_data=validation_data, epochs=config.epochs,
-                  callbacks=_make_callbacks(model, run_dir, monitor, best, recipe),
+                  callbacks=_make_callbacks(model, run_dir, monitor, best, recipe, config.num_processes),
                   verbose=config.verbose, shuffle=False)  # the pipeline shuffles
         seconds = time.perf_counter() - start
         best_path = os.path.join(run_dir, "model.keras")
