@@ -20,9 +20,10 @@ def free_port():
         return sock.getsockname()[1]
 
 
-# Session fixtures that take most of a minute to build; the tests using each run on one
-# pytest-xdist worker so that it is built once.
-SHARED_FIXTURES = ("digits_run", "zoo_summaries")
+# Session and module fixtures that take a minute or more to build; the tests using each run on
+# one pytest-xdist worker so that it is built once (a module fixture is otherwise built again
+# on each worker that runs one of its tests: ~90 s each for the last two, measured).
+SHARED_FIXTURES = ("digits_run", "zoo_summaries", "small_search", "bad_input_runs")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
