@@ -176,3 +176,39 @@ def test_a_failed_directory_write_leaves_the_old_artifact(tmp_path):
     os.replace(target, tmp_path / ".saved_model.previous")
     files.recover_directory(str(target))
     assert (target / "saved_model.pb").read_text() == "old"
+
+
+def test_export_killed_mid_write_leaves_whole_artifacts(tmp_path):
+    """SIGKILL while the SavedModel directory is being written, and at random moments of a
+    re-export: the artifacts at their destinations are always whole (the old ones or the new
+    ones), and the next run completes."""
+    from tests.script_forks import ScriptServer
+
+    model_path = tmp_path / "lenet5.keras"
+    keras.utils.set_random_seed(0)
+    keras_inception.get_model("lenet5").save(model_path)
+    command = [f"--model={model_path}", "--modes=float32", "--calibration_images=4", "--verification_images=8",
+               "--overwrite"]
+    saved_model, tflite_path = tmp_path / "saved_model", tmp_path / "model_float32.tflite"
+    images = _digit_images(32, 1, count=4)
+    expected = export_graph(keras.saving.load_model(model_path)).predict(images, verbose=0)
+
+    def assert_whole():
+        np.testing.assert_allclose(run_tflite(str(tflite_path), images), expected, atol=1e-4)
+        assert "serving_default" in tf.saved_model.load(str(saved_model)).signatures
+
+    rng = np.random.default_rng(0)
+    with ScriptServer("export.py", cwd=tmp_path) as server:
+        first = server.run(command, timeout=300)
+        assert first["returncode"] == 0, first["stderr"][-2000:]
+        killed = server.run(command, timeout=300, kill_on=tmp_path / ".saved_model.partial")
+        assert killed["killed"] and (tmp_path / ".saved_model.partial").exists()  # killed mid-write
+        assert_whole()
+        for _ in range(2):
+            killed = server.run(command, timeout=float(rng.uniform(0.2, 0.9) * first["seconds"]))
+            assert killed["killed"]
+            assert_whole()
+        final = server.run(command, timeout=300)
+    assert final["returncode"] == 0, final["stderr"][-2000:]
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
+    assert_whole()
