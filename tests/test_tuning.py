@@ -190,6 +190,16 @@ def test_tuner_flag_picks_keras_tuners_own_tuner(kind, tuner_class, oracle_class
     else:
         assert tuner.oracle.max_trials == 7
     assert set(tuner.oracle.get_space().values) >= {"width_multiplier", "stage_4_multiplier"}
+    # Its state files are replaced whole, a new file renamed in (a new inode), never rewritten
+    # in place: a search killed mid-write resumes from the old file or the new one.
+    trial = tuner.oracle.create_trial("tuner0")
+    state_files = [tmp_path / "search" / "oracle.json", tmp_path / "search" / f"trial_{trial.trial_id}" / "trial.json"]
+    tuner.oracle.save()
+    inodes = [path.stat().st_ino for path in state_files]
+    tuner.oracle.end_trial(trial)  # saves the trial and the oracle
+    assert all(path.stat().st_ino != inode for path, inode in zip(state_files, inodes))
+    assert json.loads(state_files[1].read_text())["trial_id"] == trial.trial_id
+    assert [path.name for path in (tmp_path / "search").rglob(".*")] == []  # nothing left beside them
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ trials, the Pareto front and the best model (exported on request) out.
         max_trials=6))
 
 A project directory, `saved_models/tune_<model>_<dataset>/` (`run_name`), holds keras-tuner's
-own state (`oracle.json`, `trial_*/`), and:
+own state (`oracle.json`, `trial_*/`, written atomically: see `tuners`), and:
 
     tune.json             the settings; a re-run with other settings is refused, not mixed in
     costs/                each trial net's parameters, multiply-adds (and latency)
@@ -33,7 +33,6 @@ import os
 import warnings
 
 import keras
-import keras_tuner
 from keras_tuner.src import config as keras_tuner_config  # DEBUG: no public switch
 
 from keras_inception import registry
@@ -42,7 +41,7 @@ from keras_inception.files import claim_job_directory, write_atomically, write_j
 from keras_inception.models.multi_output import MAIN_OUTPUT
 from keras_inception.training.job import TrainConfig, dataset_name, load_data_and_recipe, make_pipelines
 from keras_inception.training.precision import precision_policy
-from keras_inception.tuning import report
+from keras_inception.tuning import report, tuners
 from keras_inception.tuning.budget import Budget
 from keras_inception.tuning.hypermodel import OBJECTIVE, InceptionHyperModel
 from keras_inception.tuning.space import SearchSpace, smallest_kwargs
@@ -159,9 +158,8 @@ def make_tuner(config, hypermodel, project_dir):
         max_consecutive_failed_trials=10**9,
     )
     if config.tuner == "hyperband":
-        return keras_tuner.Hyperband(max_epochs=config.training.epochs, factor=config.hyperband_factor,
-                                     **common)
-    tuner_class = keras_tuner.RandomSearch if config.tuner == "random" else keras_tuner.BayesianOptimization
+        return tuners.Hyperband(max_epochs=config.training.epochs, factor=config.hyperband_factor, **common)
+    tuner_class = tuners.RandomSearch if config.tuner == "random" else tuners.BayesianOptimization
     return tuner_class(max_trials=config.max_trials, **common)
 
 
