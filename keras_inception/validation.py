@@ -6,8 +6,8 @@ Each raises a one-line ValueError that names the argument, says what is allowed,
 
 import math
 
-# A width or stage multiplier of the nets: past 16 even LeNet-5 has millions of channels to
-# allocate, and a huge one overflowed deep in Keras (fuzzing found it).
+# A width or stage multiplier of the nets, at most 16 (GoogLeNet 16 times as wide has ~1.7
+# billion parameters); a huge one overflowed deep inside Keras (fuzzing found it).
 MULTIPLIER_INTERVAL = "in (0, 16]"
 _INTERVALS = {
     MULTIPLIER_INTERVAL: lambda value: 0 < value <= 16,

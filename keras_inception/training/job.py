@@ -184,8 +184,9 @@ def agree_on_backup(backup_dir, num_processes):
     """The epoch every process of the run resumes from, the same for all (a collective).
 
     Each process writes its own backup at the end of each epoch, so a crash can land between
-    two processes' writes and leave them one epoch apart; resumed as they are, their gradient
-    exchanges would pair different steps and hang. Each process keeps its backup from the
+    two processes' writes and leave them one epoch apart; resumed as they are, they would run
+    different epochs with collectives that no longer match (the restart fails; measured in
+    tests/test_training.py). Each process keeps its backup from the
     epoch before (`AtomicBackupAndRestore(keep_previous=True)`), so all can go back to the
     oldest epoch any of them holds.
     """
