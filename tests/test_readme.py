@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -22,6 +23,14 @@ def test_readme_fit_example_trains_every_head():
     probabilities = namespace["probabilities"]
     assert probabilities.shape == (8, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.xdist_group("probe")
+def test_xdist_groups_take_effect(request):
+    # The suite's time relies on `--dist loadgroup` keeping a shared fixture's tests on one
+    # worker (conftest.py); with pytest 9.2 and pytest-xdist 3.8 it silently did not (setup.py).
+    if request.config.getvalue("loadgroup"):
+        assert request.node.nodeid.endswith("@probe"), request.node.nodeid
 
 
 def test_ci_runs_the_readme_test_command():
