@@ -7,8 +7,8 @@ A `.keras` file is a zip of `config.json` (which classes to build, with what arg
 Lambda layer carries. The checks here run first, on the archive as it is, before Keras
 builds anything from it:
 
-- only `.keras` files: a legacy `.h5` model is rebuilt by Keras's legacy loader, which is
-  not the `.keras` safe-mode path;
+- only `.keras` files: a legacy `.h5` model would be rebuilt by Keras's legacy HDF5 loader,
+  outside these checks and the `.keras` safe-mode path;
 - no member that would land outside the archive's folder (an absolute path, or `..`);
 - every class the config names is a Keras class or one of this package's, and none is a
   Lambda layer.
@@ -43,8 +43,9 @@ def check_model_file(path, argument="model"):
     path = os.fspath(path)
     if path.lower().endswith(LEGACY_EXTENSIONS):
         raise ValueError(
-            f"Legacy HDF5 model files are not loaded (they bypass Keras's safe mode); re-save the "
-            f"model with model.save('model.keras') where it was trained. Received: {argument}={path!r}"
+            f"Legacy HDF5 model files are not loaded (only .keras files go through these checks and "
+            f"Keras's safe mode); re-save the model with model.save('model.keras') where it was "
+            f"trained. Received: {argument}={path!r}"
         )
     if not path.endswith(".keras") or not os.path.isfile(path):
         raise ValueError(f"Expected an existing .keras model file. Received: {argument}={path!r}")
