@@ -50,9 +50,11 @@ def previous_directory(path):
 
 
 def recover_directory(path, keep_previous=False):
-    """Puts back a directory that `write_directory_atomically` moved aside if a crash hit
-    between its two renames; otherwise deletes the moved-aside one, unless `keep_previous`."""
+    """Puts back a directory that `write_directory_atomically` (or `roll_back_directory`) moved
+    aside if a crash hit between its two renames; otherwise deletes the moved-aside one, unless
+    `keep_previous`."""
     previous = previous_directory(path)
+    shutil.rmtree(_partial(path, "discarded"), ignore_errors=True)  # see roll_back_directory
     if not os.path.exists(path) and os.path.isdir(previous):
         os.replace(previous, path)
     elif os.path.isdir(previous) and not keep_previous:
@@ -77,6 +79,19 @@ def write_directory_atomically(path, write, keep_previous=False):
             shutil.rmtree(previous, ignore_errors=True)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+
+
+def roll_back_directory(path):
+    """Replaces `path` by the directory `write_directory_atomically(..., keep_previous=True)`
+    kept beside it, or removes `path` when none was kept. A crash between the two renames
+    leaves no `path` and the kept one beside it, which `recover_directory` then puts back: the
+    state this is heading to."""
+    discarded = _partial(path, "discarded")
+    shutil.rmtree(discarded, ignore_errors=True)
+    os.replace(path, discarded)
+    if os.path.isdir(previous_directory(path)):
+        os.replace(previous_directory(path), path)
+    shutil.rmtree(discarded)
 
 
 def claim_job_directory(directory, settings, *, settings_file, overwrite, job):

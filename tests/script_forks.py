@@ -2,9 +2,9 @@
 
     python tests/script_forks.py SCRIPT     # a case per stdin line, a result per stdout line
 
-A case is {"argv": [...], "timeout": seconds, "kill_on": glob}:
-the child is killed with SIGKILL after `timeout` seconds, or as soon as a path matching `kill_on`
-is written, say a half-written file; both are optional). The script is
+A case is {"argv": [...], "timeout": seconds, "kill_on": glob}: the child is killed with
+SIGKILL after `timeout` seconds, or as soon as a path matching `kill_on` is written, say a
+half-written file (both are optional). The script is
 imported once (its flags defined, TensorFlow imported), then each case runs in a child forked
 from that process: a real process with its own exit code, stdout and stderr, without the ~8 s
 of importing TensorFlow again. No TensorFlow op runs before the fork, so each child starts from

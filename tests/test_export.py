@@ -178,6 +178,31 @@ def test_a_failed_directory_write_leaves_the_old_artifact(tmp_path):
     assert (target / "saved_model.pb").read_text() == "old"
 
 
+def test_a_kept_previous_directory_can_be_rolled_back_to(tmp_path):
+    target = tmp_path / "backup"
+
+    def write(text):
+        def into(path):
+            os.makedirs(path)
+            (pathlib.Path(path) / "epoch").write_text(text)
+        files.write_directory_atomically(str(target), into, keep_previous=True)
+
+    write("1")
+    write("2")
+    files.recover_directory(str(target), keep_previous=True)  # a restart keeps the previous one
+    assert (pathlib.Path(files.previous_directory(str(target))) / "epoch").read_text() == "1"
+    files.roll_back_directory(str(target))
+    assert (target / "epoch").read_text() == "1"
+    assert sorted(os.listdir(tmp_path)) == ["backup"]
+    # A crash between the roll-back's renames: the previous one is put back, the other dropped.
+    write("2")
+    os.replace(target, tmp_path / ".backup.discarded")
+    files.recover_directory(str(target), keep_previous=True)
+    assert (target / "epoch").read_text() == "1" and sorted(os.listdir(tmp_path)) == ["backup"]
+    files.roll_back_directory(str(target))  # nothing kept: the directory goes
+    assert os.listdir(tmp_path) == []
+
+
 def test_export_killed_mid_write_leaves_whole_artifacts(tmp_path):
     """SIGKILL while the SavedModel directory is being written, and at random moments of a
     re-export: the artifacts at their destinations are always whole (the old ones or the new

@@ -72,7 +72,6 @@ def test_every_flag_takes_bad_values_with_a_one_line_error(script, saved_lenet, 
         lambda name: st.sampled_from(VALUES).map(lambda value: f"--{name}={value}") | st.just(f"--no{name}"))
     work = tmp_path / "work"  # the server's working directory: relative paths land here
     work.mkdir()
-    server = ScriptServer(script, cwd=work)
     outcomes = {"accepted": 0, "refused": 0, "stopped while running": 0}
 
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -102,10 +101,8 @@ def test_every_flag_takes_bad_values_with_a_one_line_error(script, saved_lenet, 
             for path in work.iterdir():
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
 
-    try:
+    with ScriptServer(script, cwd=work) as server:  # `check` runs each example through it
         check()
-    finally:
-        server.close()
     print(script, outcomes)
     assert outcomes["refused"] >= EXAMPLES // 2, outcomes  # most fuzzed values are bad ones
 

@@ -201,8 +201,7 @@ def test_training_killed_ten_times_resumes_and_ends_as_an_uninterrupted_run(tmp_
     """SIGKILL at random moments, and as soon as a half-written file appears (the backup, the
     history plot), then the same command again: every restart resumes from the last
     completed epoch, none loads a torn file, and the run ends with all its epochs once each."""
-    command = [ROOT / "scripts" / "train.py", "--model=lenet5", f"--epochs={KILL_EPOCHS}", "--steps_per_epoch=3",
-               f"--output_dir={tmp_path}"][1:]
+    command = ["--model=lenet5", f"--epochs={KILL_EPOCHS}", "--steps_per_epoch=3", f"--output_dir={tmp_path}"]
     run_dir = tmp_path / "lenet5_digits"
     rng = np.random.default_rng(0)
     completed, mid_write = [], 0

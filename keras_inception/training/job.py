@@ -31,6 +31,7 @@ from keras_inception.files import (
     claim_job_directory,
     previous_directory,
     recover_directory,
+    roll_back_directory,
     write_json_atomically,
     write_text_atomically,
 )
@@ -186,31 +187,24 @@ def agree_on_backup(backup_dir, num_processes):
     Each process writes its own backup at the end of each epoch, so a crash can land between
     two processes' writes and leave them one epoch apart; resumed as they are, they would run
     different epochs with collectives that no longer match (the restart fails; measured in
-    tests/test_training.py). Each process keeps its backup from the
-    epoch before (`AtomicBackupAndRestore(keep_previous=True)`), so all can go back to the
-    oldest epoch any of them holds.
+    tests/test_training.py). Each process keeps its backup from the epoch before
+    (`AtomicBackupAndRestore(keep_previous=True)`), so all can go back to the oldest epoch any
+    of them holds.
     """
-    discarded = os.path.join(os.path.dirname(backup_dir), f".{os.path.basename(backup_dir)}.discarded")
-    shutil.rmtree(discarded, ignore_errors=True)  # left by a crash below
     done = resumed_epoch(backup_dir, keep_previous=num_processes > 1)
     epochs = gather_from_processes(done, num_processes)
     agreed = min(epochs)
     if done == agreed:
         return done
     previous = previous_directory(backup_dir)
-    if agreed > 0 and backup_epoch(previous) != agreed:
+    if agreed == 0:  # another process has no backup yet: this one starts over too
+        shutil.rmtree(previous, ignore_errors=True)
+    elif backup_epoch(previous) != agreed:
         raise RuntimeError(
             f"The processes' backups hold epochs {epochs} and this one cannot go back to epoch "
             f"{agreed}; delete every process's {os.path.basename(backup_dir)}/ to start over."
         )
-    if agreed == 0:
-        shutil.rmtree(previous, ignore_errors=True)
-    # A crash between these renames leaves no backup/, and recover_directory puts back the
-    # previous one: the state this function is heading to.
-    os.replace(backup_dir, discarded)
-    if agreed > 0:
-        os.replace(previous, backup_dir)
-    shutil.rmtree(discarded)
+    roll_back_directory(backup_dir)
     return agreed
 
 
