@@ -26,6 +26,24 @@ def free_port():
 SHARED_FIXTURES = ("digits_run", "zoo_summaries", "small_search", "bad_input_runs")
 
 
+# The longest units of work (a group's tests together), longest first, as measured with two
+# workers (60-240 s each). They are handed out first (`--no-loadscope-reorder` in pytest.ini
+# keeps this order), so that short tests fill the end and both workers finish together.
+LONGEST_FIRST = (
+    "test_killed_search_resumes_and_keeps_completed_trials", "digits_run",
+    "test_chief_and_two_workers_record_every_trial_once", "test_two_jax_processes_killed_one_epoch_apart_resume_together",
+    "benchmark", "zoo_summaries", "small_search", "test_readme_main_command_trains_exports_and_reports",
+    "test_googlenet_trains_under_jax_and_lrn_matches_tensorflow", "bad_input_runs",
+    "test_training_killed_ten_times_resumes_and_ends_as_an_uninterrupted_run", "test_readme_fit_example_trains_every_head",
+    "test_mixed_precision_job_keeps_heads_float32_and_scales_the_loss",
+)
+
+
+def _unit(item):
+    group = item.get_closest_marker("xdist_group")
+    return group.args[0] if group else item.originalname
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
@@ -33,6 +51,8 @@ def pytest_collection_modifyitems(items):
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(pytest.mark.xdist_group(fixture))
                 break
+    rank = {unit: index for index, unit in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_unit(item), len(rank)))  # stable: the rest keep their order
 
 
 @pytest.fixture(autouse=True)

@@ -79,6 +79,7 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
         assert train[fed]["images_per_second"] > 0
     assert train["peak_rss_mb"] >= train["base_rss_mb"] > 0
     assert train["backend"] == "tensorflow" and train["precision"] == "float32"
+    assert train["onednn"] is True  # turned on by the runner where TensorFlow leaves it off
     assert train["fit"]["epochs"] == runner.SMOKE["fit_epochs"] and train["fit"]["seconds"] > 0
     latency = googlenet["keras_latency"]
     assert latency["macs"] == GOOGLENET_TORCHVISION_MACS_80
@@ -96,6 +97,7 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
                for mode in ("float32", "int8"))
     assert results["matmul_peak"]["gflops"] > 0
     rows = {row["measure"]: row for row in results["summary"]["googlenet"]["rows"]}
+    assert rows["training throughput"]["note"] == "TensorFlow's oneDNN kernels on"
     pipeline = rows["pipeline cost"]
     assert pipeline["ratio"] == pytest.approx(
         1 - train["pipeline_fed"]["images_per_second"] / train["memory_fed"]["images_per_second"])

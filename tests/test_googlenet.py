@@ -164,8 +164,14 @@ def test_fit_on_a_dataset_with_one_label_per_image(small_googlenet, images, labe
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(4)
     model = small_googlenet
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(dataset, validation_data=dataset, epochs=1, verbose=0)
+    traces = []  # train_step runs once per trace of the compiled step
+    train_step = model.train_step
+    model.train_step = lambda data: traces.append(data) or train_step(data)
+    history = model.fit(dataset, validation_data=dataset, epochs=2, verbose=0)
     assert {"val_main_loss", "val_aux1_loss", "val_aux2_loss", "val_main_accuracy"} <= set(history.history)
+    # The optimizer's and metrics' variables were built before the first step, so the step was
+    # traced once, not a second time to create them (AuxiliaryHeadsModel._maybe_symbolic_build).
+    assert len(traces) == 1
 
 
 def test_keras_save_and_reload_in_safe_mode(small_googlenet, images, labels, tmp_path):

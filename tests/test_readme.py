@@ -29,8 +29,18 @@ def test_readme_fit_example_trains_every_head():
 def test_xdist_groups_take_effect(request):
     # The suite's time relies on `--dist loadgroup` keeping a shared fixture's tests on one
     # worker (conftest.py); with pytest 9.2 and pytest-xdist 3.8 it silently did not (setup.py).
-    if request.config.getvalue("loadgroup"):
+    if getattr(request.config.option, "loadgroup", False):  # set on the workers only (not with -n 0)
         assert request.node.nodeid.endswith("@probe"), request.node.nodeid
+
+
+def test_longest_first_names_units_of_this_suite(request):
+    # conftest.py hands out these units first; a renamed test would silently fall back in line.
+    from tests.conftest import LONGEST_FIRST, _unit
+
+    units = {_unit(item) for item in request.session.items}
+    if len(units) < 100:
+        pytest.skip("a part of the suite was collected")
+    assert set(LONGEST_FIRST) <= units, set(LONGEST_FIRST) - units
 
 
 def test_ci_runs_the_readme_test_command():

@@ -90,6 +90,13 @@ def _random_batches(batch_size, image_size, count=2):
     return generate()
 
 
+def _onednn_enabled():
+    """Whether TensorFlow runs its oneDNN kernels in this process (TF_ENABLE_ONEDNN_OPTS)."""
+    from tensorflow.python.util import _pywrap_util_port  # no public name reports it
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def _device_peak_mb():
     import jax
 
@@ -125,6 +132,7 @@ def train_throughput(spec):
     base_rss = memory.rss_mb()
     result = {
         "backend": backend,
+        "onednn": backend == "tensorflow" and _onednn_enabled(),
         "precision": keras.mixed_precision.global_policy().name,
         "params": model.count_params(),
         "macs": profile(model).macs,

@@ -70,7 +70,8 @@ def _cpu_rows(model, peak):
     peak_gflops = lookup(peak, "gflops")
     return [
         _row("training throughput", rate, torch_rate, _ratio(rate, torch_rate), "images/s",
-             "torchvision (NCHW, PyTorch's default)"),
+             "torchvision (NCHW, PyTorch's default)",
+             note=f"TensorFlow's oneDNN kernels {'on' if ours.get('onednn') else 'off'}"),
         _row("training throughput vs channels_last", rate, torch_cl_rate,
              _ratio(rate, torch_cl_rate), "images/s", "torchvision (channels_last)"),
         _row("training peak memory", lookup(ours, "peak_rss_mb"), lookup(torch, "peak_rss_mb"),

@@ -4,6 +4,8 @@ Signatures (list them with `saved_model_cli show --dir DIR --all`):
 
 - `serving_default(images)`: uint8 images (N, H, W, 3) of any size, as decoded from files.
 - `serve_float(images)`: float32 images (N, H, W, 3) in [0, 1], any size.
+- `single_image(image)`: one image as the net takes it, float32 (1, size, size, channels) in
+  [0, 1], no preprocessing: what the .tflite files are converted from (and take).
 
 Both apply the evaluation view the net was validated on (`preprocessing.evaluation_view`:
 central crop, resize, channel conversion) and return `probabilities` (or `logits`) and
@@ -14,8 +16,9 @@ import keras
 import tensorflow as tf
 
 from keras_inception.data import preprocessing
+from keras_inception.export.tflite import SIGNATURE as SINGLE_IMAGE, add_single_image_endpoint
 
-SIGNATURES = ("serving_default", "serve_float")
+SIGNATURES = ("serving_default", "serve_float", SINGLE_IMAGE)
 
 
 def write_saved_model(graph, path, *, logits=False):
@@ -31,4 +34,5 @@ def write_saved_model(graph, path, *, logits=False):
     archive.track(graph)
     for name, dtype in zip(SIGNATURES, (tf.uint8, tf.float32)):
         archive.add_endpoint(name, serve, input_signature=[tf.TensorSpec((None, None, None, 3), dtype, name="images")])
+    add_single_image_endpoint(archive, graph)
     archive.write_out(path, verbose=False)

@@ -13,13 +13,23 @@ MODES = ("float32", "float16", "dynamic", "int8")
 INT8_IO = ("none", "int8", "uint8")
 
 
+# The SavedModel signature the converter reads: `graph` at batch 1, taking what the .tflite
+# takes. The served SavedModel carries it too (savedmodel.py), so that an export writes one.
+SIGNATURE = "single_image"
+
+
+def add_single_image_endpoint(archive, graph):
+    """Adds `SIGNATURE` to a `keras.export.ExportArchive` tracking `graph`."""
+    archive.add_endpoint(SIGNATURE, lambda image: graph(image, training=False),
+                         input_signature=[tf.TensorSpec((1, *graph.input_shape[1:]), tf.float32, name="image")])
+
+
 def _write_batch_one_saved_model(graph, directory):
     """`graph` at batch 1 as a SavedModel: the path on which the converter freezes every
     variable (from a concrete function, int8 calibration met unfrozen variable reads)."""
     archive = keras.export.ExportArchive()
     archive.track(graph)
-    archive.add_endpoint("serve", lambda image: graph(image, training=False),
-                         input_signature=[tf.TensorSpec((1, *graph.input_shape[1:]), tf.float32, name="image")])
+    add_single_image_endpoint(archive, graph)
     archive.write_out(directory, verbose=False)
 
 
@@ -36,16 +46,24 @@ def convert(graph, mode, *, representative_images=None, int8_io="none"):
         return converted
 
 
-def convert_modes(graph, modes, *, representative_images=None, int8_io="none"):
+def convert_modes(graph, modes, *, representative_images=None, int8_io="none", saved_model=None):
     """Yields (mode, .tflite bytes) for each of `modes` in turn (see `convert`). The batch-one
-    SavedModel the converter reads is written once for all of them: writing it costs about as
-    much as a conversion."""
+    SavedModel the converter reads is written once for all of them (writing it costs about as
+    much as a conversion), or not at all when `saved_model` is a directory already holding
+    `graph` with the `SIGNATURE` endpoint (the served SavedModel)."""
+    if saved_model is not None:
+        yield from _convert_saved_model(saved_model, modes, representative_images, int8_io)
+        return
     with tempfile.TemporaryDirectory(prefix="keras_inception_tflite_") as directory:
         _write_batch_one_saved_model(graph, directory)
-        for mode in modes:
-            converter = tf.lite.TFLiteConverter.from_saved_model(directory, signature_keys=["serve"])
-            _configure(converter, mode, representative_images, int8_io)
-            yield mode, converter.convert()
+        yield from _convert_saved_model(directory, modes, representative_images, int8_io)
+
+
+def _convert_saved_model(directory, modes, representative_images, int8_io):
+    for mode in modes:
+        converter = tf.lite.TFLiteConverter.from_saved_model(directory, signature_keys=[SIGNATURE])
+        _configure(converter, mode, representative_images, int8_io)
+        yield mode, converter.convert()
 
 
 def _configure(converter, mode, representative_images, int8_io):
