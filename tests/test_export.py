@@ -134,6 +134,10 @@ def test_saved_model_serves_uint8_images_in_a_fresh_process(trained_run, tmp_pat
     shown = subprocess.run([saved_model_cli, "show", "--dir", str(trained_run / "saved_model"), "--all"],
                            env=env, capture_output=True, text=True, timeout=300)
     assert "signature_def['serving_default']" in shown.stdout and "signature_def['serve_float']" in shown.stdout
+    # What the .tflite files were converted from: the net itself, one float32 image in [0, 1].
+    single = tf.saved_model.load(str(trained_run / "saved_model")).signatures["single_image"]
+    (scores,) = single(image=view[:1]).values()
+    np.testing.assert_allclose(scores, expected[:1], atol=1e-5)
 
 
 def test_model_trained_under_mixed_precision_exports(tmp_path):
