@@ -13,9 +13,9 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# TensorFlow leaves its oneDNN kernels off unless the processor has newer vector instructions
-# (off on an AVX2-only EPYC, measured); there they train GoogLeNet ~1.9x faster than the
-# default kernels (README, "Benchmark"). TF_ENABLE_ONEDNN_OPTS=0 keeps them off.
+# TensorFlow leaves its oneDNN kernels off on some processors (an AVX2-only EPYC, measured);
+# there they train GoogLeNet ~1.9x faster than its default kernels (README, "Train GoogLeNet
+# with model.fit"). TF_ENABLE_ONEDNN_OPTS=0 keeps them off.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 from absl import flags  # noqa: E402

@@ -60,7 +60,10 @@ def test_googlenet_trains_under_jax_and_lrn_matches_tensorflow(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", JAX_PROGRAM, json.dumps(kwargs), str(tmp_path / "x.npy"), str(tmp_path / "lrn.npy")],
         capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu"),
+        # XLA compiles the one step with LLVM's optimisations off: 24 s instead of 57 s here;
+        # what runs is the same graph.
+        env=dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
+                 XLA_FLAGS="--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
