@@ -7,7 +7,7 @@ Signatures (list them with `saved_model_cli show --dir DIR --all`):
 - `single_image(image)`: one image as the net takes it, float32 (1, size, size, channels) in
   [0, 1], no preprocessing: what the .tflite files are converted from (and take).
 
-Both apply the evaluation view the net was validated on (`preprocessing.evaluation_view`:
+The first two apply the evaluation view the net was validated on (`preprocessing.evaluation_view`:
 central crop, resize, channel conversion) and return `probabilities` (or `logits`) and
 `class_ids`, so a client needs nothing from this package.
 """
