@@ -174,6 +174,15 @@ def test_fit_on_a_dataset_with_one_label_per_image(small_googlenet, images, labe
     assert len(traces) == 1
 
 
+def test_fit_on_an_empty_dataset_warns_as_keras_does(small_googlenet):
+    import tensorflow as tf
+
+    empty = tf.data.Dataset.from_tensor_slices((np.zeros((0, 32, 32, 3), "float32"), np.zeros((0,), "int64")))
+    small_googlenet.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.warns(UserWarning, match="ran out of data"):
+        small_googlenet.fit(empty.batch(4), epochs=1, verbose=0)
+
+
 def test_keras_save_and_reload_in_safe_mode(small_googlenet, images, labels, tmp_path):
     model = small_googlenet
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],

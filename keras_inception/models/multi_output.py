@@ -70,7 +70,10 @@ class AuxiliaryHeadsModel(keras.Model):
         # cores). Build them from the first batch beforehand, as Keras does on JAX and under
         # a strategy.
         if self._distribute_strategy is None:
-            self._symbolic_build(iterator=iterator, data_batch=data_batch)
+            try:
+                self._symbolic_build(iterator=iterator, data_batch=data_batch)
+            except StopIteration:  # no batch: Keras's own loop then warns that the data ran out
+                pass
         else:
             super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
