@@ -18,7 +18,9 @@ import tensorflow as tf
 from keras_inception.data import preprocessing
 from keras_inception.export.tflite import SIGNATURE as SINGLE_IMAGE, add_single_image_endpoint
 
-SIGNATURES = ("serving_default", "serve_float", SINGLE_IMAGE)
+# The serving signatures (preprocessing inside) by the image dtype they take.
+SERVING_SIGNATURES = {"serving_default": tf.uint8, "serve_float": tf.float32}
+SIGNATURES = (*SERVING_SIGNATURES, SINGLE_IMAGE)
 
 
 def write_saved_model(graph, path, *, logits=False):
@@ -32,7 +34,7 @@ def write_saved_model(graph, path, *, logits=False):
 
     archive = keras.export.ExportArchive()
     archive.track(graph)
-    for name, dtype in zip(SIGNATURES, (tf.uint8, tf.float32)):
+    for name, dtype in SERVING_SIGNATURES.items():
         archive.add_endpoint(name, serve, input_signature=[tf.TensorSpec((None, None, None, 3), dtype, name="images")])
     add_single_image_endpoint(archive, graph)
     archive.write_out(path, verbose=False)
