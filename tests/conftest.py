@@ -33,7 +33,7 @@ LONGEST_FIRST = (
     "test_killed_search_resumes_and_keeps_completed_trials", "digits_run",
     "test_chief_and_two_workers_record_every_trial_once", "test_two_jax_processes_killed_one_epoch_apart_resume_together",
     "benchmark", "zoo_summaries", "small_search", "test_readme_main_command_trains_exports_and_reports",
-    "test_googlenet_trains_under_jax_and_lrn_matches_tensorflow", "bad_input_runs",
+    "test_googlenet_trains_under_jax_and_lrn_and_batch_norm_match_tensorflow", "bad_input_runs",
     "test_training_killed_ten_times_resumes_and_ends_as_an_uninterrupted_run", "test_readme_fit_example_trains_every_head",
     "test_mixed_precision_job_keeps_heads_float32_and_scales_the_loss",
 )

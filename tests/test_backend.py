@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -35,7 +36,7 @@ JAX_PROGRAM = textwrap.dedent(
     import numpy as np
     import keras
     import keras_inception
-    from keras_inception.layers import LocalResponseNormalization, GOOGLENET_LRN
+    from keras_inception.layers import FusedBatchNormalization, LocalResponseNormalization, GOOGLENET_LRN
     kwargs = json.loads(sys.argv[1])
     kwargs["input_shape"] = tuple(kwargs["input_shape"])
     keras.utils.set_random_seed(0)
@@ -46,19 +47,24 @@ JAX_PROGRAM = textwrap.dedent(
     x = np.load(sys.argv[2])
     lrn = keras.ops.convert_to_numpy(LocalResponseNormalization(**GOOGLENET_LRN)(x))
     np.save(sys.argv[3], lrn)
+    batch_norm = FusedBatchNormalization(momentum=0.9)
+    normalized = keras.ops.convert_to_numpy(batch_norm(x, training=True))
+    np.savez(sys.argv[4], outputs=normalized,
+             moving_variance=keras.ops.convert_to_numpy(batch_norm.moving_variance))
     print(json.dumps({"backend": keras.backend.backend(), "params": model.count_params(),
                       "logs": sorted(logs), "finite": bool(np.isfinite(logs["loss"]))}))
     """
 )
 
 
-def test_googlenet_trains_under_jax_and_lrn_matches_tensorflow(tmp_path):
+def test_googlenet_trains_under_jax_and_lrn_and_batch_norm_match_tensorflow(tmp_path):
     pytest.importorskip("jax")
     x = (np.random.default_rng(2).standard_normal((2, 5, 5, 32)) * 20).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     kwargs = dict(SMALL_GOOGLENET, input_shape=list(SMALL_GOOGLENET["input_shape"]))
     result = subprocess.run(
-        [sys.executable, "-c", JAX_PROGRAM, json.dumps(kwargs), str(tmp_path / "x.npy"), str(tmp_path / "lrn.npy")],
+        [sys.executable, "-c", JAX_PROGRAM, json.dumps(kwargs), str(tmp_path / "x.npy"), str(tmp_path / "lrn.npy"),
+         str(tmp_path / "bn.npz")],
         capture_output=True, text=True, timeout=300,
         # XLA compiles the one step with LLVM's optimisations off: 24 s instead of 57 s here;
         # what runs is the same graph.
@@ -73,3 +79,9 @@ def test_googlenet_trains_under_jax_and_lrn_matches_tensorflow(tmp_path):
     assert report["finite"]
     expected = tf.nn.local_response_normalization(x, **GOOGLENET_LRN).numpy()
     np.testing.assert_allclose(np.load(tmp_path / "lrn.npy"), expected, rtol=1e-5, atol=1e-6)
+    # Under JAX the fused batch norm is Keras's own layer: a training step as TensorFlow's.
+    keras_batch_norm = keras.layers.BatchNormalization(momentum=0.9)
+    expected = keras_batch_norm(x, training=True).numpy()
+    under_jax = np.load(tmp_path / "bn.npz")
+    np.testing.assert_allclose(under_jax["outputs"], expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(under_jax["moving_variance"], keras_batch_norm.moving_variance.numpy(), rtol=1e-5)

@@ -1,11 +1,25 @@
-"""The shared building blocks: LRN against TensorFlow's op, the conv block's names and options."""
+"""The shared building blocks: LRN against TensorFlow's op, fused batch norm against Keras's
+layer, the conv block's names and options."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_inception.layers import ALEXNET_LRN, GOOGLENET_LRN, LocalResponseNormalization, conv_block
+from keras_inception.layers import (
+    ALEXNET_LRN,
+    GOOGLENET_LRN,
+    FusedBatchNormalization,
+    LocalResponseNormalization,
+    conv_block,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(
@@ -70,3 +84,99 @@ def test_conv_block_without_activation_and_with_stride():
     outputs = conv_block(inputs, 4, 3, name="b", strides=2, padding="valid", activation=None)
     assert tuple(outputs.shape) == (None, 3, 3, 4)
     assert [layer.name for layer in keras.Model(inputs, outputs).layers[1:]] == ["b_conv"]
+
+
+def _fused_ops(function, *args):
+    """The FusedBatchNormV3 ops in the graph `function` traces for `args`."""
+    graph = tf.function(function).get_concrete_function(*args).graph
+    return [op for op in graph.get_operations() if op.type == "FusedBatchNormV3"]
+
+
+def _training_step(layer, x, weights):
+    """One training step's output, gradients (input, then variables) and moving statistics."""
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            outputs = layer(x, training=True)
+            loss = tf.reduce_sum(outputs * weights)
+        return outputs, tape.gradient(loss, [x] + layer.trainable_variables)
+
+    outputs, gradients = step(tf.constant(x))
+    return [outputs, *gradients, layer.moving_mean, layer.moving_variance]
+
+
+def fused_batch_norm_matches_keras():
+    """FusedBatchNormalization against Keras's layer in a training step, for shapes down to
+    one value per channel (where Bessel's correction must not divide by zero)."""
+    cases = [((4, 7, 5, 6), {}), ((1, 1, 1, 3), {"scale": False}),
+             ((3, 2, 2, 8), {"center": False, "scale": False})]
+    for shape, options in cases:
+        rng = np.random.default_rng(0)
+        x = (rng.standard_normal(shape) * 3 + 1).astype(np.float32)
+        weights = tf.constant(rng.standard_normal(shape).astype(np.float32))
+        pair = [cls(momentum=0.9, epsilon=1e-3, **options)
+                for cls in (keras.layers.BatchNormalization, FusedBatchNormalization)]
+        for layer in pair:
+            layer.build(shape)
+            if layer.scale:
+                layer.gamma.assign(np.linspace(0.5, 2.0, shape[-1]))
+        assert not _fused_ops(lambda x: pair[0](x, training=True), x)
+        assert len(_fused_ops(lambda x: pair[1](x, training=True), x)) == 1
+        expected, actual = (_training_step(layer, x, weights) for layer in pair)
+        assert len(actual) == len(expected)
+        for got, want in zip(actual, expected):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
+        # The step's momentum-0.9 update moved the statistics off their initial values.
+        assert not np.allclose(np.asarray(pair[1].moving_variance), 1.0)
+
+
+def test_fused_batch_norm_trains_as_keras_batch_norm():
+    fused_batch_norm_matches_keras()
+
+
+def test_fused_batch_norm_trains_as_keras_batch_norm_with_onednn_kernels():
+    # TensorFlow picks its oneDNN kernel for the fused op only with TF_ENABLE_ONEDNN_OPTS=1,
+    # which our scripts set; it is read once, at import, hence a process of its own.
+    code = ("from tensorflow.python.util import _pywrap_util_port as port; "
+            "assert port.IsMklEnabled(); "
+            "from tests.test_layers import fused_batch_norm_matches_keras as check; check()")
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "1"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("shape, training", [((2, 4, 4, 3), False), ((5, 3), True)])
+def test_fused_batch_norm_leaves_the_rest_to_keras(shape, training):
+    """Inference and other ranks are Keras's own code: no fused op, and the same results."""
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    keras_layer, fused = keras.layers.BatchNormalization(), FusedBatchNormalization()
+    for layer in (keras_layer, fused):
+        layer.build(shape)
+        layer.moving_mean.assign(np.full(shape[-1], 0.5))
+    assert not _fused_ops(lambda x: fused(x, training=training), x)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(fused(x, training=training)),
+                                  keras.ops.convert_to_numpy(keras_layer(x, training=training)))
+
+
+def test_fused_batch_norm_under_mixed_precision_computes_in_float32():
+    x = np.random.default_rng(3).standard_normal((2, 3, 3, 4)).astype(np.float16)
+    pair = [cls(dtype="mixed_float16")
+            for cls in (keras.layers.BatchNormalization, FusedBatchNormalization)]
+    expected, actual = (layer(x, training=True) for layer in pair)
+    assert actual.dtype == expected.dtype == tf.float16
+    np.testing.assert_allclose(actual.numpy(), expected.numpy(), atol=2e-3)
+    assert pair[1].moving_variance.dtype == "float32"
+
+
+def test_conv_block_batch_norm_is_fused_and_saves(tmp_path):
+    inputs = keras.Input((6, 6, 3))
+    model = keras.Model(inputs, conv_block(inputs, 4, 3, name="b", batch_norm=True))
+    assert type(model.get_layer("b_bn")) is FusedBatchNormalization
+    model.save(tmp_path / "m.keras")
+    restored = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(restored.get_layer("b_bn")) is FusedBatchNormalization
+    x = np.random.default_rng(4).random((2, 6, 6, 3), dtype=np.float32)
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
