@@ -3,6 +3,7 @@
 from keras_inception import layers
 from keras_inception.models import (
     AuxiliaryHeadsModel,
+    TracedOnceModel,
     alexnet,
     aux_loss_weights,
     googlenet,
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AuxiliaryHeadsModel",
     "Profile",
+    "TracedOnceModel",
     "alexnet",
     "aux_loss_weights",
     "endpoint_names",

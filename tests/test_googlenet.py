@@ -170,7 +170,7 @@ def test_fit_on_a_dataset_with_one_label_per_image(small_googlenet, images, labe
     history = model.fit(dataset, validation_data=dataset, epochs=2, verbose=0)
     assert {"val_main_loss", "val_aux1_loss", "val_aux2_loss", "val_main_accuracy"} <= set(history.history)
     # The optimizer's and metrics' variables were built before the first step, so the step was
-    # traced once, not a second time to create them (AuxiliaryHeadsModel._maybe_symbolic_build).
+    # traced once, not a second time to create them (TracedOnceModel._maybe_symbolic_build).
     assert len(traces) == 1
 
 

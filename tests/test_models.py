@@ -89,6 +89,7 @@ def _numpy(outputs):
 @pytest.mark.parametrize("name", NETS)
 def test_small_form_trains_a_step_and_round_trips_through_keras_files(name, tmp_path):
     model = _small(name)
+    assert isinstance(model, keras_inception.TracedOnceModel)
     assert tuple(model.input_shape[1:3]) == (32, 32)
     images = np.random.default_rng(0).random((4, *model.input_shape[1:]), dtype=np.float32)
     labels = np.arange(4)
@@ -214,3 +215,36 @@ def test_classifiers_stay_float32_under_mixed_precision(name, kwargs):
         assert np.isfinite(logs["loss"])
     finally:
         keras.config.set_dtype_policy("float32")
+
+
+def _first_fit(model):
+    """How many times `fit` traces the training and the evaluation step of a fresh model, and
+    its history."""
+    import tensorflow as tf
+
+    images = np.random.default_rng(0).random((12, *model.input_shape[1:]), dtype=np.float32)
+    data = tf.data.Dataset.from_tensor_slices((images, np.arange(12) % 10)).batch(4)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    traces = {"train": 0, "test": 0}  # each step method runs once per trace of its function
+    train_step, test_step = model.train_step, model.test_step
+    model.train_step = lambda batch: traces.update(train=traces["train"] + 1) or train_step(batch)
+    model.test_step = lambda batch: traces.update(test=traces["test"] + 1) or test_step(batch)
+    history = model.fit(data, validation_data=data, epochs=2, verbose=0)
+    return traces, history.history
+
+
+def _lenet(seed):
+    keras.utils.set_random_seed(seed)
+    return keras_inception.get_model("lenet5", input_shape=(32, 32, 1), num_classes=10)
+
+
+def test_first_fit_traces_each_step_once_and_trains_as_keras_model_does():
+    # Keras's own functional model creates the optimizer's and metrics' variables inside the
+    # first traced training step, and traces it again (TensorFlow, no distribution strategy).
+    plain = _lenet(0)
+    keras_traces, keras_history = _first_fit(keras.Model(plain.inputs, plain.outputs))
+    assert keras_traces == {"train": 2, "test": 1}
+    traces, history = _first_fit(_lenet(0))
+    assert traces == {"train": 1, "test": 1}
+    # Building from the first batch took no batch from training: the same losses, to the bit.
+    assert history == keras_history

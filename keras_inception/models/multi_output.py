@@ -15,6 +15,8 @@ main head's unless given per output.
 import keras
 from keras import tree
 
+from keras_inception.models.traced_once import TracedOnceModel
+
 MAIN_OUTPUT = "main"
 # The paper adds each auxiliary loss with a discount weight of 0.3 (section 5).
 AUX_LOSS_WEIGHT = 0.3
@@ -28,7 +30,7 @@ def aux_loss_weights(model):
 
 
 @keras.saving.register_keras_serializable(package="keras_inception")
-class AuxiliaryHeadsModel(keras.Model):
+class AuxiliaryHeadsModel(TracedOnceModel):
     """A functional model whose outputs are a dict: `main` plus auxiliary classifiers.
 
     Built exactly like `keras.Model(inputs, {"main": ..., "aux1": ...})`. It differs only in
@@ -62,20 +64,6 @@ class AuxiliaryHeadsModel(keras.Model):
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         return super().compute_metrics(x, self._fan_out(y), y_pred, self._fan_out(sample_weight))
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # TensorFlow's trainer only. With no distribution strategy set, Keras leaves the
-        # optimizer's and the metrics' variables to be created inside the first traced step,
-        # and tf.function then traces that step a second time (~20 s for a GoogLeNet on 2 CPU
-        # cores). Build them from the first batch beforehand, as Keras does on JAX and under
-        # a strategy.
-        if self._distribute_strategy is None:
-            try:
-                self._symbolic_build(iterator=iterator, data_batch=data_batch)
-            except StopIteration:  # no batch: Keras's own loop then warns that the data ran out
-                pass
-        else:
-            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def compile_from_config(self, config):
         # Keras skips re-compiling models whose `compile` is overridden; ours only fills in
@@ -111,4 +99,4 @@ def inference_model(model):
             f"Received: output_names={model.output_names!r}"
         )
     main = model.get_layer(MAIN_OUTPUT).output
-    return keras.Model(model.inputs, main, name=model.name)
+    return TracedOnceModel(model.inputs, main, name=model.name)

@@ -287,11 +287,6 @@ def compile_for_training(model, recipe, *, steps_per_epoch, epochs, from_logits=
         metrics={name: ["accuracy"] for name in model.output_names},
         jit_compile=jit_compile,
     )
-    # With no distribution strategy set, Keras creates the metrics' and the optimizer's
-    # variables inside the first traced train step, and TensorFlow then traces that step a
-    # second time. Built here, GoogLeNet's first epoch starts ~20 s sooner on a 2-core CPU.
-    # (Keras's own build, which `fit` runs under a strategy; no public name calls it.)
-    model._symbolic_build(data_batch=(model.inputs[0], keras.KerasTensor((None,), dtype="int32")))
 
 
 def load_data_and_recipe(config):
