@@ -166,6 +166,7 @@ def test_fused_batch_norm_under_mixed_precision_computes_in_float32():
     pair = [cls(dtype="mixed_float16")
             for cls in (keras.layers.BatchNormalization, FusedBatchNormalization)]
     expected, actual = (layer(x, training=True) for layer in pair)
+    assert _fused_ops(lambda x: pair[1](x, training=True), x)
     assert actual.dtype == expected.dtype == tf.float16
     np.testing.assert_allclose(actual.numpy(), expected.numpy(), atol=2e-3)
     assert pair[1].moving_variance.dtype == "float32"
