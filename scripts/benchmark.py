@@ -2,7 +2,7 @@
 
     python scripts/benchmark.py                        # CPU: all nets, 2 threads
     python scripts/benchmark.py --models=googlenet --batch_size=16
-    python scripts/benchmark.py --smoke                # seconds: every measurement, tiny
+    python scripts/benchmark.py --smoke                # 1-2 minutes: every measurement, tiny
     KERAS_BACKEND=jax python scripts/benchmark.py --platform=gpu   # a GPU machine, no TensorFlow
 
 CPU: `model.fit` throughput against torchvision in PyTorch (fed from memory, and from the real
@@ -18,8 +18,6 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# TensorFlow's oneDNN kernels, also where it leaves them off: see scripts/train.py.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 from absl import flags  # noqa: E402
 

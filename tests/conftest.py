@@ -20,6 +20,21 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def count_step_traces(model):
+    """Counts the runs of `model.train_step` and `model.test_step`: Keras runs each once per
+    trace of its compiled function. Returns the counts, kept up to date: {"train": n, "test": n}."""
+    traces = {"train": 0, "test": 0}
+    for kind in traces:
+        step = getattr(model, f"{kind}_step")
+
+        def counted(batch, kind=kind, step=step):
+            traces[kind] += 1
+            return step(batch)
+
+        setattr(model, f"{kind}_step", counted)
+    return traces
+
+
 # Session and module fixtures that take a minute or more to build; the tests using each run on
 # one pytest-xdist worker so that it is built once (a module fixture is otherwise built again
 # on each worker that runs one of its tests: ~90 s each for the last two, measured).

@@ -10,6 +10,7 @@ import pytest
 
 import keras_inception
 from keras_inception.models import inference_model
+from tests.conftest import count_step_traces
 
 MAIN = ("main",)
 AUX = ("aux1", "aux2", "main")
@@ -225,10 +226,7 @@ def _first_fit(model):
     images = np.random.default_rng(0).random((12, *model.input_shape[1:]), dtype=np.float32)
     data = tf.data.Dataset.from_tensor_slices((images, np.arange(12) % 10)).batch(4)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    traces = {"train": 0, "test": 0}  # each step method runs once per trace of its function
-    train_step, test_step = model.train_step, model.test_step
-    model.train_step = lambda batch: traces.update(train=traces["train"] + 1) or train_step(batch)
-    model.test_step = lambda batch: traces.update(test=traces["test"] + 1) or test_step(batch)
+    traces = count_step_traces(model)
     history = model.fit(data, validation_data=data, epochs=2, verbose=0)
     return traces, history.history
 

@@ -101,7 +101,8 @@ def run_task(task, spec, config, log):
     if config.platform == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
         env["JAX_PLATFORMS"] = "cpu"
-    # Our side as scripts/train.py runs it: TensorFlow's oneDNN kernels on (see there).
+    # Our side as scripts/train.py runs it: TensorFlow's oneDNN kernels on (see there). Only
+    # the workers compute, so only they need it.
     env.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     started = time.perf_counter()
     command = [sys.executable, "-m", "keras_inception.benchmarks.worker", task, json.dumps(spec)]
