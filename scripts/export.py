@@ -43,7 +43,7 @@ def main(argv):
     )
     print(result.table())
     if result.saved_model:
-        print(f"SavedModel: {result.saved_model}  (signatures serving_default: uint8, serve_float: float32, single_image: the .tflite input)")
+        print(f"SavedModel: {result.saved_model}  (signatures serving_default: uint8, serve_float: float32)")
     print(f"TFLite and reports: {result.output_dir}")
     for failure in result.failures():
         print(f"error: verification target missed: {failure}", file=sys.stderr)

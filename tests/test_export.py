@@ -66,6 +66,36 @@ def test_every_tflite_mode_runs_in_litert(name, kwargs, tmp_path):
     sizes = {mode: report["size_bytes"] for mode, report in reports.items()}
     assert sizes["int8"] < 0.4 * sizes["float32"] and sizes["float16"] < 0.6 * sizes["float32"]
     assert all(report["latency_ms"] > 0 for report in reports.values())
+    # The signature a mobile app looks for gives the same scores.
+    scores = _signature_scores((tmp_path / "float32.tflite").read_bytes(), images[:2])
+    np.testing.assert_allclose(scores, keras_outputs[:2], atol=1e-4)
+
+
+def _signature_scores(converted, images):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=converted)
+    assert interpreter.get_signature_list() == {"serving_default": {"inputs": ["image"], "outputs": ["output_0"]}}
+    run = interpreter.get_signature_runner()
+    return np.concatenate([run(image=image[None])["output_0"] for image in images])
+
+
+def test_frozen_and_saved_model_conversions_give_the_same_files(monkeypatch):
+    """A net up to `FROZEN_MAX_WEIGHT_BYTES` converts from a frozen trace, a larger one from a
+    SavedModel: the same signature and the same answers either way."""
+    graph = export_graph(keras_inception.get_model("googlenet", stem="small", input_shape=(32, 32, 3), num_classes=10,
+                                                   width_multiplier=0.25, aux_heads=False))
+    assert tflite._weight_bytes(graph) == 4 * graph.count_params() <= tflite.FROZEN_MAX_WEIGHT_BYTES
+    images = _digit_images(32, 3, count=8)
+    modes = ("float32", "int8")
+    frozen = dict(tflite.convert_modes(graph, modes, representative_images=images))
+    monkeypatch.setattr(tflite, "FROZEN_MAX_WEIGHT_BYTES", 0)
+    from_saved_model = dict(tflite.convert_modes(graph, modes, representative_images=images))
+    keras_outputs = graph.predict(images, verbose=0)
+    for converted in (frozen, from_saved_model):
+        np.testing.assert_allclose(_signature_scores(converted["float32"], images), keras_outputs, atol=1e-5)
+    np.testing.assert_array_equal(_signature_scores(frozen["int8"], images),
+                                  _signature_scores(from_saved_model["int8"], images))
 
 
 def test_full_int8_keeps_lrn_in_float(tmp_path):
@@ -134,10 +164,7 @@ def test_saved_model_serves_uint8_images_in_a_fresh_process(trained_run, tmp_pat
     shown = subprocess.run([saved_model_cli, "show", "--dir", str(trained_run / "saved_model"), "--all"],
                            env=env, capture_output=True, text=True, timeout=300)
     assert "signature_def['serving_default']" in shown.stdout and "signature_def['serve_float']" in shown.stdout
-    # What the .tflite files were converted from: the net itself, one float32 image in [0, 1].
-    single = tf.saved_model.load(str(trained_run / "saved_model")).signatures["single_image"]
-    (scores,) = single(image=view[:1]).values()
-    np.testing.assert_allclose(scores, expected[:1], atol=1e-5)
+    assert set(tf.saved_model.load(str(trained_run / "saved_model")).signatures) == {"serving_default", "serve_float"}
 
 
 def test_model_trained_under_mixed_precision_exports(tmp_path):

@@ -82,7 +82,7 @@ class BenchmarkConfig:
         return "float32" if self.platform == "cpu" else "mixed_bfloat16"
 
 
-# A short run that goes through every measurement (64-108 s on 2 cores without the peers; most of
+# A short run that goes through every measurement (about 100 s on 2 cores with the peers; most of
 # it tracing and converting GoogLeNet): the suite's check of the script, not a speed figure.
 SMOKE = {
     "models": ("googlenet",), "image_size": 80, "batch_size": 4, "warmup_steps": 1,

@@ -126,10 +126,8 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
     if saved_model:
         write_directory_atomically(saved_model_path, lambda path: write_saved_model(graph, path, logits=logits))
     reports = {}
-    # The .tflite files are converted from the SavedModel just written, when there is one.
     for mode, converted in tflite.convert_modes(graph, modes, representative_images=calibration,
-                                                int8_io=int8_io,
-                                                saved_model=saved_model_path if saved_model else None):
+                                                int8_io=int8_io):
         path = tflite_paths[mode]
         write_bytes_atomically(path, converted)
         reports[mode] = parity_report(path, keras_outputs, verification, threads=threads)

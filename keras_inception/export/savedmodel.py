@@ -4,10 +4,8 @@ Signatures (list them with `saved_model_cli show --dir DIR --all`):
 
 - `serving_default(images)`: uint8 images (N, H, W, 3) of any size, as decoded from files.
 - `serve_float(images)`: float32 images (N, H, W, 3) in [0, 1], any size.
-- `single_image(image)`: one image as the net takes it, float32 (1, size, size, channels) in
-  [0, 1], no preprocessing: what the .tflite files are converted from (and take).
 
-The first two apply the evaluation view the net was validated on (`preprocessing.evaluation_view`:
+Both apply the evaluation view the net was validated on (`preprocessing.evaluation_view`:
 central crop, resize, channel conversion) and return `probabilities` (or `logits`) and
 `class_ids`, so a client needs nothing from this package.
 """
@@ -16,11 +14,9 @@ import keras
 import tensorflow as tf
 
 from keras_inception.data import preprocessing
-from keras_inception.export.tflite import SIGNATURE as SINGLE_IMAGE, add_single_image_endpoint
 
 # The serving signatures (preprocessing inside) by the image dtype they take.
 SERVING_SIGNATURES = {"serving_default": tf.uint8, "serve_float": tf.float32}
-SIGNATURES = (*SERVING_SIGNATURES, SINGLE_IMAGE)
 
 
 def write_saved_model(graph, path, *, logits=False):
@@ -36,5 +32,4 @@ def write_saved_model(graph, path, *, logits=False):
     archive.track(graph)
     for name, dtype in SERVING_SIGNATURES.items():
         archive.add_endpoint(name, serve, input_signature=[tf.TensorSpec((None, None, None, 3), dtype, name="images")])
-    add_single_image_endpoint(archive, graph)
     archive.write_out(path, verbose=False)
