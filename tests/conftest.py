@@ -51,6 +51,7 @@ LONGEST_FIRST = (
     "test_googlenet_trains_under_jax_and_lrn_and_batch_norm_match_tensorflow", "bad_input_runs",
     "test_training_killed_ten_times_resumes_and_ends_as_an_uninterrupted_run", "test_readme_fit_example_trains_every_head",
     "test_mixed_precision_job_keeps_heads_float32_and_scales_the_loss",
+    "test_gpu_mode_runs_on_keras_jax_without_tensorflow",
 )
 
 

@@ -6,6 +6,7 @@ extra is installed.
 """
 
 import json
+import os
 
 import pytest
 
@@ -120,3 +121,21 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     else:
         assert "measuring our side only" in result.stdout
         assert "torch_train" not in googlenet
+
+
+def test_gpu_mode_runs_on_keras_jax_without_tensorflow(tmp_path):
+    """A GPU machine has JAX and PyTorch but no TensorFlow. Here, with TensorFlow made
+    unimportable, the GPU mode's training task runs on the CPU: the wiring, not a speed."""
+    blocked = tmp_path / "no_tensorflow" / "tensorflow"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text('raise ImportError("No module named \'tensorflow\' (blocked by the test)")')
+    python_path = os.pathsep.join(filter(None, [str(blocked.parent), os.environ.get("PYTHONPATH")]))
+    out = tmp_path / "bench"
+    result = run_script("--platform=gpu", "--smoke", "--nopeers", f"--output_dir={out}", script="benchmark.py",
+                        env={"PYTHONPATH": python_path, "KERAS_BACKEND": "jax"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    train = json.loads((out / "benchmark_gpu.json").read_text())["models"]["googlenet"]["keras_train"]
+    assert train["backend"] == "jax" and train["precision"] == "mixed_bfloat16"
+    assert len(train["memory_fed"]["window_rates"]) == runner.SMOKE["windows"]
+    assert train["memory_fed"]["images_per_second"] > 0
+    assert "| training throughput (GPU) (images/s) |" in (out / "benchmark_gpu.md").read_text()

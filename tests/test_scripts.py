@@ -13,8 +13,8 @@ from tests.script_forks import ScriptServer
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def run_script(*args, script="profile_model.py"):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+def run_script(*args, script="profile_model.py", env=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
     return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / script), *args],
         capture_output=True, text=True, timeout=300, env=env, cwd=ROOT,
