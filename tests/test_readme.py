@@ -7,8 +7,11 @@ import shlex
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
+
+import keras_inception
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -71,12 +74,22 @@ def test_readme_main_command_trains_exports_and_reports(tmp_path):
     run_dir = tmp_path / "googlenet_bn_digits"
     for artifact in ("model.keras", "saved_model/saved_model.pb", "model_float32.tflite", "model_int8.tflite"):
         assert (run_dir / artifact).exists(), artifact
+    # The README's app-side example, on the float32 file (one short epoch leaves int8 near
+    # chance): its preprocessing and signature give the Keras model's answers.
+    section = README.split("An app runs the file through its signature", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert "model_int8.tflite" in code
+    code = code.replace("saved_models/", f"{tmp_path}/").replace("model_int8.tflite", "model_float32.tflite")
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    classifier = keras_inception.inference_model(keras.saving.load_model(run_dir / "model.keras"))
+    expected = classifier.predict(namespace["views"], verbose=0).argmax(-1)
+    assert namespace["class_ids"].shape == (360,)
+    assert np.mean(namespace["class_ids"] == expected) >= 0.99
 
 
 def test_readme_table_of_nets_is_generated_from_the_nets(zoo_summaries):
     from keras_inception.profile import zoo_table
-
-    import keras_inception
 
     text = README
     start, end = "<!-- model-table:start -->\n", "\n<!-- model-table:end -->"
