@@ -48,6 +48,16 @@ def test_export_graph_drops_aux_heads_and_can_give_logits():
     assert np.abs(logits.sum(axis=1) - 1).max() > 1e-3  # not probabilities
 
 
+def _signature_scores(converted, images):
+    """A .tflite's scores through its signature, as an app calls it."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=converted)
+    assert interpreter.get_signature_list() == {"serving_default": {"inputs": ["image"], "outputs": ["output_0"]}}
+    run = interpreter.get_signature_runner()
+    return np.concatenate([run(image=image[None])["output_0"] for image in images])
+
+
 @pytest.mark.parametrize("name, kwargs", [
     ("googlenet", dict(stem="small", input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25, aux_heads=False)),
     ("nin_cifar10", dict(input_shape=(32, 32, 3))),
@@ -69,15 +79,6 @@ def test_every_tflite_mode_runs_in_litert(name, kwargs, tmp_path):
     # The signature a mobile app looks for gives the same scores.
     scores = _signature_scores((tmp_path / "float32.tflite").read_bytes(), images[:2])
     np.testing.assert_allclose(scores, keras_outputs[:2], atol=1e-4)
-
-
-def _signature_scores(converted, images):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=converted)
-    assert interpreter.get_signature_list() == {"serving_default": {"inputs": ["image"], "outputs": ["output_0"]}}
-    run = interpreter.get_signature_runner()
-    return np.concatenate([run(image=image[None])["output_0"] for image in images])
 
 
 def test_frozen_and_saved_model_conversions_give_the_same_files(monkeypatch):

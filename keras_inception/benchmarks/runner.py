@@ -82,8 +82,9 @@ class BenchmarkConfig:
         return "float32" if self.platform == "cpu" else "mixed_bfloat16"
 
 
-# A short run that goes through every measurement (about 100 s on 2 cores with the peers; most of
-# it tracing and converting GoogLeNet): the suite's check of the script, not a speed figure.
+# A short run that goes through every measurement (about 100 s on 2 cores with the peers, 50 s
+# without; most of it starting worker processes and tracing GoogLeNet): the suite's check of the
+# script, not a speed figure.
 SMOKE = {
     "models": ("googlenet",), "image_size": 80, "batch_size": 4, "warmup_steps": 1,
     "windows": 2, "window_steps": 1, "train_images": 64, "test_images": 16,

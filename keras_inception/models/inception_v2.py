@@ -8,7 +8,6 @@ Reference:
 
 from typing import NamedTuple
 
-
 from keras_inception.models import common
 from keras_inception.models.ops import Conv, Mixed, Pool, build_trunk
 from keras_inception.models.traced_once import TracedOnceModel

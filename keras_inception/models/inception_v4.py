@@ -12,7 +12,6 @@ blocks' linear 1x1 convs have a bias and no batch norm.
 
 import functools
 
-
 from keras_inception.models import common
 from keras_inception.models.inception_v3 import (
     INCEPTION_CONV,
