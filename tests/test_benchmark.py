@@ -8,6 +8,7 @@ extra is installed.
 import json
 import os
 
+import numpy as np
 import pytest
 
 from keras_inception.benchmarks import machine, report, runner, timing
@@ -93,6 +94,12 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     assert latency["test_classes"] > 1  # drawn across the class folders, not the first one
     assert 0 <= latency["int8"]["top1_agreement"] <= 1
     assert latency["int8"]["size_bytes"] < latency["float32"]["size_bytes"] / 3
+    # int8 against float32 on one convolution alone, 28x28 with 256 channels in and out.
+    probes = latency["int8_convolutions"]
+    assert {kernel: probe["macs"] for kernel, probe in probes.items()} == {
+        "3x3": 28 * 28 * 256 * 256 * 9, "1x1": 28 * 28 * 256 * 256}
+    for probe in probes.values():
+        assert probe["speedup"] == pytest.approx(probe["float32_ms"] / probe["int8_ms"])
     rounds = googlenet["interleaved_latency"]  # the .tflite files (and ONNX) taking turns
     assert all(len(rounds[mode]["round_ms"]) == runner.SMOKE["latency_rounds"]
                for mode in ("float32", "int8"))
@@ -105,6 +112,9 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     markdown = (out / "benchmark_cpu.md").read_text()
     assert "## googlenet (80x80)" in markdown and "| training throughput (images/s) |" in markdown
     assert "after the timed steps and 1 epochs on the digits" in rows["TFLite int8 top-1 agreement"]["note"]
+    speedups = f"3x3 {probes['3x3']['speedup']:.2f}x, 1x1 {probes['1x1']['speedup']:.2f}x"
+    assert (f"one convolution alone (28x28, 256 channels in and out): {speedups}"
+            in rows["TFLite int8 speed-up"]["note"])
     if machine.is_available(*runner.PEER_MODULES):
         torch_train, onnx = googlenet["torch_train"], googlenet["onnx_latency"]
         assert onnx["macs"] == GOOGLENET_TORCHVISION_MACS_80  # the same net on both sides
@@ -139,3 +149,25 @@ def test_gpu_mode_runs_on_keras_jax_without_tensorflow(tmp_path):
     assert len(train["memory_fed"]["window_rates"]) == runner.SMOKE["windows"]
     assert train["memory_fed"]["images_per_second"] > 0
     assert "| training throughput (GPU) (images/s) |" in (out / "benchmark_gpu.md").read_text()
+
+
+def test_onnx_sessions_stop_spinning_when_a_run_ends(tmp_path):
+    # An idle session's spinning threads took the cores from whichever file was timed next in
+    # the same process; the per-block profile holds four sessions (see `latency.onnx_session`).
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    from keras_inception.benchmarks.latency import onnx_session
+
+    value = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3])
+    graph = helper.make_graph([helper.make_node("Relu", ["image"], ["scores"])], "relu", [value],
+                              [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 3])])
+    path = tmp_path / "relu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    session = onnx_session(str(path), threads=2)
+    options = session.get_session_options()
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
+    assert (options.intra_op_num_threads, options.inter_op_num_threads) == (2, 1)
+    (scores,) = session.run(None, {"image": np.array([[-1.0, 0.0, 2.0]], np.float32)})
+    assert scores.tolist() == [[0.0, 0.0, 2.0]]

@@ -179,7 +179,8 @@ def _evaluation_images(jpeg_dir, image_size, count):
 
 def inference_latency(spec):
     """Single-image latency of the trained model in Keras and as .tflite float32 and int8
-    (LiteRT, the same thread count), with the int8 file's agreement on held-out images.
+    (LiteRT, the same thread count), with the int8 file's agreement on held-out images, and
+    int8's speed-up on single convolutions (`int8_convolution_speedups`).
 
     spec: model_path, image_size, threads, train_dir (calibration), test_dir, calibration,
     test_images, output_dir (where the .tflite files are left for `interleaved_latency`).
@@ -215,7 +216,45 @@ def inference_latency(spec):
         # The export job's check: max error and top-1 agreement against Keras, size, latency.
         result[mode] = {"path": path,
                         **parity_report(path, keras_scores, test_images, threads=threads)}
+    result["int8_convolutions"] = int8_convolution_speedups(threads, spec["output_dir"])
     return result
+
+
+# One convolution alone, 256 channels in and out at 28x28 (the size of GoogLeNet's inception 3
+# and ResNet-50's conv3 stages), for each kernel size: how much faster LiteRT's int8 kernels are
+# than its float32 ones on this processor, whatever the net around them.
+PROBE_SIZE, PROBE_CHANNELS, PROBE_KERNELS = 28, 256, (3, 1)
+
+
+def int8_convolution_speedups(threads, output_dir):
+    """{"3x3": {float32_ms, int8_ms, speedup, macs}, "1x1": ...}: each probe convolution (ReLU
+    after it, as in the nets) as a float32 and an int8 .tflite, timed in alternating rounds."""
+    from keras_inception.benchmarks.latency import interleaved_latency
+    from keras_inception.export import tflite
+
+    calibration = np.random.default_rng(0).random((8, PROBE_SIZE, PROBE_SIZE, PROBE_CHANNELS),
+                                                  dtype=np.float32)
+    files = {}
+    for kernel in PROBE_KERNELS:
+        convolution = keras.Sequential([
+            keras.Input((PROBE_SIZE, PROBE_SIZE, PROBE_CHANNELS)),
+            keras.layers.Conv2D(PROBE_CHANNELS, kernel, padding="same", activation="relu"),
+        ])
+        for mode, converted in tflite.convert_modes(convolution, ("float32", "int8"),
+                                                    representative_images=calibration):
+            path = os.path.join(output_dir, f"convolution_{kernel}x{kernel}_{mode}.tflite")
+            with open(path, "wb") as file:
+                file.write(converted)
+            files[(kernel, mode)] = path
+    timed = interleaved_latency({"files": files, "image_size": None, "threads": threads,
+                                 "rounds": 3, "runs": 20})
+    speedups = {}
+    for kernel in PROBE_KERNELS:
+        float32_ms, int8_ms = timed[(kernel, "float32")]["ms"], timed[(kernel, "int8")]["ms"]
+        speedups[f"{kernel}x{kernel}"] = {
+            "float32_ms": float32_ms, "int8_ms": int8_ms, "speedup": float32_ms / int8_ms,
+            "macs": PROBE_SIZE**2 * PROBE_CHANNELS**2 * kernel**2}
+    return speedups
 
 
 def block_files(spec):

@@ -9,11 +9,18 @@ from keras_inception.export.verify import median_latency_ms, tflite_invoker
 
 
 def onnx_session(path, threads):
-    """An ONNX Runtime CPU session with `threads` threads for one op at a time."""
+    """An ONNX Runtime CPU session with `threads` threads for one op at a time, whose threads
+    stop spinning when a run ends."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    # By default an idle session's threads go on spinning after its run, on the cores that the
+    # next file timed in the same process needs: with four per-block sessions on 2 cores, the
+    # blocks timed after them ran at one thread's speed (measured: a 1.3 ms TFLite block at 1.5
+    # to 2.7 ms; every block of the 80x80 smoke net at 2x). Stopping at the end of a run leaves
+    # ONNX Runtime's own times as they were at their best (1.34 ms for that block's .onnx).
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
