@@ -50,6 +50,23 @@ def test_report_ratios_and_missed_targets():
     ]
 
 
+def test_int8_rows_say_how_near_a_tie_the_flipped_images_were():
+    latency = {"test_images": 360, "keras_test_accuracy": 0.78,
+               "float32": {"latency_ms": 17.4},
+               "int8": {"latency_ms": 20.6, "top1_agreement": 0.975, "widest_flipped_margin": 0.133,
+                        "median_margin": 1.75},
+               "int8_convolutions": {"3x3": {"speedup": 1.014, "input_shape": [28, 28, 256]},
+                                     "1x1": {"speedup": 0.911, "input_shape": [28, 28, 256]}}}
+    results = {"config": {"platform": "cpu"}, "models": {"googlenet": {"keras_latency": latency}}}
+    rows = {row["measure"]: row for row in report.summarize(results)["googlenet"]["rows"]}
+    agreement, speedup = rows["TFLite int8 top-1 agreement"], rows["TFLite int8 speed-up"]
+    assert agreement["met"] is False and speedup["ratio"] == pytest.approx(17.4 / 20.6)
+    assert agreement["note"].endswith(
+        "; where int8 differs, Keras's top two scores were at most 0.133 apart (the median image's: 1.75)")
+    assert speedup["note"].endswith(
+        "; one convolution alone (28x28, 256 channels in and out): 3x3 1.01x, 1x1 0.91x")
+
+
 def test_block_table_gives_each_blocks_ratio():
     blocks = {"mixed_5d": {"tflite_ms": 2.0, "onnx_ms": 1.6, "macs": 1_500, "onnx_macs": 1_500},
               "mixed_6a": {"tflite_ms": 1.0, "onnx_ms": 2.0, "macs": 90, "onnx_macs": 90}}
@@ -92,7 +109,7 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     assert latency["float32"]["max_abs_error"] < 1e-2
     assert latency["test_images"] == runner.SMOKE["test_images"]
     assert latency["test_classes"] > 1  # drawn across the class folders, not the first one
-    assert 0 <= latency["int8"]["top1_agreement"] <= 1
+    assert 0 <= latency["int8"]["top1_agreement"] <= 1 and latency["int8"]["median_margin"] > 0
     assert latency["int8"]["size_bytes"] < latency["float32"]["size_bytes"] / 3
     # int8 against float32 on one convolution alone, 28x28 with 256 channels in and out.
     probes = latency["int8_convolutions"]

@@ -16,7 +16,7 @@ import keras_inception
 from keras_inception import data, files
 from keras_inception.export import export_graph, export_model, tflite
 from keras_inception.export.graph import TFLocalResponseNormalization
-from keras_inception.export.verify import parity_report, run_tflite
+from keras_inception.export.verify import parity_report, run_tflite, top2_margins
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -79,6 +79,17 @@ def test_every_tflite_mode_runs_in_litert(name, kwargs, tmp_path):
     # The signature a mobile app looks for gives the same scores.
     scores = _signature_scores((tmp_path / "float32.tflite").read_bytes(), images[:2])
     np.testing.assert_allclose(scores, keras_outputs[:2], atol=1e-4)
+    assert reports["float32"]["top1_agreement"] == 1.0 and reports["float32"]["widest_flipped_margin"] is None
+    assert reports["float32"]["median_margin"] == pytest.approx(np.median(top2_margins(keras_outputs)))
+    # Where the top-1 class differs, the report gives how near a tie it was in Keras: here two
+    # images are made ties but for 0.25 and 0.5, against classes the file does not pick.
+    altered = keras_outputs.copy()
+    for image, gap in ((0, 0.25), (1, 0.5)):
+        other = (altered[image].argmax() + 1) % altered.shape[-1]
+        altered[image, other] = altered[image].max() + gap
+    flipped = parity_report(str(tmp_path / "float32.tflite"), altered, images)
+    assert flipped["top1_agreement"] == 1 - 2 / len(images)
+    assert flipped["widest_flipped_margin"] == pytest.approx(0.5)
 
 
 def test_frozen_and_saved_model_conversions_give_the_same_files(monkeypatch):

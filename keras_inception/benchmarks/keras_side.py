@@ -227,8 +227,9 @@ PROBE_SIZE, PROBE_CHANNELS, PROBE_KERNELS = 28, 256, (3, 1)
 
 
 def int8_convolution_speedups(threads, output_dir):
-    """{"3x3": {float32_ms, int8_ms, speedup, macs}, "1x1": ...}: each probe convolution (ReLU
-    after it, as in the nets) as a float32 and an int8 .tflite, timed in alternating rounds."""
+    """{"3x3": {float32_ms, int8_ms, speedup, macs, input_shape}, "1x1": ...}: each probe
+    convolution (ReLU after it, as in the nets) as a float32 and an int8 .tflite, timed in
+    alternating rounds."""
     from keras_inception.benchmarks.latency import interleaved_latency
     from keras_inception.export import tflite
 
@@ -253,7 +254,8 @@ def int8_convolution_speedups(threads, output_dir):
         float32_ms, int8_ms = timed[(kernel, "float32")]["ms"], timed[(kernel, "int8")]["ms"]
         speedups[f"{kernel}x{kernel}"] = {
             "float32_ms": float32_ms, "int8_ms": int8_ms, "speedup": float32_ms / int8_ms,
-            "macs": PROBE_SIZE**2 * PROBE_CHANNELS**2 * kernel**2}
+            "macs": PROBE_SIZE**2 * PROBE_CHANNELS**2 * kernel**2,
+            "input_shape": [PROBE_SIZE, PROBE_SIZE, PROBE_CHANNELS]}
     return speedups
 
 

@@ -103,8 +103,18 @@ def _cpu_rows(model, peak):
              lookup(latency, "int8", "top1_agreement"), "fraction", "Keras",
              note=f"on {lookup(latency, 'test_images')} held-out images; the net's own accuracy "
                   f"there: {_percent(lookup(latency, 'keras_test_accuracy'))}, after the timed "
-                  f"steps and {lookup(ours, 'fit', 'epochs') or 0} epochs on the digits"),
+                  f"steps and {lookup(ours, 'fit', 'epochs') or 0} epochs on the digits"
+                  + _flipped_note(lookup(latency, "int8"))),
     ]
+
+
+def _flipped_note(int8):
+    """How near a tie in Keras the images were whose top-1 class int8 changed."""
+    widest = lookup(int8, "widest_flipped_margin")
+    if widest is None:
+        return ""
+    return (f"; where int8 differs, Keras's top two scores were at most {_fmt(widest)} apart "
+            f"(the median image's: {_fmt(int8['median_margin'])})")
 
 
 def _convolution_note(latency):
@@ -113,7 +123,8 @@ def _convolution_note(latency):
     if not probes:
         return ""
     speedups = ", ".join(f"{kernel} {probe['speedup']:.2f}x" for kernel, probe in probes.items())
-    return f"; one convolution alone (28x28, 256 channels in and out): {speedups}"
+    height, width, channels = next(iter(probes.values()))["input_shape"]
+    return f"; one convolution alone ({height}x{width}, {channels} channels in and out): {speedups}"
 
 
 def _gpu_rows(model):

@@ -69,13 +69,25 @@ def single_image_latency_ms(tflite_path, image, *, threads=None, warmup=5, runs=
                              warmup=warmup, runs=runs)
 
 
+def top2_margins(scores):
+    """Each row's top score minus its second: how near a tie the top-1 class is."""
+    top2 = np.sort(scores, axis=-1)[..., -2:]
+    return top2[..., 1] - top2[..., 0]
+
+
 def parity_report(tflite_path, keras_outputs, images, *, threads=None):
-    """{max_abs_error, top1_agreement, size_bytes, latency_ms, images} of a .tflite against
-    the Keras outputs on the same images."""
+    """{max_abs_error, top1_agreement, widest_flipped_margin, size_bytes, latency_ms, images}
+    of a .tflite against the Keras outputs on the same images. `widest_flipped_margin`: the
+    largest Keras top-2 margin among the images whose top-1 class differs (None where none
+    does), beside the median image's, `median_margin`."""
     outputs = run_tflite(tflite_path, images, threads=threads)
+    agrees = outputs.argmax(-1) == keras_outputs.argmax(-1)
+    margins = top2_margins(keras_outputs)
     return {
         "max_abs_error": float(np.max(np.abs(outputs - keras_outputs))),
-        "top1_agreement": float(np.mean(outputs.argmax(-1) == keras_outputs.argmax(-1))),
+        "top1_agreement": float(np.mean(agrees)),
+        "widest_flipped_margin": None if agrees.all() else float(margins[~agrees].max()),
+        "median_margin": float(np.median(margins)),
         "size_bytes": os.path.getsize(tflite_path),
         "latency_ms": single_image_latency_ms(tflite_path, images[0], threads=threads),
         "images": len(images),
