@@ -168,6 +168,23 @@ def test_gpu_mode_runs_on_keras_jax_without_tensorflow(tmp_path):
     assert "| training throughput (GPU) (images/s) |" in (out / "benchmark_gpu.md").read_text()
 
 
+@pytest.mark.skipif(not machine.is_available(*runner.PEER_MODULES), reason="needs the bench extra")
+@pytest.mark.parametrize("amp", ["bfloat16", "float16"])
+def test_torch_peer_trains_as_on_a_gpu_with_amp_and_channels_last(amp):
+    """The GPU mode's peer (`--platform=gpu`): torchvision with AMP (and the gradient scaler for
+    float16) and channels_last, here on the CPU: its wiring, not a speed."""
+    config = runner.BenchmarkConfig(threads=2)
+    result = runner.run_task("torch_train", {
+        "pair": "googlenet", "image_size": 80, "batch_size": 2, "warmup_steps": 1, "windows": 2,
+        "window_steps": 1, "threads": 2, "device": "cpu", "amp": amp, "channels_last": True,
+    }, config, log=lambda line: None)
+    assert "error" not in result, result
+    assert result["compute_dtype"] == amp  # the logits come out of autocast's dtype
+    assert result["macs"] == GOOGLENET_TORCHVISION_MACS_80
+    assert len(result["memory_fed"]["window_rates"]) == 2
+    assert result["memory_fed"]["images_per_second"] > 0
+
+
 def test_onnx_sessions_stop_spinning_when_a_run_ends(tmp_path):
     # An idle session's spinning threads took the cores from whichever file was timed next in
     # the same process; the per-block profile holds four sessions (see `latency.onnx_session`).

@@ -83,27 +83,27 @@ def train_throughput(spec):
         optimizer.zero_grad(set_to_none=True)
         with _amp_context(device, spec["amp"]):
             outputs = net(images)
-            if aux_outputs:
-                loss = loss_fn(outputs.logits, labels) + sum(
-                    AUX_LOSS_WEIGHT * loss_fn(getattr(outputs, name), labels)
-                    for name in aux_outputs)
-            else:
-                loss = loss_fn(outputs, labels)
+            logits = outputs.logits if aux_outputs else outputs
+            loss = loss_fn(logits, labels)
+            for name in aux_outputs:
+                loss = loss + AUX_LOSS_WEIGHT * loss_fn(getattr(outputs, name), labels)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
         loss.item()  # waits for the step, as the Keras side reads its loss
+        return logits.dtype
 
     base_rss = memory.rss_mb()
     steps = spec["warmup_steps"] + spec["windows"] * spec["window_steps"]
     start, step_end_times = time.perf_counter(), []
     for _ in range(steps):
-        step()
+        compute_dtype = step()
         step_end_times.append(time.perf_counter())
     rates = timing.window_rates(step_end_times, start, skip=spec["warmup_steps"],
                                 window_steps=spec["window_steps"], batch_size=batch_size)
     result = {
         "framework": f"torch {torch.__version__}",
+        "compute_dtype": str(compute_dtype).removeprefix("torch."),  # the logits', under AMP
         "params": params,
         "macs": macs,
         "memory_fed": {**timing.summarize_rates(rates), "first_step_s": step_end_times[0] - start},
