@@ -76,10 +76,10 @@ def top2_margins(scores):
 
 
 def parity_report(tflite_path, keras_outputs, images, *, threads=None):
-    """{max_abs_error, top1_agreement, widest_flipped_margin, size_bytes, latency_ms, images}
-    of a .tflite against the Keras outputs on the same images. `widest_flipped_margin`: the
-    largest Keras top-2 margin among the images whose top-1 class differs (None where none
-    does), beside the median image's, `median_margin`."""
+    """{max_abs_error, top1_agreement, widest_flipped_margin, median_margin, size_bytes,
+    latency_ms, images} of a .tflite against the Keras outputs on the same images.
+    `widest_flipped_margin`: the largest Keras top-2 margin (`top2_margins`) among the images
+    whose top-1 class differs, None where none does; `median_margin`: the median image's."""
     outputs = run_tflite(tflite_path, images, threads=threads)
     agrees = outputs.argmax(-1) == keras_outputs.argmax(-1)
     margins = top2_margins(keras_outputs)
