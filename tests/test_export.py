@@ -14,7 +14,7 @@ import tensorflow as tf
 
 import keras_inception
 from keras_inception import data, files
-from keras_inception.export import export_graph, export_model, tflite
+from keras_inception.export import ExportResult, export_graph, export_model, tflite
 from keras_inception.export.graph import TFLocalResponseNormalization
 from keras_inception.export.verify import parity_report, run_tflite, top2_margins
 
@@ -94,6 +94,16 @@ def test_every_tflite_mode_runs_in_litert(name, kwargs, tmp_path):
     flipped = parity_report(float32_path, reference, images)
     assert flipped["top1_agreement"] == 1 - 2 / len(images)
     assert flipped["widest_flipped_margin"] == pytest.approx(0.5)
+
+
+def test_an_int8_miss_says_how_near_a_tie_the_changed_images_were():
+    result = ExportResult(output_dir="unused", saved_model=None, reports={
+        "float32": {"max_abs_error": 1.3e-6, "top1_agreement": 1.0},
+        "int8": {"max_abs_error": 0.26, "top1_agreement": 0.975, "widest_flipped_margin": 0.112,
+                 "median_margin": 1.75}})
+    assert result.failures() == [
+        "int8 top-1 agreement 97.5% < 98%; where it differs, the Keras model's top two scores were at most "
+        "0.112 apart (the median image's: 1.75)"]
 
 
 def test_frozen_and_saved_model_conversions_give_the_same_files(monkeypatch):
