@@ -220,9 +220,9 @@ def inference_latency(spec):
     return result
 
 
-# One convolution alone, 256 channels in and out at 28x28 (the size of GoogLeNet's inception 3
-# and ResNet-50's conv3 stages), for each kernel size: how much faster LiteRT's int8 kernels are
-# than its float32 ones on this processor, whatever the net around them.
+# One convolution alone, 256 channels in and out at 28x28 (inception 3b's input in GoogLeNet),
+# for each kernel size: how much faster LiteRT's int8 kernels are than its float32 ones on this
+# processor, whatever the net around them.
 PROBE_SIZE, PROBE_CHANNELS, PROBE_KERNELS = 28, 256, (3, 1)
 
 
