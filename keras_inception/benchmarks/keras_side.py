@@ -232,15 +232,17 @@ def int8_convolution_speedups(threads, output_dir):
     alternating rounds."""
     from keras_inception.benchmarks.latency import interleaved_latency
     from keras_inception.export import tflite
+    from keras_inception.profile import profile
 
     calibration = np.random.default_rng(0).random((8, PROBE_SIZE, PROBE_SIZE, PROBE_CHANNELS),
                                                   dtype=np.float32)
-    files = {}
+    files, macs = {}, {}
     for kernel in PROBE_KERNELS:
         convolution = keras.Sequential([
             keras.Input((PROBE_SIZE, PROBE_SIZE, PROBE_CHANNELS)),
             keras.layers.Conv2D(PROBE_CHANNELS, kernel, padding="same", activation="relu"),
         ])
+        macs[kernel] = profile(convolution).macs
         for mode, converted in tflite.convert_modes(convolution, ("float32", "int8"),
                                                     representative_images=calibration):
             path = os.path.join(output_dir, f"convolution_{kernel}x{kernel}_{mode}.tflite")
@@ -254,7 +256,7 @@ def int8_convolution_speedups(threads, output_dir):
         float32_ms, int8_ms = timed[(kernel, "float32")]["ms"], timed[(kernel, "int8")]["ms"]
         speedups[f"{kernel}x{kernel}"] = {
             "float32_ms": float32_ms, "int8_ms": int8_ms, "speedup": float32_ms / int8_ms,
-            "macs": PROBE_SIZE**2 * PROBE_CHANNELS**2 * kernel**2,
+            "macs": macs[kernel],
             "input_shape": [PROBE_SIZE, PROBE_SIZE, PROBE_CHANNELS]}
     return speedups
 

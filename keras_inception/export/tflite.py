@@ -52,18 +52,24 @@ def convert_modes(graph, modes, *, representative_images=None, int8_io="none"):
         # A concrete function handed over unfrozen would keep variable reads, which int8
         # calibration cannot run. Nothing else to track: the converter saves the function alone.
         frozen = convert_variables_to_constants_v2(single_image.get_concrete_function(spec))
-        for mode in modes:
-            converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen], tf.Module())
-            yield mode, _configure(converter, mode, representative_images, int8_io).convert()
+        yield from _convert_each(
+            lambda: tf.lite.TFLiteConverter.from_concrete_functions([frozen], tf.Module()),
+            modes, representative_images, int8_io)
         return
     with tempfile.TemporaryDirectory(prefix="keras_inception_tflite_") as directory:
         archive = keras.export.ExportArchive()
         archive.track(graph)
         archive.add_endpoint(SIGNATURE, single_image, input_signature=[spec])
         archive.write_out(directory, verbose=False)
-        for mode in modes:
-            converter = tf.lite.TFLiteConverter.from_saved_model(directory, signature_keys=[SIGNATURE])
-            yield mode, _configure(converter, mode, representative_images, int8_io).convert()
+        yield from _convert_each(
+            lambda: tf.lite.TFLiteConverter.from_saved_model(directory, signature_keys=[SIGNATURE]),
+            modes, representative_images, int8_io)
+
+
+def _convert_each(new_converter, modes, representative_images, int8_io):
+    """(mode, .tflite bytes) for each mode, a fresh converter (`new_converter()`) for each."""
+    for mode in modes:
+        yield mode, _configure(new_converter(), mode, representative_images, int8_io).convert()
 
 
 def _weight_bytes(graph):
