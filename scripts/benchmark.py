@@ -3,14 +3,16 @@
     python scripts/benchmark.py                        # CPU: all nets, 2 threads
     python scripts/benchmark.py --models=googlenet --batch_size=16
     python scripts/benchmark.py --smoke                # 1-2 minutes: every measurement, tiny
+    python scripts/benchmark.py --models=googlenet --largest_batch --memory_budget_mb=6000
     KERAS_BACKEND=jax python scripts/benchmark.py --platform=gpu   # a GPU machine, no TensorFlow
 
 CPU: `model.fit` throughput against torchvision in PyTorch (fed from memory, and from the real
 JPEG pipeline), peak memory, achieved GFLOP/s against the machine's matrix-multiply peak, and
 single-image latency of Keras, .tflite float32 and int8 against ONNX Runtime. GPU: training in
-mixed precision through Keras's JAX backend against torchvision with AMP and channels_last.
-Writes benchmark_<platform>.json and .md to --output_dir and prints the table. The peers need
-the `bench` extra: pip install -e ".[bench]".
+mixed precision through Keras's JAX backend against torchvision with AMP and channels_last,
+and each side's largest training batch that fits in the device's memory. Writes
+benchmark_<platform>.json and .md to --output_dir and prints the table. The peers need the
+`bench` extra: pip install -e ".[bench]".
 """
 
 import dataclasses
@@ -41,6 +43,11 @@ flags.DEFINE_float("width_multiplier", None, "Scales our nets' widths (the peers
 flags.DEFINE_bool("peers", True, "Measure torchvision and ONNX Runtime too.")
 flags.DEFINE_bool("profile_blocks", False, "Also time each block of both nets (TFLite and ONNX Runtime), "
                   "to show where a latency gap lies.")
+flags.DEFINE_bool("largest_batch", None, "Also search each side's largest training batch that fits "
+                  "(default: on a GPU only, where the device's memory bounds the batch).")
+flags.DEFINE_integer("max_batch", 4096, "Where the largest-batch search stops.", lower_bound=1)
+flags.DEFINE_integer("memory_budget_mb", None, "CPU: the resident memory (MiB) a batch must fit in; "
+                     "default: 90% of what the machine has available.", lower_bound=1)
 flags.DEFINE_bool("smoke", False, "Every measurement on tiny inputs, in seconds: checks the script, not speed.")
 flags.DEFINE_string("output_dir", "saved_models/benchmarks", "Where the JSON and Markdown go.")
 FLAGS = flags.FLAGS
@@ -55,6 +62,8 @@ def main(argv):
         warmup_steps=FLAGS.warmup_steps, windows=FLAGS.windows, window_steps=FLAGS.window_steps,
         fit_epochs=FLAGS.fit_epochs,
         precision=FLAGS.precision, peers=FLAGS.peers, profile_blocks=FLAGS.profile_blocks,
+        largest_batch=FLAGS.largest_batch, max_batch=FLAGS.max_batch,
+        memory_budget_mb=FLAGS.memory_budget_mb,
         output_dir=FLAGS.output_dir,
         model_kwargs=cli.set_flags(width_multiplier=FLAGS.width_multiplier),
     )

@@ -5,13 +5,14 @@ speed (benchmarks print figures; they are not timed tests). The peers run when t
 extra is installed.
 """
 
+import dataclasses
 import json
 import os
 
 import numpy as np
 import pytest
 
-from keras_inception.benchmarks import machine, report, runner, timing
+from keras_inception.benchmarks import batch_search, machine, report, runner, timing
 from keras_inception.benchmarks.pairs import PAIRS
 from tests.test_scripts import run_script
 
@@ -76,13 +77,105 @@ def test_block_table_gives_each_blocks_ratio():
     assert report.block_table({"error": "onnx_blocks exited with 1"}) == []
 
 
-@pytest.mark.parametrize("field, value", [("batch_size", 0), ("fit_epochs", -1)])
-def test_bad_config_is_refused_before_anything_runs(field, value, tmp_path):
+@pytest.mark.parametrize("field, value, platform", [
+    ("batch_size", 0, "cpu"), ("fit_epochs", -1, "cpu"),
+    ("max_batch", 16, "gpu"),  # below batch_size (32), where the search (on a GPU) starts
+    ("memory_budget_mb", 8000, "gpu"),  # on a GPU the device's memory is the bound
+])
+def test_bad_config_is_refused_before_anything_runs(field, value, platform, tmp_path):
     config = runner.BenchmarkConfig(models=("googlenet",), output_dir=str(tmp_path / "out"),
-                                    **{field: value})
-    with pytest.raises(ValueError, match=f"`{field}` must be .*Received: {field}={value}"):
+                                    platform=platform, **{field: value})
+    with pytest.raises(ValueError, match=f"`{field}` .*Received: {field}={value}"):
         runner.run_benchmark(config, log=lambda line: None)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("largest, expected", [
+    # Doubling 32, 64, 128; then halving the gap while it is over 1/8 of what fits.
+    (100, {"fits": 96, "fails": 104, "tries": [[32, True], [64, True], [128, False], [96, True],
+                                               [112, False], [104, False]]}),
+    # Not even the starting size: halving down, to the exact size below 8.
+    (5, {"fits": 5, "fails": 6, "tries": [[32, False], [16, False], [8, False], [4, True],
+                                          [6, False], [5, True]]}),
+    (0, {"fits": 0, "fails": 1, "tries": [[32, False], [16, False], [8, False], [4, False],
+                                          [2, False], [1, False]]}),
+    # Everything up to the cap, which need not be a doubling of the start.
+    (10_000, {"fits": 200, "fails": None, "tries": [[32, True], [64, True], [128, True],
+                                                    [200, True]]}),
+])
+def test_largest_batch_search_doubles_then_bisects_to_an_eighth(largest, expected):
+    assert batch_search.largest_fitting(lambda size: size <= largest, 32, 200) == expected
+    with pytest.raises(ValueError, match="Received: start=300, limit=200"):
+        batch_search.largest_fitting(lambda size: True, 300, 200)
+
+
+def test_frameworks_out_of_memory_errors_are_told_from_other_failures():
+    import jax.numpy as jnp
+    import tensorflow as tf
+
+    errors = []
+    for allocate in (lambda: tf.zeros([2**44]).numpy(),  # ResourceExhaustedError
+                     lambda: jnp.zeros(2**50).block_until_ready()):  # "RESOURCE_EXHAUSTED: ..."
+        with pytest.raises(Exception) as raised:
+            allocate()
+        errors.append(raised.value)
+    try:
+        raise ValueError("the step failed") from errors[1]
+    except ValueError as chained:
+        errors.append(chained)
+    assert [batch_search.is_out_of_memory(error) for error in errors] == [True, True, True]
+    assert not batch_search.is_out_of_memory(ValueError("Negative dimension size"))
+    assert not batch_search.is_out_of_memory(tf.errors.InvalidArgumentError(None, None, "shapes"))
+
+
+def test_a_worker_reports_running_out_of_memory_as_such(monkeypatch):
+    # oneDNN's allocator retries a failed allocation for 10 s (measured) before it gives up.
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    config = runner.BenchmarkConfig(threads=2)
+    # A 2**22 x 2**22 product: TensorFlow's own out-of-memory error, in a real worker.
+    result = runner.run_task("matmul_peak", {"threads": 2, "n": 2**22, "runs": 1}, config,
+                             log=lambda line: None)
+    assert list(result) == ["out_of_memory"] and "OOM when allocating" in result["out_of_memory"]
+
+
+def test_cpu_search_holds_each_try_to_the_resident_memory_budget():
+    # A budget below what a worker holds once it has imported Keras: every try is stopped by
+    # its own watch as soon as it starts, and the search halves down to nothing.
+    config = runner.BenchmarkConfig(image_size=80, batch_size=4, max_batch=8, peers=False,
+                                    memory_budget_mb=200, largest_batch=True)
+    lines = []
+    found = runner.largest_batches("googlenet", config, log=lines.append)
+    assert found["ours"] == {"fits": 0, "fails": 1, "peak_mb": {},
+                             "tries": [[4, False], [2, False], [1, False]]}
+    assert found["budget_mb"] == 200 and "peer" not in found
+    stopped = [line for line in lines if "out of memory" in line]
+    assert len(stopped) == 3 and all("went over the budget of 200 MiB" in line for line in stopped)
+    # The default budget, 90% of the memory available: the one size allowed trains and fits.
+    available = machine.available_memory_mb()
+    config = dataclasses.replace(config, memory_budget_mb=None, max_batch=4)
+    found = runner.largest_batches("googlenet", config, log=lines.append)
+    assert 0.8 * available < found["budget_mb"] < available
+    assert found["ours"]["tries"] == [[4, True]] and found["ours"]["fails"] is None
+    assert 0 < found["ours"]["peak_mb"][4] < found["budget_mb"]
+
+
+def test_largest_batch_row_names_the_bound_and_where_each_side_stopped():
+    found = {"budget_mb": 20_000, "start": 32, "limit": 4096, "peer_channels_last": False,
+             "ours": {"fits": 416, "fails": 448, "tries": []},
+             "peer": {"fits": 352, "fails": 384, "tries": []}}
+    results = {"config": {"platform": "cpu"}, "models": {"googlenet": {"largest_batch": found}}}
+    rows = {row["measure"]: row for row in report.summarize(results)["googlenet"]["rows"]}
+    row = rows["largest training batch"]
+    assert (row["ours"], row["peer"], row["ratio"]) == (416, 352, 416 / 352)
+    assert row["note"] == ("within 20,000 MiB of resident memory; ours: 448 did not, torchvision: "
+                           "384 did not (searched from 32 by doubling, then bisecting to 1/8)")
+    found.update(budget_mb=None, peer={"error": "largest batch search: torch_train exited with 1"})
+    found["ours"]["fails"] = None
+    summary = report.summarize({**results, "config": {"platform": "gpu"}})["googlenet"]
+    row = {row["measure"]: row for row in summary["rows"]}["largest training batch"]
+    assert row["note"].startswith("in the device's memory; ours: all up to the search's cap of "
+                                  "4,096, torchvision: -")
+    assert summary["errors"] == "largest batch search: torch_train exited with 1"
 
 
 @pytest.mark.xdist_group("benchmark")

@@ -66,6 +66,8 @@ BAD_INPUT = [
     ("benchmark.py", ["--models=alexnet"],
      "error: `models` must be one of 'googlenet', 'resnet50', 'inception_v3'. Received: models='alexnet'"),
     ("benchmark.py", ["--platform=tpu"], "error: flag --platform=tpu"),
+    ("benchmark.py", ["--platform=gpu", "--memory_budget_mb=8000"],
+     "error: `memory_budget_mb` bounds resident memory on the CPU; on a GPU the device's memory is the bound"),
     # Found by tests/test_fuzz.py: an OverflowError traceback from deep inside NumPy.
     ("benchmark.py", ["--image_size=" + "9" * 25], f"error: flag --image_size={'9' * 25}: must be below 2**63"),
 ]

@@ -4,6 +4,7 @@ import json
 import operator
 import os
 
+from keras_inception.benchmarks.batch_search import RESOLUTION
 from keras_inception.files import write_json_atomically, write_text_atomically
 
 # measure -> (comparison, target): the issue's goals, as ratios (ours / peer unless noted).
@@ -48,7 +49,9 @@ def _gflops(train):
 
 
 def _errors(model):
-    return "; ".join(result["error"] for result in model.values()
+    """Every measurement's error, and those of the largest-batch search's sides."""
+    results = [*model.values(), *(model.get("largest_batch") or {}).values()]
+    return "; ".join(result["error"] for result in results
                      if isinstance(result, dict) and "error" in result)
 
 
@@ -105,7 +108,30 @@ def _cpu_rows(model, peak):
                   f"there: {_percent(lookup(latency, 'keras_test_accuracy'))}, after the timed "
                   f"steps and {lookup(ours, 'fit', 'epochs') or 0} epochs on the digits"
                   + _flipped_note(lookup(latency, "int8"))),
+        *_largest_batch_rows(model, "torchvision (NCHW, PyTorch's default)"),
     ]
+
+
+def _largest_batch_rows(model, peer_name):
+    """The largest training batch of each side that fits (`batch_search`), where searched."""
+    found = model.get("largest_batch")
+    if not found:
+        return []
+    ours, peer = found.get("ours", {}), found.get("peer")
+    where = (f"within {found['budget_mb']:,} MiB of resident memory" if found["budget_mb"]
+             else "in the device's memory")
+
+    def bound(side):
+        if not side or "fits" not in side:
+            return "-"
+        if side["fails"] is None:
+            return f"all up to the search's cap of {found['limit']:,}"
+        return f"{side['fails']:,} did not"
+
+    return [_row("largest training batch", lookup(ours, "fits"), lookup(peer, "fits"),
+                 _ratio(lookup(ours, "fits"), lookup(peer, "fits")), "images", peer_name,
+                 note=f"{where}; ours: {bound(ours)}, torchvision: {bound(peer)} (searched "
+                      f"from {found['start']} by doubling, then bisecting to 1/{RESOLUTION})")]
 
 
 def _flipped_note(int8):
@@ -137,6 +163,7 @@ def _gpu_rows(model):
              "torchvision (AMP, channels_last)", note=f"Keras on JAX, {lookup(ours, 'precision')}"),
         _row("training peak memory", memory, torch_memory, _ratio(memory, torch_memory),
              "MiB on the device", "torchvision (AMP, channels_last)"),
+        *_largest_batch_rows(model, "torchvision (AMP, channels_last)"),
     ]
 
 

@@ -7,18 +7,21 @@ single-image latency of Keras, .tflite float32 and int8 (LiteRT); the peers are 
 in PyTorch (training) and ONNX Runtime (inference), with the same thread count.
 
 On a GPU (JAX backend, TensorFlow not installed): training throughput in mixed precision and
-peak device memory, against torchvision with AMP and channels_last.
+peak device memory, against torchvision with AMP and channels_last, and the largest training
+batch of each side that fits in the device's memory (on the CPU too with `largest_batch`,
+within a budget of resident memory).
 """
 
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-from keras_inception.benchmarks import machine
+from keras_inception.benchmarks import batch_search, machine
 from keras_inception.benchmarks.data import write_digit_jpegs
 from keras_inception.benchmarks.pairs import PAIRS
 from keras_inception.benchmarks.report import lookup, summarize, write_report
@@ -53,6 +56,13 @@ class BenchmarkConfig:
     peers: bool = True
     # Per-block TFLite and ONNX Runtime latencies (`Pair.blocks`): where a latency gap lies.
     profile_blocks: bool = False
+    # The largest training batch of each side that fits (`batch_search`): None, on a GPU only,
+    # where the device's memory bounds the batch. Searched from `batch_size` up to `max_batch`.
+    largest_batch: bool = None
+    max_batch: int = 4096
+    # On the CPU, the resident memory a batch must fit in; None: 90% of what the machine has
+    # available when the run starts.
+    memory_budget_mb: int = None
     output_dir: str = "saved_models/benchmarks"
     timeout_s: int = 3600
 
@@ -67,13 +77,23 @@ class BenchmarkConfig:
             check_choice("precision", self.precision, PRECISIONS)
         for name in ("threads", "batch_size", "warmup_steps", "windows", "window_steps",
                      "test_images", "calibration_images", "matmul_size", "latency_rounds",
-                     "timeout_s"):
+                     "max_batch", "timeout_s"):
             check_integer(name, getattr(self, name), 1)
         if self.image_size is not None:
             check_integer("image_size", self.image_size, 1)
         check_integer("fit_epochs", self.fit_epochs, 0)
         if self.train_images is not None:
             check_integer("train_images", self.train_images, 1)
+        if self.resolved_largest_batch and self.max_batch < self.batch_size:
+            raise ValueError(f"`max_batch` must be at least `batch_size` ({self.batch_size}), "
+                             f"where the search starts. Received: max_batch={self.max_batch}")
+        if self.memory_budget_mb is not None:
+            if self.platform != "cpu":
+                raise ValueError("`memory_budget_mb` bounds resident memory on the CPU; on a "
+                                 "GPU the device's memory is the bound. Received: "
+                                 f"memory_budget_mb={self.memory_budget_mb}, "
+                                 f"platform={self.platform!r}")
+            check_integer("memory_budget_mb", self.memory_budget_mb, 1)
 
     @property
     def resolved_precision(self):
@@ -81,15 +101,20 @@ class BenchmarkConfig:
             return self.precision
         return "float32" if self.platform == "cpu" else "mixed_bfloat16"
 
+    @property
+    def resolved_largest_batch(self):
+        return self.platform == "gpu" if self.largest_batch is None else self.largest_batch
+
 
 # A short run that goes through every measurement (about 100 s on 2 cores with the peers, 50 s
 # without; most of it starting worker processes and tracing GoogLeNet): the suite's check of the
-# script, not a speed figure.
+# script, not a speed figure. The largest-batch search, a training run per size tried, only
+# where asked for (`--largest_batch`), and then up to batch 8.
 SMOKE = {
     "models": ("googlenet",), "image_size": 80, "batch_size": 4, "warmup_steps": 1,
     "windows": 2, "window_steps": 1, "train_images": 64, "test_images": 16,
     "calibration_images": 8, "matmul_size": 256, "latency_rounds": 2, "fit_epochs": 1,
-    "profile_blocks": True,
+    "profile_blocks": True, "largest_batch": False, "max_batch": 8,
 }
 
 
@@ -105,6 +130,10 @@ def run_task(task, spec, config, log):
     # Our side as scripts/train.py runs it: TensorFlow's oneDNN kernels on (see there). Only
     # the workers compute, so only they need it.
     env.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    # JAX takes 75% of a GPU's memory by default; PyTorch's allocator may take all of it. (The
+    # variable's newer name, and the older one that JAX versions before it read.)
+    for variable in ("XLA_CLIENT_MEM_FRACTION", "XLA_PYTHON_CLIENT_MEM_FRACTION"):
+        env.setdefault(variable, "0.95")
     started = time.perf_counter()
     command = [sys.executable, "-m", "keras_inception.benchmarks.worker", task, json.dumps(spec)]
     try:
@@ -117,6 +146,9 @@ def run_task(task, spec, config, log):
     for line in reversed(process.stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
             return json.loads(line[len(RESULT_PREFIX):])
+    if process.returncode == -signal.SIGKILL:
+        return {"out_of_memory": f"{task} was killed (SIGKILL), as the kernel's out-of-memory "
+                                 "killer does"}
     last = (process.stderr.strip().splitlines() or ["no output"])[-1]
     return {"error": f"{task} exited with {process.returncode}: {last}"}
 
@@ -125,6 +157,22 @@ def _timing(config, image_size):
     return {"image_size": image_size, "batch_size": config.batch_size,
             "warmup_steps": config.warmup_steps, "windows": config.windows,
             "window_steps": config.window_steps, "threads": config.threads}
+
+
+def _keras_train_spec(name, config, timing, **data):
+    pair = PAIRS[name]
+    return {**timing, "model": pair.model,
+            "model_kwargs": {**pair.model_kwargs, **config.model_kwargs},
+            "precision": config.resolved_precision, **data}
+
+
+def _torch_train_spec(name, config, timing, channels_last):
+    if config.platform == "cpu":
+        return {**timing, "pair": name, "device": "cpu", "amp": None,
+                "channels_last": channels_last}
+    amp = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(
+        config.resolved_precision)
+    return {**timing, "pair": name, "device": "cuda", "amp": amp, "channels_last": channels_last}
 
 
 def _cpu_measurements(name, config, workdir, log):
@@ -140,11 +188,9 @@ def _cpu_measurements(name, config, workdir, log):
     os.makedirs(model_dir, exist_ok=True)
     model_path = os.path.join(model_dir, "model.keras")
     results = {"image_size": image_size}
-    results["keras_train"] = run_task("keras_train", {
-        **timing, "model": pair.model, "model_kwargs": {**pair.model_kwargs, **config.model_kwargs},
-        "precision": config.resolved_precision, "jpeg_dir": train_dir,
-        "fit_epochs": config.fit_epochs, "save_to": model_path,
-    }, config, log)
+    results["keras_train"] = run_task("keras_train", _keras_train_spec(
+        name, config, timing, jpeg_dir=train_dir, fit_epochs=config.fit_epochs,
+        save_to=model_path), config, log)
     if "error" not in results["keras_train"]:
         results["keras_latency"] = run_task("keras_latency", {
             "model_path": model_path, "image_size": image_size, "threads": config.threads,
@@ -154,10 +200,8 @@ def _cpu_measurements(name, config, workdir, log):
         }, config, log)
     if config.peers:
         for key, channels_last in (("torch_train", False), ("torch_train_channels_last", True)):
-            results[key] = run_task("torch_train", {
-                **timing, "pair": name, "device": "cpu", "amp": None,
-                "channels_last": channels_last,
-            }, config, log)
+            results[key] = run_task("torch_train", _torch_train_spec(
+                name, config, timing, channels_last), config, log)
         results["onnx_latency"] = run_task("onnx_latency", {
             "pair": name, "image_size": image_size, "threads": config.threads,
             "output_dir": model_dir,
@@ -175,6 +219,8 @@ def _cpu_measurements(name, config, workdir, log):
         log("  the block profile compares with ONNX Runtime, which is not measured: skipped")
     elif config.profile_blocks and "error" not in results["keras_train"]:
         results["block_latency"] = _block_latency(name, config, model_path, model_dir, log)
+    if config.resolved_largest_batch:
+        results["largest_batch"] = largest_batches(name, config, log)
     return results
 
 
@@ -208,18 +254,61 @@ def _gpu_measurements(name, config, log):
     pair = PAIRS[name]
     image_size = config.image_size or pair.image_size
     timing = _timing(config, image_size)
-    amp = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(
-        config.resolved_precision)
     results = {"image_size": image_size}
-    results["keras_train"] = run_task("keras_train", {
-        **timing, "model": pair.model, "model_kwargs": {**pair.model_kwargs, **config.model_kwargs},
-        "precision": config.resolved_precision, "jpeg_dir": None, "save_to": None,
-    }, config, log)
+    results["keras_train"] = run_task("keras_train", _keras_train_spec(
+        name, config, timing, jpeg_dir=None, save_to=None), config, log)
     if config.peers:
-        results["torch_train_channels_last"] = run_task("torch_train", {
-            **timing, "pair": name, "device": "cuda", "amp": amp, "channels_last": True,
-        }, config, log)
+        results["torch_train_channels_last"] = run_task("torch_train", _torch_train_spec(
+            name, config, timing, channels_last=True), config, log)
+    if config.resolved_largest_batch:
+        results["largest_batch"] = largest_batches(name, config, log)
     return results
+
+
+def largest_batches(name, config, log=print):
+    """Each side's largest training batch for the net pair `name` that fits: in the device's
+    memory on a GPU; on the CPU within `config.memory_budget_mb` of resident memory (default:
+    90% of what is available now). The peer runs as the memory row compares it: NCHW on the
+    CPU, AMP and channels_last on a GPU."""
+    budget, channels_last = None, config.platform == "gpu"
+    if config.platform == "cpu":
+        budget = config.memory_budget_mb or round(0.9 * machine.available_memory_mb())
+    image_size = config.image_size or PAIRS[name].image_size
+    timing = {**_timing(config, image_size), **batch_search.TRY_STEPS}
+    sides = {"ours": ("keras_train", _keras_train_spec(name, config, timing, jpeg_dir=None,
+                                                       save_to=None))}
+    if config.peers:
+        sides["peer"] = ("torch_train", _torch_train_spec(name, config, timing, channels_last))
+    results = {"budget_mb": budget, "start": config.batch_size, "limit": config.max_batch,
+               "peer_channels_last": channels_last}
+    for side, (task, spec) in sides.items():
+        log(f"  largest batch, {side}:")
+        results[side] = _search(task, spec, budget, config, log)
+    return results
+
+
+def _search(task, spec, budget, config, log):
+    peaks = {}
+
+    def fits(batch_size):
+        result = run_task(task, {**spec, "batch_size": batch_size, "rss_budget_mb": budget},
+                          config, log)
+        if "error" in result:
+            raise batch_search.TryFailed(result["error"])
+        if "out_of_memory" in result:
+            log(f"    batch {batch_size}: out of memory ({result['out_of_memory']})")
+            return False
+        peaks[batch_size] = result["peak_rss_mb"] if budget else result.get("peak_device_mb")
+        fitted = budget is None or peaks[batch_size] <= budget
+        log(f"    batch {batch_size}: {'fits' if fitted else 'over the budget'}, "
+            f"peak {peaks[batch_size] or 0:,.0f} MiB")
+        return fitted
+
+    try:
+        found = batch_search.largest_fitting(fits, config.batch_size, config.max_batch)
+    except batch_search.TryFailed as failure:
+        return {"error": f"largest batch search: {failure}"}
+    return {**found, "peak_mb": peaks}
 
 
 def run_benchmark(config, log=print):

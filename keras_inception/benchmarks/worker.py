@@ -6,11 +6,19 @@ prints `RESULT_PREFIX` and the result as JSON on its last line. The runner sets 
 variables and the Keras backend in the environment before the process starts: the platform's
 for our side, "torch" for the peers (importing PyTorch after TensorFlow crashes the process,
 and the package's import of Keras would load TensorFlow first).
+
+A spec with `rss_budget_mb` (a try of the largest-batch search on the CPU) ends the process as
+soon as its resident memory goes over the budget, with `{"out_of_memory": ...}` as its result;
+a framework's out-of-memory error gives that result too.
 """
 
 import importlib
 import json
+import os
 import sys
+
+from keras_inception.benchmarks import memory
+from keras_inception.benchmarks.batch_search import is_out_of_memory
 
 RESULT_PREFIX = "BENCHMARK_RESULT "
 
@@ -32,8 +40,29 @@ def main(argv):
         raise SystemExit(f"usage: worker TASK SPEC_JSON with TASK one of {', '.join(TASKS)}. "
                          f"Received: {argv[1:]!r}")
     module, function, _ = TASKS[argv[1]]
-    result = getattr(importlib.import_module(module), function)(json.loads(argv[2]))
+    spec = json.loads(argv[2])
+    if spec.get("rss_budget_mb"):
+        memory.stop_above(spec["rss_budget_mb"], _over_budget(spec["rss_budget_mb"]))
+    try:
+        result = getattr(importlib.import_module(module), function)(spec)
+    except Exception as error:
+        if not is_out_of_memory(error):
+            raise
+        result = {"out_of_memory": (str(error).strip().splitlines() or [repr(error)])[0][:300]}
+    _print_result(result)
+
+
+def _print_result(result):
     print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+def _over_budget(budget_mb):
+    def stop(rss_mb):
+        _print_result({"out_of_memory": f"resident memory {rss_mb:.0f} MiB went over the "
+                                        f"budget of {budget_mb:.0f} MiB"})
+        os._exit(0)  # now, from the watching thread: the step in progress would go on growing
+
+    return stop
 
 
 if __name__ == "__main__":
