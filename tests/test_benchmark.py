@@ -132,10 +132,14 @@ def test_a_worker_reports_running_out_of_memory_as_such(monkeypatch):
     # oneDNN's allocator retries a failed allocation for 10 s (measured) before it gives up.
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     config = runner.BenchmarkConfig(threads=2)
-    # A 2**22 x 2**22 product: TensorFlow's own out-of-memory error, in a real worker.
-    result = runner.run_task("matmul_peak", {"threads": 2, "n": 2**22, "runs": 1}, config,
+    # A 2**22 x 2**22 product: TensorFlow's own out-of-memory error, in a real worker. A try
+    # of the largest-batch search reports it as its result; any other task, as its error.
+    spec = {"threads": 2, "n": 2**22, "runs": 1}
+    result = runner.run_task("matmul_peak", {**spec, "largest_batch_try": True}, config,
                              log=lambda line: None)
     assert list(result) == ["out_of_memory"] and "OOM when allocating" in result["out_of_memory"]
+    result = runner.run_task("matmul_peak", spec, config, log=lambda line: None)
+    assert list(result) == ["error"] and "ResourceExhaustedError" in result["error"]
 
 
 def test_cpu_search_holds_each_try_to_the_resident_memory_budget():

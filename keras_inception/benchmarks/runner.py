@@ -146,7 +146,7 @@ def run_task(task, spec, config, log):
     for line in reversed(process.stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
             return json.loads(line[len(RESULT_PREFIX):])
-    if process.returncode == -signal.SIGKILL:
+    if spec.get("largest_batch_try") and process.returncode == -signal.SIGKILL:
         return {"out_of_memory": f"{task} was killed (SIGKILL), as the kernel's out-of-memory "
                                  "killer does"}
     last = (process.stderr.strip().splitlines() or ["no output"])[-1]
@@ -291,8 +291,8 @@ def _search(task, spec, budget, config, log):
     peaks = {}
 
     def fits(batch_size):
-        result = run_task(task, {**spec, "batch_size": batch_size, "rss_budget_mb": budget},
-                          config, log)
+        result = run_task(task, {**spec, "batch_size": batch_size, "largest_batch_try": True,
+                                 "rss_budget_mb": budget}, config, log)
         if "error" in result:
             raise batch_search.TryFailed(result["error"])
         if "out_of_memory" in result:

@@ -7,9 +7,10 @@ variables and the Keras backend in the environment before the process starts: th
 for our side, "torch" for the peers (importing PyTorch after TensorFlow crashes the process,
 and the package's import of Keras would load TensorFlow first).
 
-A spec with `rss_budget_mb` (a try of the largest-batch search on the CPU) ends the process as
-soon as its resident memory goes over the budget, with `{"out_of_memory": ...}` as its result;
-a framework's out-of-memory error gives that result too.
+A try of the largest-batch search (`largest_batch_try` in its spec) that runs out of memory
+gives `{"out_of_memory": ...}` as its result: on a framework's out-of-memory error, or on the
+CPU as soon as its resident memory goes over `rss_budget_mb`. Any other task's error ends the
+worker with its traceback.
 """
 
 import importlib
@@ -46,7 +47,7 @@ def main(argv):
     try:
         result = getattr(importlib.import_module(module), function)(spec)
     except Exception as error:
-        if not is_out_of_memory(error):
+        if not (spec.get("largest_batch_try") and is_out_of_memory(error)):
             raise
         result = {"out_of_memory": (str(error).strip().splitlines() or [repr(error)])[0][:300]}
     _print_result(result)
