@@ -49,7 +49,10 @@ flags.DEFINE_integer("max_batch", 4096, "Where the largest-batch search stops.",
 flags.DEFINE_integer("memory_budget_mb", None, "CPU: the resident memory (MiB) a batch must fit in; "
                      "default: 90% of what the machine has available.", lower_bound=1)
 flags.DEFINE_bool("smoke", False, "Every measurement on tiny inputs, in seconds: checks the script, not speed.")
-flags.DEFINE_string("output_dir", "saved_models/benchmarks", "Where the JSON and Markdown go.")
+flags.DEFINE_string("output_dir", "saved_models/benchmarks", "Where the JSON and Markdown go "
+                    "(written again after each net).")
+flags.DEFINE_bool("resume", False, "Keep the nets that the report in --output_dir measured with the "
+                  "same settings, machine and versions; measure the rest.")
 FLAGS = flags.FLAGS
 
 
@@ -63,7 +66,7 @@ def main(argv):
         fit_epochs=FLAGS.fit_epochs,
         precision=FLAGS.precision, peers=FLAGS.peers, profile_blocks=FLAGS.profile_blocks,
         largest_batch=FLAGS.largest_batch, max_batch=FLAGS.max_batch,
-        memory_budget_mb=FLAGS.memory_budget_mb,
+        memory_budget_mb=FLAGS.memory_budget_mb, resume=FLAGS.resume,
         output_dir=FLAGS.output_dir,
         model_kwargs=cli.set_flags(width_multiplier=FLAGS.width_multiplier),
     )

@@ -245,6 +245,37 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     else:
         assert "measuring our side only" in result.stdout
         assert "torch_train" not in googlenet
+    # The same command with --resume keeps the net measured and runs nothing again; other
+    # settings are refused before anything runs.
+    again = run_script("--smoke", "--resume", f"--output_dir={out}", script="benchmark.py")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "keeping googlenet" in again.stdout and "keras_train" not in again.stdout
+    resumed = json.loads((out / "benchmark_cpu.json").read_text())
+    assert resumed["models"] == results["models"] and resumed["matmul_peak"] == results["matmul_peak"]
+    refused = run_script("--smoke", "--resume", "--threads=1", f"--output_dir={out}",
+                         script="benchmark.py")
+    assert refused.returncode == 2
+    assert "was measured with threads=2; this run has threads=1" in refused.stderr
+
+
+def test_resume_keeps_only_the_nets_measured_without_an_error(tmp_path):
+    config = runner.BenchmarkConfig(platform="gpu", models=("googlenet", "resnet50", "inception_v3"),
+                                    output_dir=str(tmp_path), resume=True)
+    now = {"config": dataclasses.asdict(config), "models": {},
+           "machine": {"cpu": {"model": "EPYC", "cores": 16}, "versions": {"keras": "3.15.1"}}}
+    earlier = {**now, "config": {**now["config"], "models": ["googlenet", "resnet50"]}, "models": {
+        "googlenet": {"keras_train": {"memory_fed": {"images_per_second": 900.0}}},
+        "resnet50": {"keras_train": {"error": "keras_train exited with -9: "}},  # cut short
+    }}
+    report.write_report({**earlier, "summary": report.summarize(earlier)}, str(tmp_path), "gpu")
+    lines = []
+    kept = runner._earlier_results(now, config, lines.append)
+    assert kept == {"models": {"googlenet": earlier["models"]["googlenet"]}}
+    assert lines == [f"Resuming {tmp_path}/benchmark_gpu.json: keeping googlenet."]
+    newer = {**now, "machine": {**now["machine"], "versions": {"keras": "3.16.0"}}}
+    with pytest.raises(ValueError, match="measured with versions=\\{'keras': '3.15.1'\\}; "
+                                         "this run has versions=\\{'keras': '3.16.0'\\}"):
+        runner._earlier_results(newer, config, lines.append)
 
 
 def test_gpu_mode_runs_on_keras_jax_without_tensorflow(tmp_path):

@@ -48,7 +48,7 @@ def _gflops(train):
     return rate * TRAINING_FLOPS_PER_MAC * train["macs"] / 1e9 if rate else None
 
 
-def _errors(model):
+def model_errors(model):
     """Every measurement's error, and those of the largest-batch search's sides."""
     results = [*model.values(), *(model.get("largest_batch") or {}).values()]
     return "; ".join(result["error"] for result in results
@@ -173,7 +173,7 @@ def summarize(results):
     summary = {}
     for name, model in results["models"].items():
         rows = _cpu_rows(model, results.get("matmul_peak")) if platform == "cpu" else _gpu_rows(model)
-        summary[name] = {"rows": rows, "errors": _errors(model)}
+        summary[name] = {"rows": rows, "errors": model_errors(model)}
     return summary
 
 
@@ -245,9 +245,14 @@ def block_table(blocks):
     return lines
 
 
+def report_stem(output_dir, platform):
+    """The report's path without its extension (.json, .md)."""
+    return os.path.join(output_dir, f"benchmark_{platform}")
+
+
 def write_report(results, output_dir, platform):
     """`benchmark_<platform>.json` and `.md` in `output_dir`, each written atomically."""
     os.makedirs(output_dir, exist_ok=True)
-    stem = os.path.join(output_dir, f"benchmark_{platform}")
+    stem = report_stem(output_dir, platform)
     write_json_atomically(stem + ".json", json.loads(json.dumps(results, default=str)))
     write_text_atomically(stem + ".md", markdown(results))

@@ -1,5 +1,6 @@
 """Runs every measurement of a benchmark, each in a worker process, and writes the results as
-`benchmark_<platform>.json` and a Markdown table `benchmark_<platform>.md`.
+`benchmark_<platform>.json` and a Markdown table `benchmark_<platform>.md`, again after each
+net: a run cut short keeps the nets it finished, and `resume` measures only the others.
 
 On the CPU (TensorFlow backend): training throughput fed from memory and from the real JPEG
 pipeline, peak memory, achieved GFLOP/s against the measured matrix-multiply peak, and the
@@ -24,7 +25,13 @@ import time
 from keras_inception.benchmarks import batch_search, machine
 from keras_inception.benchmarks.data import write_digit_jpegs
 from keras_inception.benchmarks.pairs import PAIRS
-from keras_inception.benchmarks.report import lookup, summarize, write_report
+from keras_inception.benchmarks.report import (
+    lookup,
+    report_stem,
+    summarize,
+    model_errors,
+    write_report,
+)
 from keras_inception.benchmarks.worker import RESULT_PREFIX, TASKS
 from keras_inception.validation import check_choice, check_integer
 
@@ -65,6 +72,9 @@ class BenchmarkConfig:
     memory_budget_mb: int = None
     output_dir: str = "saved_models/benchmarks"
     timeout_s: int = 3600
+    # Keep the nets that an earlier run with the same settings, on the same machine and versions,
+    # measured without an error in `output_dir`; measure the rest.
+    resume: bool = False
 
     def check(self):
         for model in self.models:
@@ -311,8 +321,46 @@ def _search(task, spec, budget, config, log):
     return {**found, "peak_mb": peaks}
 
 
+# Settings that do not change what is measured: an earlier run may differ in them and resume.
+NOT_MEASURED = ("models", "output_dir", "timeout_s", "resume")
+
+
+def _earlier_results(results, config, log):
+    """The nets of `config.models` that the run in `config.output_dir` measured without an
+    error, with its matrix-multiply peak; refused where that run's settings, machine or
+    versions differ from this one's."""
+    path = report_stem(config.output_dir, config.platform) + ".json"
+    if not os.path.exists(path):
+        log(f"Nothing to resume in {path}: measuring every net.")
+        return {}
+    with open(path) as file:
+        earlier = json.load(file)
+    for section in ("config", "machine"):
+        now = json.loads(json.dumps(results[section]))
+        for key in sorted(set(now) | set(earlier[section])):
+            if key not in NOT_MEASURED and now.get(key) != earlier[section].get(key):
+                raise ValueError(
+                    f"{path} was measured with {key}={earlier[section].get(key)!r}; this run has "
+                    f"{key}={now.get(key)!r}. Resume with the same settings, machine and "
+                    f"versions, or measure without `resume`. Received: resume=True")
+    kept = {name: model for name, model in earlier["models"].items()
+            if name in config.models and not model_errors(model)}
+    log(f"Resuming {path}: keeping {', '.join(kept) or 'no net'}.")
+    resumed = {"models": kept}
+    peak = earlier.get("matmul_peak")
+    if peak and "error" not in peak:
+        resumed["matmul_peak"] = peak
+    return resumed
+
+
+def _write(results, config):
+    results["summary"] = summarize(results)
+    write_report(results, config.output_dir, config.platform)
+
+
 def run_benchmark(config, log=print):
-    """Measures every net of `config.models`; writes and returns the results."""
+    """Measures every net of `config.models` (with `config.resume`, those an earlier run did
+    not finish); writes the results after each net and returns them."""
     config.check()
     peers_here = machine.is_available(*PEER_MODULES)
     if config.peers and not peers_here:
@@ -326,18 +374,24 @@ def run_benchmark(config, log=print):
                                                  "torch", "torchvision", "onnxruntime")},
         "models": {},
     }
+    earlier = _earlier_results(results, config, log) if config.resume else {}
     with tempfile.TemporaryDirectory(prefix="keras_inception_bench_") as workdir:
         if config.platform == "cpu":
-            log("matmul peak ...")
-            results["matmul_peak"] = run_task(
-                "matmul_peak", {"threads": config.threads, "n": config.matmul_size, "runs": 5},
-                config, log)
+            results["matmul_peak"] = earlier.get("matmul_peak")
+            if results["matmul_peak"] is None:
+                log("matmul peak ...")
+                results["matmul_peak"] = run_task(
+                    "matmul_peak", {"threads": config.threads, "n": config.matmul_size,
+                                    "runs": 5}, config, log)
         for name in config.models:
+            if name in earlier.get("models", {}):
+                results["models"][name] = earlier["models"][name]
+                continue
             log(f"{name}:")
             if config.platform == "cpu":
                 results["models"][name] = _cpu_measurements(name, config, workdir, log)
             else:
                 results["models"][name] = _gpu_measurements(name, config, log)
-    results["summary"] = summarize(results)
-    write_report(results, config.output_dir, config.platform)
+            _write(results, config)
+    _write(results, config)
     return results
