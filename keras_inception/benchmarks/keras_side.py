@@ -23,12 +23,12 @@ def configure_tensorflow_threads(threads):
 
 
 class StepClock(keras.callbacks.Callback):
-    """Notes when each training step ends. It reads the loss, so an asynchronous backend (JAX)
-    has finished the step when the time is taken."""
+    """Notes when each training step ends, and the process's resident memory then. It reads
+    the loss, so an asynchronous backend (JAX) has finished the step when the time is taken."""
 
     def __init__(self):
         super().__init__()
-        self.start, self.step_end_times = None, []
+        self.start, self.step_end_times, self.step_end_rss_mb = None, [], []
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
@@ -36,6 +36,7 @@ class StepClock(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         float(logs["loss"])
         self.step_end_times.append(time.perf_counter())
+        self.step_end_rss_mb.append(memory.rss_mb())
 
 
 def _timed_fit(model, data, steps, *, skip, window_steps, batch_size):
@@ -43,7 +44,8 @@ def _timed_fit(model, data, steps, *, skip, window_steps, batch_size):
     model.fit(data, steps_per_epoch=steps, epochs=1, callbacks=[clock], verbose=0)
     rates = timing.window_rates(clock.step_end_times, clock.start, skip=skip,
                                 window_steps=window_steps, batch_size=batch_size)
-    return {**timing.summarize_rates(rates), "first_step_s": clock.step_end_times[0] - clock.start}
+    return {**timing.summarize_rates(rates), "first_step_s": clock.step_end_times[0] - clock.start,
+            "step_end_rss_mb": clock.step_end_rss_mb}
 
 
 def build_training_model(model_name, image_size, model_kwargs=None):

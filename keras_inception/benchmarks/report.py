@@ -81,7 +81,8 @@ def _cpu_rows(model, peak):
              _ratio(lookup(ours, "peak_rss_mb"), lookup(torch, "peak_rss_mb")), "MiB RSS",
              "torchvision",
              note="the whole process; above the process before training: "
-                  f"{_delta(ours)} vs {_delta(torch)} MiB"),
+                  f"{_delta(ours)} vs {_delta(torch)} MiB; after the first step and the last: "
+                  f"{_growth(ours)} vs {_growth(torch)} MiB"),
         _row("pipeline cost", piped, rate, None if not piped or not rate else 1 - piped / rate,
              "images/s", "the same batches in memory",
              note="JPEG decode + GoogLeNet augmentation each step; ratio = throughput lost"),
@@ -188,6 +189,13 @@ def _delta(train):
     if not train or "peak_rss_mb" not in train:
         return "-"
     return f"{train['peak_rss_mb'] - train['base_rss_mb']:.0f}"
+
+
+def _growth(train):
+    """RSS after the first training step -> after the last: what the memory does once every
+    tensor of a step has had its place (growth after the first is the allocator's)."""
+    rss = lookup(train, "memory_fed", "step_end_rss_mb")
+    return f"{rss[0]:,.0f} -> {rss[-1]:,.0f}" if rss else "-"
 
 
 def _fmt(value):

@@ -95,10 +95,11 @@ def train_throughput(spec):
 
     base_rss = memory.rss_mb()
     steps = spec["warmup_steps"] + spec["windows"] * spec["window_steps"]
-    start, step_end_times = time.perf_counter(), []
+    start, step_end_times, step_end_rss_mb = time.perf_counter(), [], []
     for _ in range(steps):
         compute_dtype = step()
         step_end_times.append(time.perf_counter())
+        step_end_rss_mb.append(memory.rss_mb())
     rates = timing.window_rates(step_end_times, start, skip=spec["warmup_steps"],
                                 window_steps=spec["window_steps"], batch_size=batch_size)
     result = {
@@ -106,7 +107,8 @@ def train_throughput(spec):
         "compute_dtype": str(compute_dtype).removeprefix("torch."),  # the logits', under AMP
         "params": params,
         "macs": macs,
-        "memory_fed": {**timing.summarize_rates(rates), "first_step_s": step_end_times[0] - start},
+        "memory_fed": {**timing.summarize_rates(rates), "first_step_s": step_end_times[0] - start,
+                       "step_end_rss_mb": step_end_rss_mb},
         "base_rss_mb": base_rss,
         "peak_rss_mb": memory.peak_rss_mb(),
     }
