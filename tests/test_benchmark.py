@@ -194,7 +194,7 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
         assert len(train[fed]["window_rates"]) == runner.SMOKE["windows"]
         assert train[fed]["images_per_second"] > 0
     assert train["peak_rss_mb"] >= train["base_rss_mb"] > 0
-    # RSS after each step: the report shows the first and the last (the allocator's growth).
+    # RSS after each step: the report shows the first and the last.
     rss = train["memory_fed"]["step_end_rss_mb"]
     assert len(rss) == runner.SMOKE["warmup_steps"] + runner.SMOKE["windows"] * runner.SMOKE["window_steps"]
     assert train["base_rss_mb"] < rss[0] <= train["peak_rss_mb"] + 1  # (see the torch peer's test)
@@ -224,7 +224,7 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     assert results["matmul_peak"]["gflops"] > 0
     rows = {row["measure"]: row for row in results["summary"]["googlenet"]["rows"]}
     assert rows["training throughput"]["note"] == "TensorFlow's oneDNN kernels on"
-    assert f"after the first step and the last: {rss[0]:,.0f} -> {rss[-1]:,.0f} vs " in (
+    assert f"between steps, after the first and after the last: {rss[0]:,.0f} -> {rss[-1]:,.0f} vs " in (
         rows["training peak memory"]["note"])
     pipeline = rows["pipeline cost"]
     assert pipeline["ratio"] == pytest.approx(

@@ -81,8 +81,8 @@ def _cpu_rows(model, peak):
              _ratio(lookup(ours, "peak_rss_mb"), lookup(torch, "peak_rss_mb")), "MiB RSS",
              "torchvision",
              note="the whole process; above the process before training: "
-                  f"{_delta(ours)} vs {_delta(torch)} MiB; after the first step and the last: "
-                  f"{_growth(ours)} vs {_growth(torch)} MiB"),
+                  f"{_delta(ours)} vs {_delta(torch)} MiB; between steps, after the first and "
+                  f"after the last: {_between_steps(ours)} vs {_between_steps(torch)} MiB"),
         _row("pipeline cost", piped, rate, None if not piped or not rate else 1 - piped / rate,
              "images/s", "the same batches in memory",
              note="JPEG decode + GoogLeNet augmentation each step; ratio = throughput lost"),
@@ -191,9 +191,9 @@ def _delta(train):
     return f"{train['peak_rss_mb'] - train['base_rss_mb']:.0f}"
 
 
-def _growth(train):
-    """RSS after the first training step -> after the last: what the memory does once every
-    tensor of a step has had its place (growth after the first is the allocator's)."""
+def _between_steps(train):
+    """RSS after the first training step -> after the last: how much of its peak a side's
+    allocator holds between steps, and how that grows once every tensor has had a place."""
     rss = lookup(train, "memory_fed", "step_end_rss_mb")
     return f"{rss[0]:,.0f} -> {rss[-1]:,.0f}" if rss else "-"
 
