@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 
-from keras_inception.benchmarks import batch_search, machine, report, runner, timing
+from keras_inception.benchmarks import batch_search, machine, report, resume, runner, timing
 from keras_inception.benchmarks.pairs import PAIRS
 from tests.test_scripts import run_script
 
@@ -275,13 +275,16 @@ def test_resume_keeps_only_the_nets_measured_without_an_error(tmp_path):
     }}
     report.write_report({**earlier, "summary": report.summarize(earlier)}, str(tmp_path), "gpu")
     lines = []
-    kept = runner._earlier_results(now, config, lines.append)
+    kept = resume.earlier_results(now, config, lines.append)
     assert kept == {"models": {"googlenet": earlier["models"]["googlenet"]}}
     assert lines == [f"Resuming {tmp_path}/benchmark_gpu.json: keeping googlenet."]
     newer = {**now, "machine": {**now["machine"], "versions": {"keras": "3.16.0"}}}
     with pytest.raises(ValueError, match="measured with versions=\\{'keras': '3.15.1'\\}; "
                                          "this run has versions=\\{'keras': '3.16.0'\\}"):
-        runner._earlier_results(newer, config, lines.append)
+        resume.earlier_results(newer, config, lines.append)
+    (tmp_path / "benchmark_gpu.json").write_text("{\"config\": ")  # not one that we wrote
+    with pytest.raises(ValueError, match="benchmark_gpu.json is not a benchmark report"):
+        resume.earlier_results(now, config, lines.append)
 
 
 def test_gpu_mode_runs_on_keras_jax_without_tensorflow(tmp_path):

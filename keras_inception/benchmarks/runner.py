@@ -22,16 +22,10 @@ import sys
 import tempfile
 import time
 
-from keras_inception.benchmarks import batch_search, machine
+from keras_inception.benchmarks import batch_search, machine, resume
 from keras_inception.benchmarks.data import write_digit_jpegs
 from keras_inception.benchmarks.pairs import PAIRS
-from keras_inception.benchmarks.report import (
-    lookup,
-    report_stem,
-    summarize,
-    model_errors,
-    write_report,
-)
+from keras_inception.benchmarks.report import lookup, summarize, write_report
 from keras_inception.benchmarks.worker import RESULT_PREFIX, TASKS
 from keras_inception.validation import check_choice, check_integer
 
@@ -321,38 +315,6 @@ def _search(task, spec, budget, config, log):
     return {**found, "peak_mb": peaks}
 
 
-# Settings that do not change what is measured: an earlier run may differ in them and resume.
-NOT_MEASURED = ("models", "output_dir", "timeout_s", "resume")
-
-
-def _earlier_results(results, config, log):
-    """The nets of `config.models` that the run in `config.output_dir` measured without an
-    error, with its matrix-multiply peak; refused where that run's settings, machine or
-    versions differ from this one's."""
-    path = report_stem(config.output_dir, config.platform) + ".json"
-    if not os.path.exists(path):
-        log(f"Nothing to resume in {path}: measuring every net.")
-        return {}
-    with open(path) as file:
-        earlier = json.load(file)
-    for section in ("config", "machine"):
-        now = json.loads(json.dumps(results[section]))
-        for key in sorted(set(now) | set(earlier[section])):
-            if key not in NOT_MEASURED and now.get(key) != earlier[section].get(key):
-                raise ValueError(
-                    f"{path} was measured with {key}={earlier[section].get(key)!r}; this run has "
-                    f"{key}={now.get(key)!r}. Resume with the same settings, machine and "
-                    f"versions, or measure without `resume`. Received: resume=True")
-    kept = {name: model for name, model in earlier["models"].items()
-            if name in config.models and not model_errors(model)}
-    log(f"Resuming {path}: keeping {', '.join(kept) or 'no net'}.")
-    resumed = {"models": kept}
-    peak = earlier.get("matmul_peak")
-    if peak and "error" not in peak:
-        resumed["matmul_peak"] = peak
-    return resumed
-
-
 def _write(results, config):
     results["summary"] = summarize(results)
     write_report(results, config.output_dir, config.platform)
@@ -374,7 +336,7 @@ def run_benchmark(config, log=print):
                                                  "torch", "torchvision", "onnxruntime")},
         "models": {},
     }
-    earlier = _earlier_results(results, config, log) if config.resume else {}
+    earlier = resume.earlier_results(results, config, log) if config.resume else {}
     with tempfile.TemporaryDirectory(prefix="keras_inception_bench_") as workdir:
         if config.platform == "cpu":
             results["matmul_peak"] = earlier.get("matmul_peak")
