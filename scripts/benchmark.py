@@ -48,7 +48,8 @@ flags.DEFINE_bool("largest_batch", None, "Also search each side's largest traini
 flags.DEFINE_integer("max_batch", 4096, "Where the largest-batch search stops.", lower_bound=1)
 flags.DEFINE_integer("memory_budget_mb", None, "CPU: the resident memory (MiB) a batch must fit in; "
                      "default: 90% of what the machine has available.", lower_bound=1)
-flags.DEFINE_bool("smoke", False, "Every measurement on tiny inputs, in seconds: checks the script, not speed.")
+flags.DEFINE_bool("smoke", False, "Every measurement on tiny inputs, in about two minutes: checks the "
+                  "script, not speed.")
 flags.DEFINE_string("output_dir", "saved_models/benchmarks", "Where the JSON and Markdown go "
                     "(written again after each net).")
 flags.DEFINE_bool("resume", False, "Keep the nets that the report in --output_dir measured with the "
