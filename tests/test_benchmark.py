@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 
-from keras_inception.benchmarks import batch_search, machine, report, resume, runner, timing
+from keras_inception.benchmarks import batch_search, machine, memory, report, resume, runner, timing
 from keras_inception.benchmarks.pairs import PAIRS
 from tests.test_scripts import run_script
 
@@ -155,7 +155,7 @@ def test_cpu_search_holds_each_try_to_the_resident_memory_budget():
     stopped = [line for line in lines if "out of memory" in line]
     assert len(stopped) == 3 and all("went over the budget of 200 MiB" in line for line in stopped)
     # The default budget, 90% of the memory available: the one size allowed trains and fits.
-    available = machine.available_memory_mb()
+    available = memory.available_mb()
     config = dataclasses.replace(config, memory_budget_mb=None, max_batch=4)
     found = runner.largest_batches("googlenet", config, log=lines.append)
     # (Within 20%: the other tests running beside this one move what is available.)
@@ -165,7 +165,7 @@ def test_cpu_search_holds_each_try_to_the_resident_memory_budget():
 
 
 def test_largest_batch_row_names_the_bound_and_where_each_side_stopped():
-    found = {"budget_mb": 20_000, "start": 32, "limit": 4096, "peer_channels_last": False,
+    found = {"budget_mb": 20_000, "start": 32, "limit": 4096,
              "ours": {"fits": 416, "fails": 448, "tries": []},
              "peer": {"fits": 352, "fails": 384, "tries": []}}
     results = {"config": {"platform": "cpu"}, "models": {"googlenet": {"largest_batch": found}}}
@@ -174,7 +174,8 @@ def test_largest_batch_row_names_the_bound_and_where_each_side_stopped():
     assert (row["ours"], row["peer"], row["ratio"]) == (416, 352, 416 / 352)
     assert row["note"] == ("within 20,000 MiB of resident memory; ours: 448 did not, torchvision: "
                            "384 did not (searched from 32 by doubling, then bisecting to 1/8)")
-    found.update(budget_mb=None, peer={"error": "largest batch search: torch_train exited with 1"})
+    found.update(budget_mb=None, peer={"error": "largest batch search: torch_train exited with 1"},
+                 error="largest batch search: torch_train exited with 1")
     found["ours"]["fails"] = None
     summary = report.summarize({**results, "config": {"platform": "gpu"}})["googlenet"]
     row = {row["measure"]: row for row in summary["rows"]}["largest training batch"]

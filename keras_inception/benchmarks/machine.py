@@ -24,15 +24,6 @@ def describe_cpu():
             "cores": len(os.sched_getaffinity(0))}
 
 
-def available_memory_mb():
-    """The memory the kernel could give processes now without swapping (MemAvailable), in MiB."""
-    with open("/proc/meminfo") as meminfo:
-        for line in meminfo:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("/proc/meminfo has no MemAvailable line")
-
-
 def is_available(*modules):
     import importlib.util
 

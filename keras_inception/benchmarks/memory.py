@@ -1,22 +1,28 @@
-"""Resident memory of this process, from /proc (Linux)."""
+"""Resident memory of this process, and the machine's available memory, from /proc (Linux)."""
 
 
-def _status_mb(field):
-    with open("/proc/self/status") as status:
-        for line in status:
+def _proc_mb(path, field):
+    """A `field: N kB` line of a /proc file, in MiB."""
+    with open(path) as lines:
+        for line in lines:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/self/status has no {field} line")
+    raise RuntimeError(f"{path} has no {field} line")
 
 
 def rss_mb():
     """Resident set size now, in MiB."""
-    return _status_mb("VmRSS")
+    return _proc_mb("/proc/self/status", "VmRSS")
 
 
 def peak_rss_mb():
     """The largest resident set size so far (the high-water mark), in MiB."""
-    return _status_mb("VmHWM")
+    return _proc_mb("/proc/self/status", "VmHWM")
+
+
+def available_mb():
+    """The memory the kernel could give processes now without swapping (MemAvailable), in MiB."""
+    return _proc_mb("/proc/meminfo", "MemAvailable")
 
 
 def stop_above(budget_mb, on_exceed, interval_s=0.01):

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from keras_inception.benchmarks import batch_search, machine, resume
+from keras_inception.benchmarks import batch_search, machine, memory, resume
 from keras_inception.benchmarks.data import write_digit_jpegs
 from keras_inception.benchmarks.pairs import PAIRS
 from keras_inception.benchmarks.report import lookup, summarize, write_report
@@ -276,18 +276,21 @@ def largest_batches(name, config, log=print):
     CPU, AMP and channels_last on a GPU."""
     budget, channels_last = None, config.platform == "gpu"
     if config.platform == "cpu":
-        budget = config.memory_budget_mb or round(0.9 * machine.available_memory_mb())
+        budget = config.memory_budget_mb or round(0.9 * memory.available_mb())
     image_size = config.image_size or PAIRS[name].image_size
     timing = {**_timing(config, image_size), **batch_search.TRY_STEPS}
     sides = {"ours": ("keras_train", _keras_train_spec(name, config, timing, jpeg_dir=None,
                                                        save_to=None))}
     if config.peers:
         sides["peer"] = ("torch_train", _torch_train_spec(name, config, timing, channels_last))
-    results = {"budget_mb": budget, "start": config.batch_size, "limit": config.max_batch,
-               "peer_channels_last": channels_last}
+    results = {"budget_mb": budget, "start": config.batch_size, "limit": config.max_batch}
     for side, (task, spec) in sides.items():
         log(f"  largest batch, {side}:")
         results[side] = _search(task, spec, budget, config, log)
+    # A side's failure as the measurement's own error, as every other measurement gives it.
+    errors = [results[side]["error"] for side in sides if "error" in results[side]]
+    if errors:
+        results["error"] = "; ".join(errors)
     return results
 
 
