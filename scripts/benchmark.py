@@ -20,6 +20,9 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# As the workers run (`runner.run_task`), so that a smoke run can fork them from this process:
+# TensorFlow reads it only at its import.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 from absl import flags  # noqa: E402
 

@@ -142,6 +142,38 @@ def test_a_worker_reports_running_out_of_memory_as_such(monkeypatch):
     assert list(result) == ["error"] and "ResourceExhaustedError" in result["error"]
 
 
+def test_a_forked_worker_fails_and_runs_out_of_time_as_a_new_one(tmp_path, monkeypatch):
+    """`fork_workers` (the smoke's): a task in a process forked from this one, which has
+    imported the package, ends as in a new interpreter: its error's last line, or the time
+    limit, after which the process is gone."""
+    import multiprocessing
+
+    import keras
+
+    from keras_inception.export import tflite
+
+    # What this process imported TensorFlow with, as the task's process would (`run_task`).
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1"))
+    missing = {"files": {"float32": str(tmp_path / "missing.tflite")}, "image_size": 8,
+               "threads": 1, "rounds": 1, "runs": 1}
+    lines = []
+    fresh, forked = (runner.run_task("interleaved_latency", missing,
+                                     runner.BenchmarkConfig(fork_workers=fork), lines.append)
+                     for fork in (False, True))
+    assert forked == fresh
+    assert fresh["error"].startswith("interleaved_latency exited with 1: ValueError: ")
+    assert "missing.tflite" in fresh["error"]
+    assert not lines[0].endswith("(forked)") and lines[1].endswith("s (forked)")
+    path = tmp_path / "convolution.tflite"
+    path.write_bytes(tflite.convert(
+        keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)]), "float32"))
+    endless = {**missing, "files": {"float32": str(path)}, "rounds": 10**9}
+    result = runner.run_task("interleaved_latency", endless,
+                             runner.BenchmarkConfig(fork_workers=True, timeout_s=3), lines.append)
+    assert result == {"error": "interleaved_latency ran past 3 s"}
+    assert multiprocessing.active_children() == []
+
+
 def test_cpu_search_holds_each_try_to_the_resident_memory_budget():
     # A budget below what a worker holds once it has imported Keras: every try is stopped by
     # its own watch as soon as it starts, and the search halves down to nothing.
@@ -224,6 +256,10 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     assert all(len(rounds[mode]["round_ms"]) == runner.SMOKE["latency_rounds"]
                for mode in ("float32", "int8"))
     assert results["matmul_peak"]["gflops"] > 0
+    # Our tasks forked from the script's process, which has imported the package as they would.
+    assert "  keras_train googlenet_torchvision: " in result.stdout
+    assert all(line.endswith(" s (forked)") for line in result.stdout.splitlines()
+               if line.startswith(("  keras_", "  interleaved_latency", "  matmul_peak")))
     rows = {row["measure"]: row for row in results["summary"]["googlenet"]["rows"]}
     assert rows["training throughput"]["note"] == "TensorFlow's oneDNN kernels on"
     assert f"between steps, after the first and after the last: {rss[0]:,.0f} -> {rss[-1]:,.0f} vs " in (
@@ -250,6 +286,9 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
         assert all(block["macs"] == block["onnx_macs"] for block in blocks.values())
         assert sum(block["macs"] for block in blocks.values()) < GOOGLENET_TORCHVISION_MACS_80
         assert "| inception_4e |" in markdown
+        # PyTorch cannot be imported after TensorFlow: the peers' tasks start afresh.
+        assert "  torch_train googlenet: " in result.stdout and "(forked)" not in "".join(
+            line for line in result.stdout.splitlines() if line.startswith(("  torch", "  onnx")))
     else:
         assert "measuring our side only" in result.stdout
         assert "torch_train" not in googlenet

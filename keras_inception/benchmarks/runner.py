@@ -15,6 +15,7 @@ within a budget of resident memory).
 
 import dataclasses
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -22,11 +23,12 @@ import sys
 import tempfile
 import time
 
-from keras_inception.benchmarks import batch_search, machine, memory, resume
+import keras
+
+from keras_inception.benchmarks import batch_search, machine, memory, resume, worker
 from keras_inception.benchmarks.data import write_digit_jpegs
 from keras_inception.benchmarks.pairs import PAIRS
 from keras_inception.benchmarks.report import lookup, summarize, write_report
-from keras_inception.benchmarks.worker import RESULT_PREFIX, TASKS
 from keras_inception.validation import check_choice, check_integer
 
 PLATFORMS = ("cpu", "gpu")
@@ -69,6 +71,12 @@ class BenchmarkConfig:
     # Keep the nets that an earlier run with the same settings, on the same machine and versions,
     # measured without an error in `output_dir`; measure the rest.
     resume: bool = False
+    # Each measurement's process forked from this one, which has imported the package, where
+    # the task runs on this process's backend with its oneDNN setting (both fixed when
+    # TensorFlow is imported), instead of a new interpreter: about 6 s less a task. The
+    # smoke's choice: a forked process starts with this one's memory, so a full run, whose
+    # memory figures count, starts each task afresh.
+    fork_workers: bool = False
 
     def check(self):
         for model in self.models:
@@ -118,43 +126,90 @@ SMOKE = {
     "models": ("googlenet",), "image_size": 80, "batch_size": 4, "warmup_steps": 1,
     "windows": 2, "window_steps": 1, "train_images": 64, "test_images": 16,
     "calibration_images": 8, "matmul_size": 256, "latency_rounds": 2, "fit_epochs": 1,
-    "profile_blocks": True, "largest_batch": False, "max_batch": 8,
+    "profile_blocks": True, "largest_batch": False, "max_batch": 8, "fork_workers": True,
 }
 
 
 def run_task(task, spec, config, log):
     """One worker process; its result, or {"error": ...} naming what failed."""
-    backend = TASKS[task][2] or ("tensorflow" if config.platform == "cpu" else "jax")
+    backend = worker.TASKS[task][2] or ("tensorflow" if config.platform == "cpu" else "jax")
     env = dict(os.environ, OMP_NUM_THREADS=str(config.threads),
                MKL_NUM_THREADS=str(config.threads), TF_CPP_MIN_LOG_LEVEL="2",
                KERAS_BACKEND=backend)
     if config.platform == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
         env["JAX_PLATFORMS"] = "cpu"
-    # Our side as scripts/train.py runs it: TensorFlow's oneDNN kernels on (see there). Only
-    # the workers compute, so only they need it.
+    # Our side as scripts/train.py runs it: TensorFlow's oneDNN kernels on (see there).
     env.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     # JAX takes 75% of a GPU's memory by default; PyTorch's allocator may take all of it. (The
     # variable's newer name, and the older one that JAX versions before it read.)
     for variable in ("XLA_CLIENT_MEM_FRACTION", "XLA_PYTHON_CLIENT_MEM_FRACTION"):
         env.setdefault(variable, "0.95")
     started = time.perf_counter()
+    forked = config.fork_workers and _imported_alike(backend, env)
+    finished = (_run_forked if forked else _run_fresh)(task, spec, env, config.timeout_s)
+    if finished is None:
+        return {"error": f"{task} ran past {config.timeout_s} s"}
+    returncode, stdout, stderr = finished
+    log(f"  {task} {spec.get('pair', spec.get('model', ''))}: "
+        f"{time.perf_counter() - started:.0f} s{' (forked)' if forked else ''}")
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(worker.RESULT_PREFIX):
+            return json.loads(line[len(worker.RESULT_PREFIX):])
+    if spec.get("largest_batch_try") and returncode == -signal.SIGKILL:
+        return {"out_of_memory": f"{task} was killed (SIGKILL), as the kernel's out-of-memory "
+                                 "killer does"}
+    last = (stderr.strip().splitlines() or ["no output"])[-1]
+    return {"error": f"{task} exited with {returncode}: {last}"}
+
+
+def _run_fresh(task, spec, env, timeout_s):
+    """(returncode, stdout, stderr) of the task in a new interpreter; None past `timeout_s`."""
     command = [sys.executable, "-m", "keras_inception.benchmarks.worker", task, json.dumps(spec)]
     try:
         process = subprocess.run(command, capture_output=True, text=True, env=env,
-                                 timeout=config.timeout_s)
+                                 timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        return {"error": f"{task} ran past {config.timeout_s} s"}
-    log(f"  {task} {spec.get('pair', spec.get('model', ''))}: "
-        f"{time.perf_counter() - started:.0f} s")
-    for line in reversed(process.stdout.splitlines()):
-        if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX):])
-    if spec.get("largest_batch_try") and process.returncode == -signal.SIGKILL:
-        return {"out_of_memory": f"{task} was killed (SIGKILL), as the kernel's out-of-memory "
-                                 "killer does"}
-    last = (process.stderr.strip().splitlines() or ["no output"])[-1]
-    return {"error": f"{task} exited with {process.returncode}: {last}"}
+        return None
+    return process.returncode, process.stdout, process.stderr
+
+
+def _imported_alike(backend, env):
+    """Whether this process imported Keras as the task's process would: the same backend and,
+    as TensorFlow reads it only at its import, the same oneDNN setting."""
+    return keras.config.backend() == backend and (
+        backend != "tensorflow"
+        or os.environ.get("TF_ENABLE_ONEDNN_OPTS") == env["TF_ENABLE_ONEDNN_OPTS"])
+
+
+def _run_forked(task, spec, env, timeout_s):
+    """As `_run_fresh`, in a process forked from this one. It runs no framework op, so the
+    child starts from a clean runtime (thread pools are made at the first op)."""
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        child = multiprocessing.get_context("fork").Process(
+            target=_forked_worker, args=(task, spec, env, stdout.fileno(), stderr.fileno()))
+        child.start()
+        child.join(timeout_s)
+        if child.is_alive():
+            child.kill()
+            child.join()
+            return None
+        stdout.seek(0)
+        stderr.seek(0)
+        return child.exitcode, stdout.read(), stderr.read()
+
+
+def _forked_worker(task, spec, env, stdout_fd, stderr_fd):
+    """In the forked child: the worker's main with the task's environment, its output (the
+    frameworks' own logs too) in the given files. An exception ends it with code 1 and its
+    traceback on stderr, as in a new interpreter."""
+    os.environ.clear()
+    os.environ.update(env)
+    os.dup2(stdout_fd, 1)
+    os.dup2(stderr_fd, 2)
+    # Python's own streams too, wherever this process had pointed them (pytest does).
+    sys.stdout, sys.stderr = open(1, "w", closefd=False), open(2, "w", closefd=False)
+    worker.main(["worker", task, json.dumps(spec)])
 
 
 def _timing(config, image_size):
