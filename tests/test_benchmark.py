@@ -8,6 +8,8 @@ extra is installed.
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -19,6 +21,14 @@ from tests.test_scripts import run_script
 # GoogLeNet in torchvision's form at 80x80, counted by our profile and by PyTorch's FLOP
 # counter alike (the inference net; measured).
 GOOGLENET_TORCHVISION_MACS_80 = 198_396_672
+# The smoke's pair at 80x80: torchvision's ResNet-18, and ours at a quarter of its widths. A
+# quarter of the stem's 15,052,800 (its input keeps 3 channels), a sixteenth of the other
+# convolutions' 239,337,472, and a classifier from 128 features instead of 512 (128,000).
+RESNET18_MACS_80 = 254_902_272
+RESNET18_QUARTER_MACS_80 = 15_052_800 // 4 + 239_337_472 // 16 + 128_000
+# Every pair's inference net at 128x128, by PyTorch's FLOP counter on torchvision's (measured).
+TORCHVISION_MACS_128 = {"googlenet": 489_955_328, "resnet50": 1_336_623_104,
+                        "resnet18": 592_695_296, "inception_v3": 732_701_024}
 
 
 def test_window_rates_are_images_per_second_per_window():
@@ -222,8 +232,8 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     result = run_script("--smoke", f"--output_dir={out}", script="benchmark.py")
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((out / "benchmark_cpu.json").read_text())
-    googlenet = results["models"]["googlenet"]
-    train = googlenet["keras_train"]
+    net = results["models"]["resnet18"]  # the smoke's net: ResNet-18, our side at 1/4 width
+    train = net["keras_train"]
     for fed in ("memory_fed", "pipeline_fed"):
         assert len(train[fed]["window_rates"]) == runner.SMOKE["windows"]
         assert train[fed]["images_per_second"] > 0
@@ -235,8 +245,8 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     assert train["backend"] == "tensorflow" and train["precision"] == "float32"
     assert train["onednn"] is True  # turned on by the runner where TensorFlow leaves it off
     assert train["fit"]["epochs"] == runner.SMOKE["fit_epochs"] and train["fit"]["seconds"] > 0
-    latency = googlenet["keras_latency"]
-    assert latency["macs"] == GOOGLENET_TORCHVISION_MACS_80
+    latency = net["keras_latency"]
+    assert train["macs"] == latency["macs"] == RESNET18_QUARTER_MACS_80
     # The .tflite answers as Keras does. The smoke's epoch at batch 4 leaves logits in the
     # thousands (measured: 2,495), where float32 rounding moves probabilities by ~1e-3; the
     # export job's test holds a trained net to 1e-4.
@@ -252,15 +262,15 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
         "3x3": 28 * 28 * 256 * 256 * 9, "1x1": 28 * 28 * 256 * 256}
     for probe in probes.values():
         assert probe["speedup"] == pytest.approx(probe["float32_ms"] / probe["int8_ms"])
-    rounds = googlenet["interleaved_latency"]  # the .tflite files (and ONNX) taking turns
+    rounds = net["interleaved_latency"]  # the .tflite files (and ONNX) taking turns
     assert all(len(rounds[mode]["round_ms"]) == runner.SMOKE["latency_rounds"]
                for mode in ("float32", "int8"))
     assert results["matmul_peak"]["gflops"] > 0
     # Our tasks forked from the script's process, which has imported the package as they would.
-    assert "  keras_train googlenet_torchvision: " in result.stdout
+    assert "  keras_train resnet18: " in result.stdout
     assert all(line.endswith(" s (forked)") for line in result.stdout.splitlines()
                if line.startswith(("  keras_", "  interleaved_latency", "  matmul_peak")))
-    rows = {row["measure"]: row for row in results["summary"]["googlenet"]["rows"]}
+    rows = {row["measure"]: row for row in results["summary"]["resnet18"]["rows"]}
     assert rows["training throughput"]["note"] == "TensorFlow's oneDNN kernels on"
     assert f"between steps, after the first and after the last: {rss[0]:,.0f} -> {rss[-1]:,.0f} vs " in (
         rows["training peak memory"]["note"])
@@ -268,35 +278,37 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     assert pipeline["ratio"] == pytest.approx(
         1 - train["pipeline_fed"]["images_per_second"] / train["memory_fed"]["images_per_second"])
     markdown = (out / "benchmark_cpu.md").read_text()
-    assert "## googlenet (80x80)" in markdown and "| training throughput (images/s) |" in markdown
+    assert "## resnet18 (80x80)" in markdown and "| training throughput (images/s) |" in markdown
     assert "after the timed steps and 1 epochs on the digits" in rows["TFLite int8 top-1 agreement"]["note"]
     speedups = f"3x3 {probes['3x3']['speedup']:.2f}x, 1x1 {probes['1x1']['speedup']:.2f}x"
     assert (f"one convolution alone (28x28, 256 channels in and out): {speedups}"
             in rows["TFLite int8 speed-up"]["note"])
     if machine.is_available(*runner.PEER_MODULES):
-        torch_train, onnx = googlenet["torch_train"], googlenet["onnx_latency"]
-        assert onnx["macs"] == GOOGLENET_TORCHVISION_MACS_80  # the same net on both sides
+        torch_train, onnx = net["torch_train"], net["onnx_latency"]
+        assert torch_train["macs"] == onnx["macs"] == RESNET18_MACS_80  # the peer at full width
         assert rows["training throughput"]["ratio"] == pytest.approx(
             train["memory_fed"]["images_per_second"]
             / torch_train["memory_fed"]["images_per_second"])
         assert rows["TFLite float32 latency"]["ratio"] == pytest.approx(
             rounds["float32"]["ms"] / rounds["onnxruntime"]["ms"])
-        blocks = googlenet["block_latency"]  # both nets cut at the same tensors
-        assert list(blocks) == [ours for ours, _ in PAIRS["googlenet"].blocks]
-        assert all(block["macs"] == block["onnx_macs"] for block in blocks.values())
-        assert sum(block["macs"] for block in blocks.values()) < GOOGLENET_TORCHVISION_MACS_80
-        assert "| inception_4e |" in markdown
+        blocks = net["block_latency"]  # both nets cut at the same tensors
+        assert list(blocks) == [ours for ours, _ in PAIRS["resnet18"].blocks]
+        # Each block of ours has a sixteenth of the peer's multiply-adds but the stem's
+        # convolution, whose input keeps its 3 channels: a quarter.
+        assert [round(block["onnx_macs"] / block["macs"]) for block in blocks.values()] == [4, 16, 16, 16, 16]
+        assert sum(block["onnx_macs"] for block in blocks.values()) < RESNET18_MACS_80
+        assert "| conv4_block2_out |" in markdown
         # PyTorch cannot be imported after TensorFlow: the peers' tasks start afresh.
-        assert "  torch_train googlenet: " in result.stdout and "(forked)" not in "".join(
+        assert "  torch_train resnet18: " in result.stdout and "(forked)" not in "".join(
             line for line in result.stdout.splitlines() if line.startswith(("  torch", "  onnx")))
     else:
         assert "measuring our side only" in result.stdout
-        assert "torch_train" not in googlenet
+        assert "torch_train" not in net
     # The same command with --resume keeps the net measured and runs nothing again; other
     # settings are refused before anything runs.
     again = run_script("--smoke", "--resume", f"--output_dir={out}", script="benchmark.py")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "keeping googlenet" in again.stdout and "keras_train" not in again.stdout
+    assert "keeping resnet18" in again.stdout and "keras_train" not in again.stdout
     resumed = json.loads((out / "benchmark_cpu.json").read_text())
     assert resumed["models"] == results["models"] and resumed["matmul_peak"] == results["matmul_peak"]
     refused = run_script("--smoke", "--resume", "--threads=1", f"--output_dir={out}",
@@ -328,6 +340,19 @@ def test_resume_keeps_only_the_nets_measured_without_an_error(tmp_path):
         resume.earlier_results(now, config, lines.append)
 
 
+def test_an_empty_output_dir_is_the_current_directory(tmp_path, monkeypatch):
+    # As `--output_dir=` reads, and as the other scripts take it (the fuzz test found it).
+    monkeypatch.chdir(tmp_path)
+    config = runner.BenchmarkConfig(platform="gpu", output_dir="", resume=True)
+    results = {"config": dataclasses.asdict(config),
+               "machine": {"cpu": {"model": "EPYC", "cores": 16}, "versions": {"keras": "3.15.1"}},
+               "models": {"googlenet": {"keras_train": {"memory_fed": {"images_per_second": 9.0}}}}}
+    report.write_report({**results, "summary": report.summarize(results)}, "", "gpu")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["benchmark_gpu.json", "benchmark_gpu.md"]
+    kept = resume.earlier_results({**results, "models": {}}, config, lambda line: None)
+    assert kept == {"models": results["models"]}
+
+
 def test_gpu_mode_runs_on_keras_jax_without_tensorflow(tmp_path):
     """A GPU machine has JAX and PyTorch but no TensorFlow. Here, with TensorFlow made
     unimportable, the GPU mode's training task runs on the CPU: the wiring, not a speed."""
@@ -336,11 +361,14 @@ def test_gpu_mode_runs_on_keras_jax_without_tensorflow(tmp_path):
     (blocked / "__init__.py").write_text('raise ImportError("No module named \'tensorflow\' (blocked by the test)")')
     python_path = os.pathsep.join(filter(None, [str(blocked.parent), os.environ.get("PYTHONPATH")]))
     out = tmp_path / "bench"
-    result = run_script("--platform=gpu", "--smoke", "--nopeers", f"--output_dir={out}", script="benchmark.py",
+    # A width given on the command line is kept over the smoke's quarter.
+    result = run_script("--platform=gpu", "--smoke", "--nopeers", "--width_multiplier=0.5",
+                        f"--output_dir={out}", script="benchmark.py",
                         env={"PYTHONPATH": python_path, "KERAS_BACKEND": "jax"})
     assert result.returncode == 0, result.stderr[-3000:]
-    train = json.loads((out / "benchmark_gpu.json").read_text())["models"]["googlenet"]["keras_train"]
+    train = json.loads((out / "benchmark_gpu.json").read_text())["models"]["resnet18"]["keras_train"]
     assert train["backend"] == "jax" and train["precision"] == "mixed_bfloat16"
+    assert train["macs"] == 15_052_800 // 2 + 239_337_472 // 4 + 256_000  # see RESNET18_MACS_80
     assert len(train["memory_fed"]["window_rates"]) == runner.SMOKE["windows"]
     assert train["memory_fed"]["images_per_second"] > 0
     assert "| training throughput (GPU) (images/s) |" in (out / "benchmark_gpu.md").read_text()
@@ -365,6 +393,29 @@ def test_torch_peer_trains_as_on_a_gpu_with_amp_and_channels_last(amp):
     # The kernel updates the high-water mark from its per-thread counts in batches: measured
     # 0.03 MiB below an RSS read before it.
     assert len(rss) == 3 and result["base_rss_mb"] < min(rss) and max(rss) <= result["peak_rss_mb"] + 1
+
+
+def test_our_net_of_each_pair_has_the_multiply_adds_of_torchvisions():
+    from keras_inception import get_model, inference_model
+    from keras_inception.profile import profile
+
+    assert set(TORCHVISION_MACS_128) == set(PAIRS)
+    for name, pair in PAIRS.items():
+        net = get_model(pair.model, input_shape=(128, 128, 3), **pair.model_kwargs)
+        assert profile(inference_model(net)).macs == TORCHVISION_MACS_128[name], name
+
+
+@pytest.mark.skipif(not machine.is_available(*runner.PEER_MODULES), reason="needs the bench extra")
+def test_torchvision_nets_have_the_multiply_adds_recorded_here():
+    # In a process of its own: PyTorch cannot be imported after TensorFlow.
+    counted = subprocess.run([sys.executable, "-c", """
+import json, torch
+from keras_inception.benchmarks.pairs import PAIRS
+from keras_inception.benchmarks.torch_side import forward_macs, torchvision_net
+image = torch.zeros(1, 3, 128, 128)
+print(json.dumps({name: forward_macs(torchvision_net(name, training=False), image) for name in PAIRS}))
+"""], capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "torch"}, check=True)
+    assert json.loads(counted.stdout.splitlines()[-1]) == TORCHVISION_MACS_128
 
 
 def test_onnx_sessions_stop_spinning_when_a_run_ends(tmp_path):

@@ -64,7 +64,7 @@ BAD_INPUT = [
      "error: inception_v3 has no form without batch norm"),
     ("tune.py", ["--tuner=grid"], "error: flag --tuner=grid"),
     ("benchmark.py", ["--models=alexnet"],
-     "error: `models` must be one of 'googlenet', 'resnet50', 'inception_v3'. Received: models='alexnet'"),
+     "error: `models` must be one of 'googlenet', 'resnet50', 'resnet18', 'inception_v3'. Received: models='alexnet'"),
     ("benchmark.py", ["--platform=tpu"], "error: flag --platform=tpu"),
     ("benchmark.py", ["--platform=gpu", "--memory_budget_mb=8000"],
      "error: `memory_budget_mb` bounds resident memory on the CPU; on a GPU the device's memory is the bound"),

@@ -29,9 +29,19 @@ PAIRS = {
                      blocks=(("pool1", "maxpool"), ("conv2_block3_out", "layer1"),
                              ("conv3_block4_out", "layer2"), ("conv4_block6_out", "layer3"),
                              ("conv5_block3_out", "layer4"))),
+    # The smallest pair, 69 layers to GoogLeNet's 213 (tracing and conversion take time by the
+    # layer): what the smoke run measures (`runner.SMOKE`). Its basic blocks put the stride on
+    # the first 3x3 in both forms.
+    "resnet18": Pair("resnet18", "resnet18", {}, 224, (),
+                     blocks=(("pool1", "maxpool"), ("conv2_block2_out", "layer1"),
+                             ("conv3_block2_out", "layer2"), ("conv4_block2_out", "layer3"),
+                             ("conv5_block2_out", "layer4"))),
     "inception_v3": Pair("inception_v3", "inception_v3",
                          {"aux_logits": True, "init_weights": True}, 299, ("aux_logits",),
                          blocks=(("pool_5a", "maxpool2"), ("mixed_5d", "Mixed_5d"),
                                  ("mixed_6a", "Mixed_6a"), ("mixed_6e", "Mixed_6e"),
                                  ("mixed_7a", "Mixed_7a"), ("mixed_7c", "Mixed_7c"))),
 }
+
+# What a run measures unless told (`--models`): the nets the comparison is for.
+DEFAULT_PAIRS = ("googlenet", "resnet50", "inception_v3")

@@ -258,8 +258,9 @@ def report_stem(output_dir, platform):
 
 
 def write_report(results, output_dir, platform):
-    """`benchmark_<platform>.json` and `.md` in `output_dir`, each written atomically."""
-    os.makedirs(output_dir, exist_ok=True)
+    """`benchmark_<platform>.json` and `.md` in `output_dir` (empty: the current directory, as
+    a path is read), each written atomically."""
+    os.makedirs(output_dir or os.curdir, exist_ok=True)
     stem = report_stem(output_dir, platform)
     write_json_atomically(stem + ".json", json.loads(json.dumps(results, default=str)))
     write_text_atomically(stem + ".md", markdown(results))

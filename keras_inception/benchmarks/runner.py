@@ -27,7 +27,7 @@ import keras
 
 from keras_inception.benchmarks import batch_search, machine, memory, resume, worker
 from keras_inception.benchmarks.data import write_digit_jpegs
-from keras_inception.benchmarks.pairs import PAIRS
+from keras_inception.benchmarks.pairs import DEFAULT_PAIRS, PAIRS
 from keras_inception.benchmarks.report import lookup, summarize, write_report
 from keras_inception.validation import check_choice, check_integer
 
@@ -38,7 +38,7 @@ PEER_MODULES = ("torch", "torchvision", "onnxruntime")
 
 @dataclasses.dataclass
 class BenchmarkConfig:
-    models: tuple = tuple(PAIRS)
+    models: tuple = DEFAULT_PAIRS
     platform: str = "cpu"
     threads: int = 2
     batch_size: int = 32
@@ -118,15 +118,17 @@ class BenchmarkConfig:
         return self.platform == "gpu" if self.largest_batch is None else self.largest_batch
 
 
-# A short run that goes through every measurement (about 100 s on 2 cores with the peers, 50 s
-# without; most of it starting worker processes and tracing GoogLeNet): the suite's check of the
-# script, not a speed figure. The largest-batch search, a training run per size tried, only
-# where asked for (`--largest_batch`), and then up to batch 8.
+# A short run that goes through every measurement (about 20 s on 2 cores without the peers):
+# the suite's check of the script, not a speed figure. The smallest pair at a quarter of its
+# widths on our side (tracing and converting take time by the layer and by the weight), our
+# tasks forked from the script's process. The largest-batch search, a training run per size
+# tried, only where asked for (`--largest_batch`), and then up to batch 8.
 SMOKE = {
-    "models": ("googlenet",), "image_size": 80, "batch_size": 4, "warmup_steps": 1,
-    "windows": 2, "window_steps": 1, "train_images": 64, "test_images": 16,
-    "calibration_images": 8, "matmul_size": 256, "latency_rounds": 2, "fit_epochs": 1,
-    "profile_blocks": True, "largest_batch": False, "max_batch": 8, "fork_workers": True,
+    "models": ("resnet18",), "model_kwargs": {"width_multiplier": 0.25}, "image_size": 80,
+    "batch_size": 4, "warmup_steps": 1, "windows": 2, "window_steps": 1, "train_images": 64,
+    "test_images": 16, "calibration_images": 8, "matmul_size": 256, "latency_rounds": 2,
+    "fit_epochs": 1, "profile_blocks": True, "largest_batch": False, "max_batch": 8,
+    "fork_workers": True,
 }
 
 

@@ -14,7 +14,9 @@ from keras_inception.benchmarks.pairs import PAIRS
 AUX_LOSS_WEIGHT = 0.3  # as our nets' auxiliary heads
 
 
-def _torchvision_net(pair_name, *, training):
+def torchvision_net(pair_name, *, training):
+    """The pair's torchvision net, randomly initialized: with its auxiliary heads in training
+    mode, without them for inference."""
     import torchvision
 
     pair = PAIRS[pair_name]
@@ -57,7 +59,7 @@ def train_throughput(spec):
 
     torch.set_num_threads(spec["threads"])
     device, batch_size, image_size = spec["device"], spec["batch_size"], spec["image_size"]
-    net = _torchvision_net(spec["pair"], training=True)
+    net = torchvision_net(spec["pair"], training=True)
     params = sum(p.numel() for p in net.parameters()) + sum(b.numel() for b in net.buffers()
                                                            if b.dtype.is_floating_point)
     macs = forward_macs(net.eval(), torch.zeros(1, 3, image_size, image_size))
@@ -132,7 +134,7 @@ def onnx_latency(spec):
 
     torch.set_num_threads(spec["threads"])
     image_size = spec["image_size"]
-    net = _torchvision_net(spec["pair"], training=False)
+    net = torchvision_net(spec["pair"], training=False)
     image = torch.rand(1, 3, image_size, image_size)
     path = os.path.join(spec["output_dir"], f"{spec['pair']}.onnx")
     # The TorchScript exporter: the exported graph is the same for these static nets.
@@ -157,7 +159,7 @@ def block_files(spec):
     import torch
 
     pair = PAIRS[spec["pair"]]
-    net = _torchvision_net(spec["pair"], training=False)
+    net = torchvision_net(spec["pair"], training=False)
     cuts = {torch_name: ours for ours, torch_name in pair.blocks}
     files, macs, modules = {}, {}, []
     image = torch.rand(1, 3, spec["image_size"], spec["image_size"])
