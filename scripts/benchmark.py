@@ -1,6 +1,6 @@
 """Benchmarks our nets against what users would pick instead, on this machine, in one run.
 
-    python scripts/benchmark.py                        # CPU: all nets, 2 threads
+    python scripts/benchmark.py                        # CPU: GoogLeNet, ResNet-50, Inception v3
     python scripts/benchmark.py --models=googlenet --batch_size=16
     python scripts/benchmark.py --smoke                # about 20 s: every measurement, tiny
     python scripts/benchmark.py --models=googlenet --largest_batch --memory_budget_mb=6000

@@ -2,10 +2,11 @@
 
     python -m keras_inception.benchmarks.worker TASK '{"spec": ...}'
 
-prints `RESULT_PREFIX` and the result as JSON on its last line. The runner sets the thread
-variables and the Keras backend in the environment before the process starts: the platform's
-for our side, "torch" for the peers (importing PyTorch after TensorFlow crashes the process,
-and the package's import of Keras would load TensorFlow first).
+prints `RESULT_PREFIX` and the result as JSON on its last line (a smoke run calls `main` in
+a process forked from the runner's instead: `BenchmarkConfig.fork_workers`). The runner sets
+the thread variables and the Keras backend in the environment before the process starts: the
+platform's for our side, "torch" for the peers (importing PyTorch after TensorFlow crashes the
+process, and the package's import of Keras would load TensorFlow first).
 
 A try of the largest-batch search (`largest_batch_try` in its spec) that runs out of memory
 gives `{"out_of_memory": ...}` as its result: on a framework's out-of-memory error, or on the
