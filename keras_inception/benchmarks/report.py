@@ -22,12 +22,24 @@ _COMPARE = {">=": operator.ge, "<=": operator.le}
 TRAINING_FLOPS_PER_MAC = 6
 
 
-def _row(measure, ours, peer, ratio, unit, peer_name, note=""):
+def _row(measure, ours, peer, ratio, unit, peer_name, note="", why=None):
+    """A row of the table; `why` says, from what was measured, where a missed target's gap
+    lies (given with the missed target)."""
     comparison, target = TARGETS.get(measure, (None, None))
     met = None if ratio is None or target is None else _COMPARE[comparison](ratio, target)
     return {"measure": measure, "unit": unit, "ours": ours, "peer": peer, "peer_name": peer_name,
             "ratio": ratio, "target": f"{comparison} {target:g}" if target else "", "met": met,
-            "note": note}
+            "note": note, "gap": _gap(ratio, comparison, target) if met is False else None,
+            "why": why if met is False else None}
+
+
+def _gap(ratio, comparison, target):
+    """By how much a ratio misses its target: relative for a ratio of two sides, in points for a
+    fraction (a cost or an agreement)."""
+    side = "short" if comparison == ">=" else "over"
+    if target < 1:
+        return f"{abs(ratio - target):.3g} {side}"
+    return f"{abs(ratio / target - 1):.0%} {side}"
 
 
 def _ratio(a, b):
@@ -73,7 +85,9 @@ def _cpu_rows(model, peak):
     return [
         _row("training throughput", rate, torch_rate, _ratio(rate, torch_rate), "images/s",
              "torchvision (NCHW, PyTorch's default)",
-             note=f"TensorFlow's oneDNN kernels {'on' if ours.get('onednn') else 'off'}"),
+             note=f"TensorFlow's oneDNN kernels {'on' if ours.get('onednn') else 'off'}",
+             why=f"of the matmul peak, ours reached {_percent(_ratio(gflops, peak_gflops))} and "
+                 f"torchvision {_percent(_ratio(torch_gflops, peak_gflops))}"),
         _row("training throughput vs channels_last", rate, torch_cl_rate,
              _ratio(rate, torch_cl_rate), "images/s", "torchvision (channels_last)"),
         _row("training peak memory", lookup(ours, "peak_rss_mb"), lookup(torch, "peak_rss_mb"),
@@ -81,10 +95,13 @@ def _cpu_rows(model, peak):
              "torchvision",
              note="the whole process; above the process before training: "
                   f"{_delta(ours)} vs {_delta(torch)} MiB; between steps, after the first and "
-                  f"after the last: {_between_steps(ours)} vs {_between_steps(torch)} MiB"),
+                  f"after the last: {_between_steps(ours)} vs {_between_steps(torch)} MiB",
+             why=_memory_why(ours, torch)),
         _row("pipeline cost", piped, rate, None if not piped or not rate else 1 - piped / rate,
              "images/s", "the same batches in memory",
-             note="JPEG decode + GoogLeNet augmentation each step; ratio = throughput lost"),
+             note="JPEG decode + GoogLeNet augmentation each step; ratio = throughput lost",
+             why=f"its windows ran at {_spread(lookup(ours, 'pipeline_fed'))} images/s, from "
+                 f"memory at {_spread(lookup(ours, 'memory_fed'))}"),
         _row("achieved GFLOP/s", gflops, torch_gflops, _ratio(gflops, torch_gflops), "GFLOP/s",
              "torchvision",
              note=f"{TRAINING_FLOPS_PER_MAC} x multiply-adds per image; matmul peak "
@@ -98,16 +115,19 @@ def _cpu_rows(model, peak):
         _row("TFLite float32 latency", float32_ms, onnx_ms, _ratio(float32_ms, onnx_ms), "ms",
              "ONNX Runtime", note="one image, LiteRT with XNNPACK; " + (
                  f"median of {len(lookup(rounds, 'float32', 'round_ms') or [])} alternating rounds"
-                 if rounds else "measured apart")),
+                 if rounds else "measured apart"),
+             why=_slowest_block(model.get("block_latency"))),
         _row("TFLite int8 speed-up", int8_ms, float32_ms, _ratio(float32_ms, int8_ms), "ms",
              "TFLite float32",
-             note="ratio = float32 time / int8 time" + _convolution_note(latency)),
+             note="ratio = float32 time / int8 time" + _convolution_note(latency),
+             why=_int8_kernels_why(latency)),
         _row("TFLite int8 top-1 agreement", lookup(latency, "int8", "top1_agreement"), None,
              lookup(latency, "int8", "top1_agreement"), "fraction", "Keras",
              note=f"on {lookup(latency, 'test_images')} held-out images; the net's own accuracy "
                   f"there: {_percent(lookup(latency, 'keras_test_accuracy'))}, after the timed "
                   f"steps and {lookup(ours, 'fit', 'epochs') or 0} epochs on the digits"
-                  + _flipped_note(lookup(latency, "int8"))),
+                  + _flipped_note(lookup(latency, "int8")),
+             why=_flipped_note(lookup(latency, "int8")).removeprefix("; ") or None),
         *_largest_batch_rows(model, "torchvision (NCHW, PyTorch's default)"),
     ]
 
@@ -132,6 +152,46 @@ def _largest_batch_rows(model, peer_name):
                  _ratio(lookup(ours, "fits"), lookup(peer, "fits")), "images", peer_name,
                  note=f"{where}; ours: {bound(ours)}, torchvision: {bound(peer)} (searched "
                       f"from {found['start']} by doubling, then bisecting to 1/{RESOLUTION})")]
+
+
+def _memory_why(ours, torch):
+    """Where the memory of the two sides parts: before training, in training's growth, or in
+    what each allocator keeps between steps."""
+    if not torch or "peak_rss_mb" not in torch or "peak_rss_mb" not in ours:
+        return None
+
+    why = (f"before training ours held {ours['base_rss_mb']:,.0f} MiB and torchvision "
+           f"{torch['base_rss_mb']:,.0f}; training added {_delta(ours)} and {_delta(torch)} MiB")
+    ours_rss, torch_rss = (lookup(train, "memory_fed", "step_end_rss_mb") for train in (ours, torch))
+    if ours_rss and torch_rss:
+        why += (f"; after the last step ours held {ours_rss[-1] / ours['peak_rss_mb']:.0%} of its "
+                f"peak and torchvision {torch_rss[-1] / torch['peak_rss_mb']:.0%}")
+    return why
+
+
+def _spread(fed):
+    rates = lookup(fed, "window_rates")
+    return f"{min(rates):.3g} to {max(rates):.3g}" if rates else "-"
+
+
+def _slowest_block(blocks):
+    """The block of the per-block profile furthest behind ONNX Runtime's."""
+    if not blocks or "error" in blocks:
+        return "where the time goes: --profile_blocks times each block of both nets"
+    name, timed = max(blocks.items(), key=lambda item: item[1]["tflite_ms"] / item[1]["onnx_ms"])
+    return (f"the block furthest behind, up to {name}: {timed['tflite_ms']:.2f} against "
+            f"{timed['onnx_ms']:.2f} ms")
+
+
+def _int8_kernels_why(latency):
+    probes = lookup(latency, "int8_convolutions")
+    if not probes:
+        return None
+    best = max(probe["speedup"] for probe in probes.values())
+    return (f"LiteRT's int8 kernels give at most {best:.2f}x on one convolution alone on this "
+            "processor, so no change to the net reaches the target" if best < TARGETS[
+                "TFLite int8 speed-up"][1] else
+            f"one convolution alone reaches {best:.2f}x: what is lost lies in the net around it")
 
 
 def _flipped_note(int8):
@@ -178,8 +238,9 @@ def summarize(results):
 
 
 def missed_targets(results):
-    """One line per target a measured ratio misses."""
-    return [f"{name}: {row['measure']} {row['ratio']:.3g} (target {row['target']})"
+    """One line per target a measured ratio misses: by how much, and where the gap lies."""
+    return [f"{name}: {row['measure']} {row['ratio']:.3g} (target {row['target']}, "
+            f"{row['gap']})" + (f": {row['why']}" if row.get("why") else "")
             for name, model in results["summary"].items() for row in model["rows"]
             if row["met"] is False]
 
@@ -187,7 +248,7 @@ def missed_targets(results):
 def _delta(train):
     if not train or "peak_rss_mb" not in train:
         return "-"
-    return f"{train['peak_rss_mb'] - train['base_rss_mb']:.0f}"
+    return f"{train['peak_rss_mb'] - train['base_rss_mb']:,.0f}"
 
 
 def _between_steps(train):
