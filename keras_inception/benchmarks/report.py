@@ -82,6 +82,7 @@ def _cpu_rows(model, peak):
     gflops = _gflops(ours) if ours.get("macs") else None
     torch_gflops = _gflops(torch) if torch and "macs" in torch else None
     peak_gflops = lookup(peak, "gflops")
+    flipped = _flipped(lookup(latency, "int8"))
     return [
         _row("training throughput", rate, torch_rate, _ratio(rate, torch_rate), "images/s",
              "torchvision (NCHW, PyTorch's default)",
@@ -126,8 +127,8 @@ def _cpu_rows(model, peak):
              note=f"on {lookup(latency, 'test_images')} held-out images; the net's own accuracy "
                   f"there: {_percent(lookup(latency, 'keras_test_accuracy'))}, after the timed "
                   f"steps and {lookup(ours, 'fit', 'epochs') or 0} epochs on the digits"
-                  + _flipped_note(lookup(latency, "int8")),
-             why=_flipped_note(lookup(latency, "int8")).removeprefix("; ") or None),
+                  + (f"; {flipped}" if flipped else ""),
+             why=flipped),
         *_largest_batch_rows(model, "torchvision (NCHW, PyTorch's default)"),
     ]
 
@@ -159,7 +160,6 @@ def _memory_why(ours, torch):
     what each allocator keeps between steps."""
     if not torch or "peak_rss_mb" not in torch or "peak_rss_mb" not in ours:
         return None
-
     why = (f"before training ours held {ours['base_rss_mb']:,.0f} MiB and torchvision "
            f"{torch['base_rss_mb']:,.0f}; training added {_delta(ours)} and {_delta(torch)} MiB")
     ours_rss, torch_rss = (lookup(train, "memory_fed", "step_end_rss_mb") for train in (ours, torch))
@@ -188,18 +188,19 @@ def _int8_kernels_why(latency):
     if not probes:
         return None
     best = max(probe["speedup"] for probe in probes.values())
-    return (f"LiteRT's int8 kernels give at most {best:.2f}x on one convolution alone on this "
-            "processor, so no change to the net reaches the target" if best < TARGETS[
-                "TFLite int8 speed-up"][1] else
-            f"one convolution alone reaches {best:.2f}x: what is lost lies in the net around it")
+    if best < TARGETS["TFLite int8 speed-up"][1]:
+        return (f"LiteRT's int8 kernels give at most {best:.2f}x on one convolution alone on "
+                "this processor, so no change to the net reaches the target")
+    return f"one convolution alone reaches {best:.2f}x: what is lost lies in the net around it"
 
 
-def _flipped_note(int8):
-    """How near a tie in Keras the images were whose top-1 class int8 changed."""
+def _flipped(int8):
+    """How near a tie in Keras the images were whose top-1 class int8 changed (None where it
+    changed none)."""
     widest = lookup(int8, "widest_flipped_margin")
     if widest is None:
-        return ""
-    return (f"; where int8 differs, Keras's top two scores were at most {_fmt(widest)} apart "
+        return None
+    return (f"where int8 differs, Keras's top two scores were at most {_fmt(widest)} apart "
             f"(the median image's: {_fmt(int8['median_margin'])})")
 
 
