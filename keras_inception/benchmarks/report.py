@@ -39,7 +39,7 @@ def _gap(ratio, comparison, target):
     side = "short" if comparison == ">=" else "over"
     if target < 1:
         return f"{abs(ratio - target):.3g} {side}"
-    return f"{abs(ratio / target - 1):.0%} {side}"
+    return f"{100 * abs(ratio / target - 1):.2g}% {side}"  # 2 digits: 45%, 0.3%
 
 
 def _ratio(a, b):
