@@ -211,7 +211,8 @@ def test_a_forked_worker_fails_and_runs_out_of_time_as_a_new_one(tmp_path, monke
 
     from keras_inception.export import tflite
 
-    # What this process imported TensorFlow with, as the task's process would (`run_task`).
+    # The oneDNN setting the runner compares before it forks (`_imported_alike`); the task
+    # here runs no TensorFlow op, so which one does not matter.
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1"))
     missing = {"files": {"float32": str(tmp_path / "missing.tflite")}, "image_size": 8,
                "threads": 1, "rounds": 1, "runs": 1}
