@@ -201,6 +201,9 @@ def test_a_worker_reports_running_out_of_memory_as_such(monkeypatch):
     assert list(result) == ["error"] and "ResourceExhaustedError" in result["error"]
 
 
+# JAX, started by other tests in this process, warns at any fork; the children here run LiteRT
+# alone. (The script forks before any framework has started.)
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 def test_a_forked_worker_fails_and_runs_out_of_time_as_a_new_one(tmp_path, monkeypatch):
     """`fork_workers` (the smoke's): a task in a process forked from this one, which has
     imported the package, ends as in a new interpreter: its error's last line, or the time
