@@ -29,7 +29,7 @@ from absl import flags  # noqa: E402
 from keras_inception import cli  # noqa: E402
 from keras_inception.benchmarks import runner  # noqa: E402
 from keras_inception.benchmarks.pairs import DEFAULT_PAIRS, PAIRS  # noqa: E402
-from keras_inception.benchmarks.report import markdown  # noqa: E402
+from keras_inception.benchmarks.report import markdown, report_stem  # noqa: E402
 
 flags.DEFINE_list("models", list(DEFAULT_PAIRS), f"Nets to measure, comma-separated, of: {', '.join(PAIRS)}.")
 flags.DEFINE_enum("platform", "cpu", runner.PLATFORMS, "cpu (TensorFlow) or gpu (Keras on JAX).")
@@ -62,6 +62,12 @@ FLAGS = flags.FLAGS
 FIELD_FLAGS = {"model_kwargs": "width_multiplier"}
 
 
+def _given(setting):
+    """Whether the command line gave the flag that sets `setting`."""
+    flag = FIELD_FLAGS.get(setting, setting)
+    return flag in FLAGS and FLAGS[flag].present
+
+
 def main(argv):
     if len(argv) > 1:
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -77,13 +83,11 @@ def main(argv):
         model_kwargs=cli.set_flags(width_multiplier=FLAGS.width_multiplier),
     )
     if FLAGS.smoke:  # the smoke's settings, but for those given on the command line
-        explicit = {name for name in runner.SMOKE
-                    if FIELD_FLAGS.get(name, name) in FLAGS and FLAGS[FIELD_FLAGS.get(name, name)].present}
-        config = dataclasses.replace(
-            config, **{key: value for key, value in runner.SMOKE.items() if key not in explicit})
+        config = dataclasses.replace(config, **{
+            setting: value for setting, value in runner.SMOKE.items() if not _given(setting)})
     results = runner.run_benchmark(config, log=lambda line: print(line, flush=True))
     print(markdown(results))
-    print(f"Written: {os.path.join(config.output_dir, f'benchmark_{config.platform}')}.json/.md")
+    print(f"Written: {report_stem(config.output_dir, config.platform)}.json/.md")
     errors = [model["errors"] for model in results["summary"].values() if model["errors"]]
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
