@@ -3,7 +3,6 @@
 from keras_inception import layers
 from keras_inception.models import (
     AuxiliaryHeadsModel,
-    TracedOnceModel,
     alexnet,
     aux_loss_weights,
     googlenet,
@@ -33,7 +32,6 @@ __version__ = "0.1.0"
 __all__ = [
     "AuxiliaryHeadsModel",
     "Profile",
-    "TracedOnceModel",
     "alexnet",
     "aux_loss_weights",
     "endpoint_names",

@@ -4,9 +4,10 @@ Scripts stay thin: `main(argv)` turns flags into library calls. This module only
 """
 
 import ast
+import logging as logging_module
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 
 USAGE_ERROR = 2
 
@@ -57,9 +58,13 @@ def _parse_flags(argv):
 
 def run(main):
     """`absl.app.run(main)`, but a bad flag, or a ValueError or TypeError that the library
-    raises for a bad argument, is a one-line error with exit code 2 instead of a traceback."""
+    raises for a bad argument, is a one-line error with exit code 2 instead of a traceback;
+    and INFO logging is off unless `--verbosity` is given."""
 
     def guarded_main(argv):
+        if not flags.FLAGS["verbosity"].present:  # absl's INFO lines only when asked for
+            logging.set_verbosity(logging.WARNING)
+            logging_module.getLogger("tensorflow").setLevel(logging_module.WARNING)
         try:
             return main(argv)
         except (ValueError, TypeError) as error:

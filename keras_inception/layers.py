@@ -1,9 +1,9 @@
 """Building blocks shared by every net: the conv block, batch norm and local response
 normalization.
 
-Only `keras.layers` and `keras.ops` are used here, so the nets run under any Keras backend;
-`FusedBatchNormalization` also calls one kernel of `tensorflow_kernels` on that backend.
-Every layer assumes channels-last tensors.
+Only `keras.layers` and `keras.ops` are used here, so the nets run under any Keras backend.
+Every layer assumes channels-last tensors. Batch norm is Keras's own layer; the training job
+trains it with TensorFlow's fused kernel (`training.speedups`) without changing the model.
 """
 
 import keras
@@ -75,56 +75,12 @@ def conv_block(
         name=f"{name}_conv",
     )(x)
     if batch_norm:
-        x = FusedBatchNormalization(
+        x = layers.BatchNormalization(
             momentum=BN_MOMENTUM, epsilon=BN_EPSILON, scale=bn_scale, name=f"{name}_bn"
         )(x)
     if activation is not None:
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)
     return x
-
-
-@keras.saving.register_keras_serializable(package="keras_inception")
-class FusedBatchNormalization(layers.BatchNormalization):
-    """`keras.layers.BatchNormalization` that trains with TensorFlow's fused kernel on that
-    backend, as tf.keras 2 did by default (`fused=True`); Keras 3 dropped the fused path.
-
-    Same arguments, variables and results as Keras's layer. Only the training step of a 4-D,
-    channels-last batch on the TensorFlow backend differs: one FusedBatchNormV3 op (oneDNN's
-    when TensorFlow's oneDNN kernels are on) instead of Keras's separate moments, normalization
-    and their gradients: 7-36% more images per second for GoogLeNet, ResNet-50 and Inception v3
-    on 2 CPU cores (README, "Batch norm, fused"). Inference, other backends, masks, renorm and
-    synchronized batch norm are Keras's own code.
-    """
-
-    def call(self, inputs, training=None, mask=None):
-        if not (training and self.trainable and self._fusable(inputs, mask)):
-            return super().call(inputs, training=training, mask=mask)
-        from keras_inception import tensorflow_kernels  # imports TensorFlow
-
-        # Computed in float32 whatever the inputs, as Keras's layer does.
-        x = ops.cast(inputs, "float32")
-        channels = x.shape[-1]
-        gamma = self.gamma if self.scale else ops.ones([channels])
-        beta = self.beta if self.center else ops.zeros([channels])
-        outputs, mean, variance = tensorflow_kernels.fused_batch_norm_training(
-            x, gamma, beta, self.epsilon
-        )
-        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
-        self.moving_variance.assign(
-            self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
-        )
-        return ops.cast(outputs, self.compute_dtype)
-
-    def _fusable(self, inputs, mask):
-        return (
-            keras.backend.backend() == "tensorflow"
-            and len(inputs.shape) == 4
-            and self.axis in (-1, 3)
-            and mask is None
-            and not self.renorm
-            and not self.synchronized
-            and keras.backend.result_type(inputs.dtype, "float32") == "float32"
-        )
 
 
 @keras.saving.register_keras_serializable(package="keras_inception")

@@ -16,13 +16,11 @@ benchmark_<platform>.json and .md to --output_dir and prints the table. The peer
 """
 
 import dataclasses
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# As the workers run (`runner.run_task`), so that a smoke run can fork them from this process:
-# TensorFlow reads it only at its import.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+import script_setup  # beside this script
+
+script_setup.before_tensorflow()  # environment defaults, quiet native logs
 
 from absl import flags  # noqa: E402
 

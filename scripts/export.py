@@ -1,5 +1,6 @@
 """Exports a trained model as a SavedModel and .tflite files, verified with the LiteRT interpreter.
 
+    python scripts/export.py                # the run trained last, under saved_models/
     python scripts/export.py --model=saved_models/googlenet_bn_digits/model.keras
     python scripts/export.py --model=saved_models/googlenet_bn_digits --modes=float32,float16,dynamic,int8
 
@@ -10,14 +11,17 @@ writes it as JSON beside the artifacts. Exit code 1 when a verification target i
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import script_setup  # beside this script
+
+script_setup.before_tensorflow()  # environment defaults, quiet native logs
 
 from absl import flags  # noqa: E402
 
 from keras_inception import cli  # noqa: E402
 from keras_inception.export import job, tflite  # noqa: E402
 
-flags.DEFINE_string("model", None, "A .keras file, or a training run directory holding model.keras.", required=True)
+flags.DEFINE_string("model", None, "A .keras file, or a training run directory holding model.keras; "
+                    "default: the run under saved_models/ trained last.")
 flags.DEFINE_string("output_dir", None, "Where the artifacts go; default: beside the model.")
 flags.DEFINE_list("modes", ["float32", "int8"], f"TFLite modes, comma-separated: {', '.join(tflite.MODES)}.")
 flags.DEFINE_bool("saved_model", True, "Write the SavedModel for serving.")
@@ -35,8 +39,12 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    model = FLAGS.model
+    if model is None:
+        model = job.latest_run()
+        print(f"Exporting the run trained last: {model}")
     result = job.export_model(
-        os.path.expanduser(FLAGS.model), output_dir=FLAGS.output_dir, modes=tuple(dict.fromkeys(FLAGS.modes)),
+        os.path.expanduser(model), output_dir=FLAGS.output_dir, modes=tuple(dict.fromkeys(FLAGS.modes)),
         saved_model=FLAGS.saved_model, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
         calibration_images=FLAGS.calibration_images, verification_images=FLAGS.verification_images,
         int8_io=FLAGS.int8_io, logits=FLAGS.logits, overwrite=FLAGS.overwrite, threads=FLAGS.threads,
@@ -44,9 +52,12 @@ def main(argv):
     print(result.table())
     if result.saved_model:
         print(f"SavedModel: {result.saved_model}  (signatures serving_default: uint8, serve_float: float32)")
+    print(f"Keras inference net: {result.keras_file}  (keras.saving.load_model loads it)")
     print(f"TFLite and reports: {result.output_dir}")
     for failure in result.failures():
         print(f"error: verification target missed: {failure}", file=sys.stderr)
+    for warning in result.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
     return 1 if result.failures() else 0
 
 

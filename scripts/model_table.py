@@ -7,7 +7,9 @@ table in README.md (between its model-table markers), so nobody types the figure
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import script_setup  # beside this script
+
+script_setup.before_tensorflow()  # environment defaults, quiet native logs
 
 from absl import flags  # noqa: E402
 

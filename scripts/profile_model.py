@@ -4,9 +4,10 @@
     python scripts/profile_model.py --model=googlenet_bn --stem=small --input_size=32 --layers
 """
 
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import script_setup  # beside this script
+
+script_setup.before_tensorflow()  # environment defaults, quiet native logs
 
 from absl import flags  # noqa: E402
 

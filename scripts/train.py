@@ -12,11 +12,9 @@ import dataclasses
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# TensorFlow leaves its oneDNN kernels off on some processors (an AVX2-only EPYC, measured);
-# there they train GoogLeNet ~1.9x faster than its default kernels (README, "Train GoogLeNet
-# with model.fit"). TF_ENABLE_ONEDNN_OPTS=0 keeps them off.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+import script_setup  # beside this script
+
+script_setup.before_tensorflow()  # environment defaults, quiet native logs
 
 from absl import flags  # noqa: E402
 

@@ -18,9 +18,9 @@ and tuner0, tuner1, ... on the others.
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# TensorFlow's oneDNN kernels, also where it leaves them off: see scripts/train.py.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+import script_setup  # beside this script
+
+script_setup.before_tensorflow()  # environment defaults, quiet native logs
 
 from absl import flags  # noqa: E402
 
@@ -110,6 +110,8 @@ def main(argv):
         print(result.export.table())
         for failure in result.export.failures():
             print(f"error: verification target missed: {failure}", file=sys.stderr)
+        for warning in result.export.warnings():
+            print(f"warning: {warning}", file=sys.stderr)
         return 1 if result.export.failures() else 0
     return 0
 

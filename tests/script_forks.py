@@ -100,6 +100,7 @@ def main():
     (script,) = sys.argv[1:]
     protocol = os.fdopen(os.dup(1), "w")  # the script's own prints go to stderr, not the protocol
     os.dup2(2, 1)
+    sys.path.insert(0, os.path.dirname(script))  # as Python does for a script it runs
     namespace = runpy.run_path(script, run_name="script_forks_target")  # not "__main__"
     with tempfile.TemporaryDirectory() as scratch:
         for line in sys.stdin:

@@ -36,7 +36,8 @@ JAX_PROGRAM = textwrap.dedent(
     import numpy as np
     import keras
     import keras_inception
-    from keras_inception.layers import FusedBatchNormalization, LocalResponseNormalization, GOOGLENET_LRN
+    from keras_inception.layers import LocalResponseNormalization, GOOGLENET_LRN
+    from keras_inception.training.speedups import fuse_batch_norms
     kwargs = json.loads(sys.argv[1])
     kwargs["input_shape"] = tuple(kwargs["input_shape"])
     keras.utils.set_random_seed(0)
@@ -47,7 +48,8 @@ JAX_PROGRAM = textwrap.dedent(
     x = np.load(sys.argv[2])
     lrn = keras.ops.convert_to_numpy(LocalResponseNormalization(**GOOGLENET_LRN)(x))
     np.save(sys.argv[3], lrn)
-    batch_norm = FusedBatchNormalization(momentum=0.9)
+    batch_norm = keras.layers.BatchNormalization(momentum=0.9)
+    fuse_batch_norms([batch_norm])
     normalized = keras.ops.convert_to_numpy(batch_norm(x, training=True))
     np.savez(sys.argv[4], outputs=normalized,
              moving_variance=keras.ops.convert_to_numpy(batch_norm.moving_variance))

@@ -1,5 +1,5 @@
-"""The shared building blocks: LRN against TensorFlow's op, fused batch norm against Keras's
-layer, the conv block's names and options."""
+"""The shared building blocks: LRN against TensorFlow's op, the training job's fused batch norm
+against Keras's layer, the conv block's names and options."""
 
 import os
 import subprocess
@@ -14,10 +14,10 @@ import tensorflow as tf
 from keras_inception.layers import (
     ALEXNET_LRN,
     GOOGLENET_LRN,
-    FusedBatchNormalization,
     LocalResponseNormalization,
     conv_block,
 )
+from keras_inception.training.speedups import fast_training, fuse_batch_norms
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,7 +108,7 @@ def _training_step(layer, x, weights):
 
 
 def fused_batch_norm_matches_keras():
-    """FusedBatchNormalization against Keras's layer in a training step, for shapes down to
+    """A fused batch norm against Keras's layer in a training step, for shapes down to
     one value per channel (where Bessel's correction must not divide by zero)."""
     cases = [((4, 7, 5, 6), {}), ((1, 1, 1, 3), {"scale": False}),
              ((3, 2, 2, 8), {"center": False, "scale": False})]
@@ -116,8 +116,9 @@ def fused_batch_norm_matches_keras():
         rng = np.random.default_rng(0)
         x = (rng.standard_normal(shape) * 3 + 1).astype(np.float32)
         weights = tf.constant(rng.standard_normal(shape).astype(np.float32))
-        pair = [cls(momentum=0.9, epsilon=1e-3, **options)
-                for cls in (keras.layers.BatchNormalization, FusedBatchNormalization)]
+        pair = [keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3, **options)
+                for _ in range(2)]
+        fuse_batch_norms(pair[1:])
         for layer in pair:
             layer.build(shape)
             if layer.scale:
@@ -152,7 +153,8 @@ def test_fused_batch_norm_trains_as_keras_batch_norm_with_onednn_kernels():
 def test_fused_batch_norm_leaves_the_rest_to_keras(shape, training):
     """Inference and other ranks are Keras's own code: no fused op, and the same results."""
     x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
-    keras_layer, fused = keras.layers.BatchNormalization(), FusedBatchNormalization()
+    keras_layer, fused = keras.layers.BatchNormalization(), keras.layers.BatchNormalization()
+    fuse_batch_norms([fused])
     for layer in (keras_layer, fused):
         layer.build(shape)
         layer.moving_mean.assign(np.full(shape[-1], 0.5))
@@ -163,8 +165,8 @@ def test_fused_batch_norm_leaves_the_rest_to_keras(shape, training):
 
 def test_fused_batch_norm_under_mixed_precision_computes_in_float32():
     x = np.random.default_rng(3).standard_normal((2, 3, 3, 4)).astype(np.float16)
-    pair = [cls(dtype="mixed_float16")
-            for cls in (keras.layers.BatchNormalization, FusedBatchNormalization)]
+    pair = [keras.layers.BatchNormalization(dtype="mixed_float16") for _ in range(2)]
+    fuse_batch_norms(pair[1:])
     expected, actual = (layer(x, training=True) for layer in pair)
     assert _fused_ops(lambda x: pair[1](x, training=True), x)
     assert actual.dtype == expected.dtype == tf.float16
@@ -172,12 +174,16 @@ def test_fused_batch_norm_under_mixed_precision_computes_in_float32():
     assert pair[1].moving_variance.dtype == "float32"
 
 
-def test_conv_block_batch_norm_is_fused_and_saves(tmp_path):
+def test_fast_training_fuses_batch_norm_and_saves_plain_keras(tmp_path):
     inputs = keras.Input((6, 6, 3))
     model = keras.Model(inputs, conv_block(inputs, 4, 3, name="b", batch_norm=True))
-    assert type(model.get_layer("b_bn")) is FusedBatchNormalization
-    model.save(tmp_path / "m.keras")
-    restored = keras.saving.load_model(tmp_path / "m.keras")
-    assert type(restored.get_layer("b_bn")) is FusedBatchNormalization
+    model.compile(optimizer="sgd", loss="mse")
     x = np.random.default_rng(4).random((2, 6, 6, 3), dtype=np.float32)
+    assert type(model.get_layer("b_bn")) is keras.layers.BatchNormalization
+    with fast_training(model):
+        assert len(_fused_ops(lambda x: model(x, training=True), x)) == 1
+        model.save(tmp_path / "m.keras")  # as a checkpoint callback would, mid-fit
+    assert not _fused_ops(lambda x: model(x, training=True), x)  # and undone on leaving
+    restored = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(restored.get_layer("b_bn")) is keras.layers.BatchNormalization
     np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))

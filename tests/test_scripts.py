@@ -56,7 +56,7 @@ BAD_INPUT = [
     ("export.py", ["--model=nowhere.keras", "--modes=int4"], "error: `mode` must be one of"),
     ("export.py", ["--model=nowhere.keras", "--int8_io=int16"], "error: flag --int8_io=int16"),
     ("export.py", ["--model=theirs.h5"], "error: Legacy HDF5 model files are not loaded"),
-    ("export.py", [], "error: flag --model=None: Flag --model must have a value other than None"),
+    ("export.py", [], "error: There is no training run (a folder holding model.keras) under saved_models/ to export"),
     ("tune.py", ["--model=resnet50"], "error: flag --model=resnet50: value should be one of"),
     ("tune.py", ["--max_params=1.5"], "error: --max_params must be a whole number. Received: max_params=1.5"),
     ("tune.py", ["--width_multipliers=a,1"], "error: --width_multipliers takes comma-separated numbers"),

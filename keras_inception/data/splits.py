@@ -47,10 +47,28 @@ def load_splits(dataset="digits", *, data_dir=None, validation_fraction=0.1, tes
     """
     check_number("validation_fraction", validation_fraction, "in (0, 1)")
     if dataset == "digits":
-        return _digits(validation_fraction, seed)
-    if _is_folder(dataset):
-        return _folder(dataset, validation_fraction, test_fraction, seed)
-    return _tfds(dataset, data_dir, train_split, validation_split, test_split)
+        splits = _digits(validation_fraction, seed)
+    elif _is_folder(dataset):
+        splits = _folder(dataset, validation_fraction, test_fraction, seed)
+    else:
+        splits = _tfds(dataset, data_dir, train_split, validation_split, test_split)
+    _check_every_split_has_images(splits, dataset)
+    return splits
+
+
+def _check_every_split_has_images(splits, dataset):
+    # A negative size is TFDS's "unknown", which is not an empty split.
+    if all(count != 0 for count in splits.sizes.values()):
+        return
+    counts = ", ".join(f"{name} {count}" for name, count in splits.sizes.items())
+    raise ValueError(f"The dataset has too few usable images to fill its splits ({counts}; each "
+                     f"needs at least one). Received: dataset={dataset!r}")
+
+
+def image_size(splits):
+    """(height, width) of the training images when every image has the same size, else None."""
+    height, width = splits.train.element_spec[0].shape[:2]
+    return (height, width) if height and width else None
 
 
 def _digits(validation_fraction, seed):

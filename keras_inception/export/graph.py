@@ -37,13 +37,17 @@ def _float32_config(layer):
     return config
 
 
-def export_graph(model, *, logits=False):
-    """A float32, single-output copy of `model` for export; `model` is left as it is."""
+def export_graph(model, *, logits=False, tensorflow_lrn=True):
+    """A float32, single-output copy of `model` for export; `model` is left as it is.
+
+    tensorflow_lrn: LRN as the TensorFlow op, for the converters; False keeps our layer, for a
+        `.keras` file.
+    """
     model = inference_model(model)
 
     def clone_layer(layer):
         config = _float32_config(layer)
-        if isinstance(layer, LocalResponseNormalization):
+        if tensorflow_lrn and isinstance(layer, LocalResponseNormalization):
             return TFLocalResponseNormalization(**config)
         if logits and layer.name == MAIN_OUTPUT:
             if "activation" not in config:

@@ -5,6 +5,8 @@ against the Keras model, with a parity report beside it.
 
 Files, beside the model unless `output_dir` says otherwise:
 
+    inference.keras         the inference net in float32, auxiliary heads dropped: plain Keras
+                            (nets with LRN need `import keras_inception.layers` to load it)
     saved_model/            serving signatures with the preprocessing inside (see savedmodel.py)
     model_<mode>.tflite     one per mode;  model_<mode>.json: its parity report
     export_report.json      all reports
@@ -14,6 +16,7 @@ kept unless `overwrite=True`.
 """
 
 import dataclasses
+import glob
 import json
 import os
 
@@ -26,6 +29,7 @@ from keras_inception.export.savedmodel import write_saved_model
 from keras_inception.export.verify import parity_report
 from keras_inception.files import (
     recover_directory,
+    write_atomically,
     write_bytes_atomically,
     write_directory_atomically,
     write_json_atomically,
@@ -36,6 +40,11 @@ from keras_inception.validation import check_bool, check_choice, check_integer
 # Verification targets: float32 answers like Keras; int8 picks the same class almost always.
 FLOAT32_MAX_ABS_ERROR = 1e-4
 INT8_MIN_TOP1_AGREEMENT = 0.98
+# An int8 miss is only a warning when every image whose class changed had its top two Keras
+# scores this close, as a share of the median image's gap: rounding moves near ties, while a
+# broken quantization also changes the classes the net is sure of.
+NEAR_TIE_FRACTION = 0.1
+INFERENCE_KERAS = "inference.keras"
 
 
 @dataclasses.dataclass
@@ -43,6 +52,7 @@ class ExportResult:
     output_dir: str
     saved_model: str  # None when not written
     reports: dict  # mode -> parity report
+    keras_file: str = None  # the inference net as plain Keras
 
     def failures(self):
         """Missed targets, one line each."""
@@ -50,13 +60,32 @@ class ExportResult:
         float32 = self.reports.get("float32")
         if float32 and float32["max_abs_error"] > FLOAT32_MAX_ABS_ERROR:
             missed.append(f"float32 max abs error {float32['max_abs_error']:.2e} > {FLOAT32_MAX_ABS_ERROR:g}")
-        int8 = self.reports.get("int8")
-        if int8 and int8["top1_agreement"] < INT8_MIN_TOP1_AGREEMENT:
-            # How near a tie the changed images were says whether the net or int8 is to blame.
-            missed.append(f"int8 top-1 agreement {int8['top1_agreement']:.1%} < {INT8_MIN_TOP1_AGREEMENT:.0%}; "
-                          f"where it differs, the Keras model's top two scores were at most "
-                          f"{int8['widest_flipped_margin']:.3g} apart (the median image's: {int8['median_margin']:.3g})")
+        if self._int8_missed() and not self._int8_flips_are_near_ties():
+            missed.append(self._int8_miss())
         return missed
+
+    def warnings(self):
+        """Misses that are the net's, not the export's, one line each: int8 changed the class
+        only of images that the Keras model itself scores as near ties."""
+        if self._int8_missed() and self._int8_flips_are_near_ties():
+            return [self._int8_miss() + f", each a near tie (within {NEAR_TIE_FRACTION:g} of the median gap): "
+                    "the net is undertrained for this check, not badly quantized"]
+        return []
+
+    def _int8_missed(self):
+        int8 = self.reports.get("int8")
+        return bool(int8) and int8["top1_agreement"] < INT8_MIN_TOP1_AGREEMENT
+
+    def _int8_flips_are_near_ties(self):
+        int8 = self.reports["int8"]
+        return int8["widest_flipped_margin"] <= NEAR_TIE_FRACTION * int8["median_margin"]
+
+    def _int8_miss(self):
+        # How near a tie the changed images were says whether the net or int8 is to blame.
+        int8 = self.reports["int8"]
+        return (f"int8 top-1 agreement {int8['top1_agreement']:.1%} < {INT8_MIN_TOP1_AGREEMENT:.0%}; "
+                f"where it differs, the Keras model's top two scores were at most "
+                f"{int8['widest_flipped_margin']:.3g} apart (the median image's: {int8['median_margin']:.3g})")
 
     def table(self):
         lines = ["mode      max abs error  top-1 agreement  size (KiB)  latency (ms)",
@@ -82,6 +111,15 @@ def _images(graph, dataset, count):
     return images[:count]
 
 
+def latest_run(root="saved_models"):
+    """The training run under `root` whose `model.keras` was written last."""
+    models = glob.glob(os.path.join(glob.escape(root), "*", "model.keras"))
+    if not models:
+        raise ValueError(f"There is no training run (a folder holding model.keras) under {root}/ to export; "
+                         f"train one, or name the model. Received: root={root!r}")
+    return os.path.dirname(max(models, key=os.path.getmtime))
+
+
 def load_for_export(model_path):
     """A `.keras` file (or a run directory holding `model.keras`), checked and loaded in safe
     mode (see `keras_inception.loading`)."""
@@ -89,7 +127,7 @@ def load_for_export(model_path):
         model_path = os.path.join(model_path, "model.keras")
     if model_path.endswith(".keras") and not os.path.isfile(model_path):
         raise ValueError(f"Expected a .keras model file or a training run directory. Received: model={model_path!r}")
-    return model_path, load_model(model_path)
+    return model_path, load_model(model_path, compile=False)  # inference only: no optimizer state to restore
 
 
 def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), saved_model=True,
@@ -109,9 +147,10 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
     model_path, model = load_for_export(model_path)
     output_dir = output_dir or os.path.dirname(os.path.abspath(model_path))
     saved_model_path = os.path.join(output_dir, "saved_model")
+    keras_path = os.path.join(output_dir, INFERENCE_KERAS)
     tflite_paths = {mode: os.path.join(output_dir, f"model_{mode}.tflite") for mode in modes}
     recover_directory(saved_model_path)
-    targets = list(tflite_paths.values()) + ([saved_model_path] if saved_model else [])
+    targets = [keras_path, *tflite_paths.values()] + ([saved_model_path] if saved_model else [])
     existing = [path for path in targets if os.path.exists(path)]
     if existing and not overwrite:
         raise ValueError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it. "
@@ -126,6 +165,7 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
     keras_outputs = graph.predict(verification, verbose=0)
 
     os.makedirs(output_dir, exist_ok=True)
+    write_atomically(keras_path, export_graph(model, logits=logits, tensorflow_lrn=False).save)
     if saved_model:
         write_directory_atomically(saved_model_path, lambda path: write_saved_model(graph, path, logits=logits))
     reports = {}
@@ -136,4 +176,4 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
         reports[mode] = parity_report(path, keras_outputs, verification, threads=threads)
         write_json_atomically(path[: -len(".tflite")] + ".json", reports[mode])
     write_json_atomically(os.path.join(output_dir, "export_report.json"), reports)
-    return ExportResult(output_dir, saved_model_path if saved_model else None, reports)
+    return ExportResult(output_dir, saved_model_path if saved_model else None, reports, keras_path)

@@ -18,7 +18,6 @@ from keras_inception.models.multi_output import (
 )
 from keras_inception.models.nin import nin
 from keras_inception.models.resnet import resnet
-from keras_inception.models.traced_once import TracedOnceModel
 from keras_inception.models.vgg import vgg
 
 __all__ = [
@@ -26,7 +25,6 @@ __all__ = [
     "AuxiliaryHeadsModel",
     "INCEPTION_WIDTHS",
     "InceptionWidths",
-    "TracedOnceModel",
     "alexnet",
     "aux_loss_weights",
     "googlenet",

@@ -9,9 +9,10 @@ References:
 
 import functools
 
+import keras
+
 from keras_inception.models import common
 from keras_inception.models.ops import LRN, Conv, Pool, build_trunk
-from keras_inception.models.traced_once import TracedOnceModel
 from keras_inception.registry import register_model
 from keras_inception.validation import check_bool, check_choice
 
@@ -104,7 +105,7 @@ def _build(sequence, *, scale, net, stem, default_input_shape, include_top, weig
         classifier_activation=classifier_activation, units=[scale(units) for units in fc_units],
         names=[f"fc{index}" for index in range(6, 6 + len(fc_units))], dropout_rate=dropout_rate,
     )
-    return common.load_weights(TracedOnceModel(inputs, x, name=name), weights)
+    return common.load_weights(keras.Model(inputs, x, name=name), weights)
 
 
 def alexnet(

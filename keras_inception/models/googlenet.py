@@ -16,7 +16,6 @@ from keras_inception.layers import GOOGLENET_LRN, conv_block
 from keras_inception.models import common
 from keras_inception.models.multi_output import AuxiliaryHeadsModel
 from keras_inception.models.ops import LRN, Conv, Pool, build_sequence
-from keras_inception.models.traced_once import TracedOnceModel
 from keras_inception.registry import register_model
 from keras_inception.validation import MULTIPLIER_INTERVAL, check_bool, check_choice, check_number
 
@@ -322,7 +321,7 @@ def googlenet(
             classifier_activation=classifier_activation, dropout_rate=dropout_rate,
         )
         if not with_aux_heads:
-            return TracedOnceModel(inputs, main, name=name)
+            return keras.Model(inputs, main, name=name)
         outputs = {"main": main}
         for head_name, head in AUX_HEADS.items():
             outputs[head_name] = _aux_classifier(

@@ -8,9 +8,10 @@ Reference:
 
 from typing import NamedTuple
 
+import keras
+
 from keras_inception.models import common
 from keras_inception.models.ops import Conv, Mixed, Pool, build_trunk
-from keras_inception.models.traced_once import TracedOnceModel
 from keras_inception.registry import register_model
 from keras_inception.validation import check_choice, check_number
 
@@ -124,7 +125,7 @@ def inception_v2(
         x, include_top=include_top, pooling=pooling, num_classes=num_classes,
         classifier_activation=classifier_activation, dropout_rate=dropout_rate,
     )
-    return common.load_weights(TracedOnceModel(inputs, x, name=name), weights)
+    return common.load_weights(keras.Model(inputs, x, name=name), weights)
 
 
 register_model("inception_v2", inception_v2, endpoints=ENDPOINTS)

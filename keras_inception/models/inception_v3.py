@@ -10,6 +10,7 @@ bias and their batch norm no scale, as in TF-slim and keras.applications, whose 
 count the net matches exactly.
 """
 
+import keras
 from keras import layers
 
 from keras_inception.layers import conv_block
@@ -25,7 +26,6 @@ from keras_inception.models.ops import (
     replace_widths,
     scale_widths,
 )
-from keras_inception.models.traced_once import TracedOnceModel
 from keras_inception.registry import register_model
 from keras_inception.validation import check_choice, check_number
 
@@ -225,7 +225,7 @@ def inception_v3(
             classifier_activation=classifier_activation, dropout_rate=dropout_rate,
         )
         if not with_aux_heads:
-            return TracedOnceModel(inputs, main, name=name)
+            return keras.Model(inputs, main, name=name)
         aux = aux_classifier(taps[AUX_TAP], num_classes=num_classes,
                              classifier_activation=classifier_activation, scale=scale)
         return AuxiliaryHeadsModel(inputs, {"main": main, "aux": aux}, name=name)

@@ -12,6 +12,8 @@ blocks' linear 1x1 convs have a bias and no batch norm.
 
 import functools
 
+import keras
+
 from keras_inception.models import common
 from keras_inception.models.inception_v3 import (
     INCEPTION_CONV,
@@ -19,7 +21,6 @@ from keras_inception.models.inception_v3 import (
     small_stem,
 )
 from keras_inception.models.ops import Conv, Mixed, Pool, Residual, Split, build_trunk
-from keras_inception.models.traced_once import TracedOnceModel
 from keras_inception.registry import register_model
 from keras_inception.validation import check_choice, check_number
 
@@ -225,7 +226,7 @@ def _inception_v4_family(
         x, include_top=include_top, pooling=pooling, num_classes=num_classes,
         classifier_activation=classifier_activation, dropout_rate=dropout_rate,
     )
-    return common.load_weights(TracedOnceModel(inputs, x, name=name or net), weights)
+    return common.load_weights(keras.Model(inputs, x, name=name or net), weights)
 
 
 def _builder(net, title):

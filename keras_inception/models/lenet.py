@@ -5,9 +5,10 @@ Reference:
     Recognition", Proc. IEEE 1998.
 """
 
+import keras
+
 from keras_inception.models import common
 from keras_inception.models.ops import Conv, Pool, build_trunk
-from keras_inception.models.traced_once import TracedOnceModel
 from keras_inception.registry import register_model
 
 # The paper's layer names. S2 and S4 were trainable subsampling (a scaled, biased average);
@@ -70,7 +71,7 @@ def lenet5(
         classifier_activation=classifier_activation, units=[scale(F6_UNITS)], names=["f6"],
         activation="tanh",
     )
-    return common.load_weights(TracedOnceModel(inputs, x, name=name), weights)
+    return common.load_weights(keras.Model(inputs, x, name=name), weights)
 
 
 register_model("lenet5", lenet5, endpoints=ENDPOINTS)

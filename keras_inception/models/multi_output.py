@@ -15,7 +15,6 @@ main head's unless given per output.
 import keras
 from keras import tree
 
-from keras_inception.models.traced_once import TracedOnceModel
 
 MAIN_OUTPUT = "main"
 # The paper adds each auxiliary loss with a discount weight of 0.3 (section 5).
@@ -30,7 +29,7 @@ def aux_loss_weights(model):
 
 
 @keras.saving.register_keras_serializable(package="keras_inception")
-class AuxiliaryHeadsModel(TracedOnceModel):
+class AuxiliaryHeadsModel(keras.Model):
     """A functional model whose outputs are a dict: `main` plus auxiliary classifiers.
 
     Built exactly like `keras.Model(inputs, {"main": ..., "aux1": ...})`. It differs only in
@@ -99,4 +98,4 @@ def inference_model(model):
             f"Received: output_names={model.output_names!r}"
         )
     main = model.get_layer(MAIN_OUTPUT).output
-    return TracedOnceModel(model.inputs, main, name=model.name)
+    return keras.Model(model.inputs, main, name=model.name)

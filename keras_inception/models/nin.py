@@ -13,7 +13,6 @@ from keras import layers
 
 from keras_inception.layers import conv_block
 from keras_inception.models import common
-from keras_inception.models.traced_once import TracedOnceModel
 from keras_inception.registry import register_model
 from keras_inception.validation import check_choice
 
@@ -143,7 +142,7 @@ def nin(
         )(x)
     else:
         x = common.pool_features(x, pooling)
-    model = TracedOnceModel(inputs, x, name=name or f"nin_{config}")
+    model = keras.Model(inputs, x, name=name or f"nin_{config}")
     return common.load_weights(model, weights)
 
 

@@ -15,7 +15,6 @@ from keras import layers
 from keras_inception.layers import conv_block
 from keras_inception.models import common
 from keras_inception.models.ops import Conv, Pool, build_sequence
-from keras_inception.models.traced_once import TracedOnceModel
 from keras_inception.registry import register_model
 from keras_inception.validation import check_bool, check_choice
 
@@ -140,7 +139,7 @@ def resnet(
         x, include_top=include_top, pooling=pooling, num_classes=num_classes,
         classifier_activation=classifier_activation,
     )
-    return common.load_weights(TracedOnceModel(inputs, x, name=name or f"resnet{depth}"), weights)
+    return common.load_weights(keras.Model(inputs, x, name=name or f"resnet{depth}"), weights)
 
 
 for _depth in RESNET_DEPTHS:

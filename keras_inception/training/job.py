@@ -40,6 +40,7 @@ from keras_inception.training import callbacks as run_callbacks
 from keras_inception.training.distribution import gather_from_processes, start_distribution
 from keras_inception.training.precision import precision_policy
 from keras_inception.training.recipes import get_recipe, make_optimizer, schedule_callbacks
+from keras_inception.training.speedups import fast_training
 from keras_inception.validation import check_bool, check_choice, check_integer
 
 # Settings that may change between runs of one job: how long and how it runs, not what.
@@ -47,6 +48,15 @@ RERUNNABLE_SETTINGS = ("epochs", "steps_per_epoch", "verbose", "overwrite", "jit
                        "coordinator_address", "num_processes", "process_id")
 # At most this many training images are cached decoded in memory (CIFAR-sized sets).
 CACHE_MAX_IMAGES = 60_000
+# A dataset of images no larger than this (the digits' 8x8, CIFAR's 32x32), given no image size,
+# trains the net's small form at SMALL_FORM_SIZE: an ImageNet-sized input would only upsample
+# each image many times over, at many times the compute.
+SMALL_IMAGES = 64
+SMALL_FORM_SIZE = 32
+# With fewer training images than this (the digits), the small form has a quarter of the widths
+# too: the full widths overfit so few images and take minutes an epoch on a CPU.
+FEW_IMAGES = 10_000
+SMALL_FORM_WIDTH = 0.25
 
 
 @dataclasses.dataclass
@@ -221,6 +231,8 @@ def trim_history(csv_path, epochs):
 
 
 def build_model(config, splits):
+    """The net `config` asks for, or its small form for a dataset of small images (see
+    `small_form`), which is said in one line unless `config.verbose` is 0."""
     kwargs = dict(config.model_kwargs)
     kwargs["num_classes"] = splits.num_classes
     if config.width_multiplier is not None:
@@ -230,7 +242,36 @@ def build_model(config, splits):
         kwargs["input_shape"] = (config.image_size, config.image_size, channels)
     elif config.channels is not None:
         raise ValueError(f"`channels` needs `image_size` too. Received: channels={config.channels!r}")
+    else:
+        small, note = small_form(config, splits, kwargs)
+        if small:
+            if config.verbose:
+                print(note)
+            kwargs.update(small)
     return registry.get_model(config.model, **kwargs)
+
+
+def small_form(config, splits, kwargs):
+    """({builder keywords}, the line saying so) of the net's small form, when the dataset's
+    images are at most SMALL_IMAGES pixels high and wide and the net's default input is
+    larger still; ({}, None) otherwise. Keywords the user gave are kept."""
+    size = data.image_size(splits)
+    if size is None or max(size) > SMALL_IMAGES:
+        return {}, None
+    default = registry.get_model(config.model, **kwargs).input_shape[1]
+    keras.utils.set_random_seed(config.seed)  # the net that trains starts as if built first
+    if default <= SMALL_IMAGES:
+        return {}, None
+    small = {"input_shape": (SMALL_FORM_SIZE, SMALL_FORM_SIZE, splits.channels)}
+    if "stem" in registry.accepted_arguments(config.model) and "stem" not in kwargs:
+        small["stem"] = "small"
+    if splits.sizes["train"] < FEW_IMAGES and "width_multiplier" not in kwargs:
+        small["width_multiplier"] = SMALL_FORM_WIDTH
+    chosen = ", ".join(f"{key}={value}" for key, value in small.items() if key != "input_shape")
+    note = (f"{splits.name}'s {size[0]}x{size[1]} images are small for {config.model}'s {default}x{default} "
+            f"input: training its small form at {SMALL_FORM_SIZE}x{SMALL_FORM_SIZE}"
+            f"{' (' + chosen + ')' if chosen else ''}; --image_size and --model_kwargs choose otherwise.")
+    return small, note
 
 
 def _make_callbacks(model, run_dir, monitor, best, recipe, num_processes):
@@ -321,9 +362,10 @@ def train(config):
         history = trim_history(os.path.join(run_dir, "history.csv"), done)
         best = max((row[monitor] for row in history if monitor in row), default=-math.inf)
         start = time.perf_counter()
-        model.fit(train_data, validation_data=validation_data, epochs=config.epochs,
-                  callbacks=_make_callbacks(model, run_dir, monitor, best, recipe, config.num_processes),
-                  verbose=config.verbose, shuffle=False)  # the pipeline shuffles
+        with fast_training(model, train_data):
+            model.fit(train_data, validation_data=validation_data, epochs=config.epochs,
+                      callbacks=_make_callbacks(model, run_dir, monitor, best, recipe, config.num_processes),
+                      verbose=config.verbose, shuffle=False)  # the pipeline shuffles
         seconds = time.perf_counter() - start
         best_path = os.path.join(run_dir, "model.keras")
         if os.path.exists(best_path):

@@ -23,6 +23,7 @@ from keras_inception import registry
 from keras_inception.files import write_json_atomically
 from keras_inception.training.job import compile_for_training
 from keras_inception.training.recipes import Recipe
+from keras_inception.training.speedups import fast_training
 from keras_inception.tuning import space as search_space
 from keras_inception.tuning.budget import OVER_BUDGET, Budget, Cost, OverBudget
 from keras_inception.validation import check_integer
@@ -117,7 +118,8 @@ class InceptionHyperModel(keras_tuner.HyperModel):
         excess = self.budget.excess(self.cost(hp, model))
         if excess:
             raise OverBudget(OVER_BUDGET + excess)
-        return model.fit(*args, **kwargs)
+        with fast_training(model, kwargs.get("x", args[0] if args else None)):
+            return model.fit(*args, **kwargs)
 
     def cost(self, hp, model=None):
         """The trial's `Cost`, measured once per net and kept in `cost_dir`."""

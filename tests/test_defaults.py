@@ -1,0 +1,127 @@
+"""What a newcomer meets first: the training job's small form for small images, a dataset that
+cannot fill its splits, `export.py` finding the run trained last, and quiet script output."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_inception import data, training
+from keras_inception.export.job import latest_run
+from keras_inception.training import job
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import script_setup  # noqa: E402  (the filter itself runs only in the scripts' processes)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load_splits("digits")
+
+
+@pytest.mark.parametrize("model, kwargs, expected", [
+    ("googlenet_bn", {}, {"input_shape": (32, 32, 1), "stem": "small", "width_multiplier": 0.25}),
+    ("vgg11", {}, {"input_shape": (32, 32, 1), "width_multiplier": 0.25}),  # VGG has no stem
+    ("googlenet_bn", {"width_multiplier": 0.5}, {"input_shape": (32, 32, 1), "stem": "small"}),
+    ("lenet5", {}, {}),  # its default input is already small
+    ("googlenet_bn", {"stem": "small"}, {}),  # the user chose the form
+])
+def test_small_images_train_the_nets_small_form(digits, model, kwargs, expected):
+    config = training.TrainConfig(model=model, model_kwargs=dict(kwargs))
+    small, note = job.small_form(config, digits, {**kwargs, "num_classes": 10})
+    assert small == expected
+    assert (note is None) == (not expected)
+
+
+def test_the_small_form_is_said_in_one_line(digits):
+    _, note = job.small_form(training.TrainConfig(), digits, {"num_classes": 10})
+    assert note == ("digits's 8x8 images are small for googlenet_bn's 224x224 input: training its small form "
+                    "at 32x32 (stem=small, width_multiplier=0.25); --image_size and --model_kwargs choose otherwise.")
+    assert "\n" not in note
+
+
+def test_the_default_job_builds_the_small_googlenet(digits, capsys):
+    model = job.build_model(training.TrainConfig(), digits)
+    assert model.input_shape == (None, 32, 32, 1)
+    assert model.output_names == ["aux1", "aux2", "main"]
+    assert "small form" in capsys.readouterr().out
+    # As if built first: the probe that read the default size drew no random numbers for it.
+    tf.keras.utils.set_random_seed(0)
+    direct = job.registry.get_model("googlenet_bn", num_classes=10, input_shape=(32, 32, 1), stem="small",
+                                    width_multiplier=0.25)
+    for got, want in zip(model.get_weights(), direct.get_weights()):
+        np.testing.assert_array_equal(got, want)
+
+
+def _images(folder, counts):
+    for name, count in counts.items():
+        os.makedirs(folder / name, exist_ok=True)
+        for index in range(count):
+            tf.io.write_file(str(folder / name / f"{index}.png"),
+                             tf.io.encode_png(np.full((9, 9, 3), 40 * index, np.uint8)))
+
+
+@pytest.mark.parametrize("counts, message", [
+    ({"a": 0, "b": 0}, "(train 0, validation 0, test 0; each needs at least one)"),
+    ({"a": 2, "b": 1}, "(train 3, validation 0, test 0; each needs at least one)"),
+])
+def test_a_folder_that_cannot_fill_its_splits_is_refused_before_anything_is_written(tmp_path, counts, message):
+    folder = tmp_path / "photos"
+    _images(folder, counts)
+    (folder / "a" / "broken.jpg").write_bytes(b"not an image")
+    runs = tmp_path / "runs"
+    config = training.TrainConfig(dataset=str(folder), image_size=32, epochs=1, output_dir=str(runs))
+    with pytest.warns(UserWarning):
+        with pytest.raises(ValueError) as error:
+            training.train(config)
+    assert str(error.value) == (f"The dataset has too few usable images to fill its splits {message}. "
+                                f"Received: dataset={str(folder)!r}")
+    assert not runs.exists()
+
+
+def test_export_finds_the_run_trained_last(tmp_path):
+    with pytest.raises(ValueError, match=r"no training run \(a folder holding model.keras\) under"):
+        latest_run(str(tmp_path))
+    for name, mtime in (("old", 1_000), ("new", 2_000), ("newest_but_no_model", 3_000)):
+        (tmp_path / name).mkdir()
+        if name != "newest_but_no_model":
+            (tmp_path / name / "model.keras").write_bytes(b"")
+            os.utime(tmp_path / name / "model.keras", (mtime, mtime))
+    assert latest_run(str(tmp_path)) == str(tmp_path / "new")
+
+
+def _profile_script(*flags):
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "profile_model.py"), "--model=lenet5",
+                           "--nosummary", *flags], capture_output=True, text=True, timeout=300,
+                          env={key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"})
+
+
+def test_scripts_keep_native_info_lines_off_unless_verbosity_is_given():
+    quiet, verbose = _profile_script(), _profile_script("--verbosity=0")
+    assert quiet.returncode == verbose.returncode == 0
+    assert quiet.stdout == verbose.stdout and "61,706" in quiet.stdout
+    noise = [line for line in verbose.stderr.splitlines() if script_setup.NOISE.match(line.encode())]
+    assert noise  # TensorFlow does print them, and --verbosity shows them
+    assert not [line for line in quiet.stderr.splitlines() if script_setup.NOISE.match(line.encode())]
+    assert quiet.stderr.strip() == ""
+
+
+def test_the_filter_drops_info_lines_and_passes_the_rest():
+    lines = {
+        b"I0000 00:00:1796112765.326982    4318 port.cc:153] oneDNN custom operations are on.": True,
+        b"I1201 08:14:56.539398 139799732415360 signature_serialization.py:156] Function `serve`": True,
+        b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR": True,
+        b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.": True,
+        b"fully_quantize: 0, inference_type: 6, input_inference_type: FLOAT32": True,
+        b"E0000 00:00:1796112767.987199    4318 cuda_platform.cc:52] failed call to cuInit: INTERNAL": True,
+        b"E0000 00:00:1796112767.987199    4318 conv_ops.cc:52] a real error": False,
+        b"W1201 08:14:56.539398 139799732415360 something.py:1] a warning": False,
+        b"error: --epochs must be at least 1": False,
+        b"Traceback (most recent call last):": False,
+    }
+    assert {line: bool(script_setup.NOISE.match(line)) for line in lines} == lines

@@ -1,0 +1,98 @@
+"""Files others can open: the inference model of every registered net, saved as `.keras`, loads
+with plain Keras in a process that never imports keras_inception, and answers as ours does."""
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import keras
+import numpy as np
+
+import keras_inception
+from keras_inception.layers import LocalResponseNormalization
+from keras_inception.models import inference_model
+from tests.test_models import ZOO
+
+# Loads each file in safe mode, with only Keras imported (or, for the nets with LRN, the one
+# line that registers our layer), and writes its outputs.
+LOADER = """
+import json, sys
+import numpy as np
+import keras
+if sys.argv[3] == "lrn":
+    import keras_inception.layers  # registers LocalResponseNormalization
+jobs = json.loads(sys.argv[1])
+outputs = {}
+for name, path in jobs.items():
+    model = keras.saving.load_model(path, safe_mode=True)
+    outputs[name] = keras.ops.convert_to_numpy(model(np.load(sys.argv[2]), training=False))
+np.savez(sys.argv[2] + ".out.npz", **outputs)
+print(json.dumps(sorted(name.split(".")[0] for name in sys.modules)))
+"""
+
+
+def _has_lrn(model):
+    return any(isinstance(layer, LocalResponseNormalization) for layer in model.layers)
+
+
+def _save_inference_nets(tmp_path, images):
+    """{name: (path, expected outputs, has LRN)} for every registered net's small form."""
+    saved = {}
+    for name in keras_inception.list_models():
+        keras.utils.set_random_seed(0)
+        model = keras_inception.get_model(name, **{"num_classes": 10, **ZOO[name].small})
+        net = inference_model(model)
+        path = tmp_path / f"{name}.keras"
+        net.save(path)
+        batch = images[..., : net.input_shape[-1]]
+        saved[name] = (str(path), keras.ops.convert_to_numpy(net(batch, training=False)), _has_lrn(net))
+    return saved
+
+
+def _load_elsewhere(jobs, images_path, lrn):
+    result = subprocess.run(
+        [sys.executable, "-c", LOADER, json.dumps(jobs), str(images_path), "lrn" if lrn else "plain"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return np.load(f"{images_path}.out.npz"), set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_every_inference_net_loads_with_plain_keras_in_a_fresh_process(tmp_path):
+    images = np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32)
+    saved = _save_inference_nets(tmp_path, images)
+    for name, (path, _, _) in saved.items():
+        config = zipfile.ZipFile(path).read("config.json").decode()
+        assert "TracedOnceModel" not in config and "FusedBatchNormalization" not in config, name
+        # Every class the file names is Keras's, except our LRN layer.
+        assert set(_registered_names(json.loads(config))) <= {"keras_inception>LocalResponseNormalization"}, name
+    assert sorted(name for name, (_, _, lrn) in saved.items() if lrn) == [
+        "alexnet", "googlenet", "vgg11_lrn", "zfnet", "zfnet_wide"]
+    groups = {}
+    for name, (path, _, lrn) in saved.items():
+        groups.setdefault((lrn, _input_channels(name)), {})[name] = path
+    assert sum(map(len, groups.values())) == len(keras_inception.list_models())
+    for (lrn, channels), jobs in groups.items():
+        images_path = tmp_path / f"images_{lrn}_{channels}.npy"
+        np.save(images_path, images[..., :channels])
+        outputs, modules = _load_elsewhere(jobs, images_path, lrn)
+        if not lrn:
+            assert "keras_inception" not in modules
+        for name in jobs:
+            np.testing.assert_allclose(outputs[name], saved[name][1], rtol=0, atol=1e-6, err_msg=name)
+
+
+def _input_channels(name):
+    return (ZOO[name].small.get("input_shape") or ZOO[name].input_shape)[-1]
+
+
+def _registered_names(config):
+    """Every `registered_name` in a saved config that names a registered (non-Keras) class."""
+    if isinstance(config, dict):
+        name = config.get("registered_name")
+        own = [name] if isinstance(name, str) and ">" in name else []
+        return own + [found for value in config.values() for found in _registered_names(value)]
+    if isinstance(config, list):
+        return [found for value in config for found in _registered_names(value)]
+    return []
