@@ -32,13 +32,10 @@ setup(
     ],
     extras_require={
         # jax: the tests build and train the nets under Keras's JAX backend too (and on two
-        # processes); hypothesis fuzzes the scripts' flags. pytest below 9.2: pytest-xdist 3.8
-        # marks a test's group by rewriting `item._nodeid`, which pytest 9.2 no longer reads, so
-        # `--dist loadgroup` silently spreads a shared fixture's tests over both workers and
-        # each builds it (measured: four fixtures built twice, ~4.5 minutes of work).
+        # processes); hypothesis fuzzes the scripts' flags. pytest below 9.2: pytest-xdist 3.8's
+        # `--dist loadgroup` does not keep a group on one worker under pytest 9.2.
         "test": ["pytest>=7,<9.2", "pytest-xdist>=3", "jax[cpu]", "hypothesis"],
-        # scripts/benchmark.py's peers: torchvision in PyTorch, ONNX Runtime. On this project's
-        # machines these versions install from local wheels.
+        # benchmarks/benchmark.py's peers: torchvision in PyTorch, ONNX Runtime.
         "bench": ["torch==2.14.1", "torchvision==0.29.1", "onnx", "onnxruntime"],
     },
     license="Apache-2.0",

@@ -1,5 +1,6 @@
 import os
 import socket
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -11,6 +12,14 @@ import keras_inception  # noqa: E402
 
 # Small GoogLeNet used wherever a test trains or saves: 32x32 input, a quarter of the widths.
 SMALL_GOOGLENET = dict(stem="small", input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def script_path(script):
+    """The command-line script `script`: in scripts/, or benchmarks/ for the benchmark."""
+    return ROOT / ("benchmarks" if script == "benchmark.py" else "scripts") / script
 
 
 def free_port():
@@ -47,9 +56,9 @@ SHARED_FIXTURES = ("digits_run", "zoo_summaries", "small_search", "bad_input_run
 LONGEST_FIRST = (
     "test_killed_search_resumes_and_keeps_completed_trials", "digits_run",
     "test_chief_and_two_workers_record_every_trial_once", "test_two_jax_processes_killed_one_epoch_apart_resume_together",
-    "benchmark", "zoo_summaries", "small_search", "test_readme_main_command_trains_exports_and_reports",
+    "benchmark", "zoo_summaries", "small_search", "test_every_shown_command_runs_and_exits_0",
     "test_googlenet_trains_under_jax_and_lrn_and_batch_norm_match_tensorflow", "bad_input_runs",
-    "test_training_killed_ten_times_resumes_and_ends_as_an_uninterrupted_run", "test_readme_fit_example_trains_every_head",
+    "test_training_killed_ten_times_resumes_and_ends_as_an_uninterrupted_run", "test_the_quickstart_is_the_readmes_and_trains_every_head",
     "test_mixed_precision_job_keeps_heads_float32_and_scales_the_loss",
     "test_gpu_mode_runs_on_keras_jax_without_tensorflow",
 )

@@ -6,9 +6,10 @@ A case is {"argv": [...], "timeout": seconds, "kill_on": glob}: the child is kil
 SIGKILL after `timeout` seconds, or as soon as a path matching `kill_on` is written, say a
 half-written file (both are optional). The script is
 imported once (its flags defined, TensorFlow imported), then each case runs in a child forked
-from that process: a real process with its own exit code, stdout and stderr, without the ~8 s
-of importing TensorFlow again. No TensorFlow op runs before the fork, so each child starts from
-a clean runtime. The child leads its own process group, so a timeout kills whatever it started.
+from that process (`benchmarks.forked.run_forked`, which the benchmark's smoke uses too): a real
+process with its own exit code, stdout and stderr, without importing TensorFlow again. No
+TensorFlow op runs before the fork, so each child starts from a clean runtime. The child leads
+its own process group, so a timeout kills whatever it started.
 
 A result is {"returncode", "killed", "seconds", "stdout", "stderr"}; returncode is None for a
 child that was killed. `ScriptServer` runs the server from a test.
@@ -19,30 +20,19 @@ import json
 import os
 import pathlib
 import runpy
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the repo root, when run as a script
+from benchmarks.forked import run_forked  # noqa: E402
 
 
 def _child_main(script, argv, namespace):
-    """In the forked child: runs the script's main under `cli.run`, returns the exit code."""
+    """In the forked child: the script's main under `cli.run`, as `python SCRIPT ARGV...` runs it."""
     sys.argv = [script, *argv]
-    try:
-        namespace["cli"].run(namespace["main"])
-        code = 0
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-        if isinstance(stop.code, str):
-            print(stop.code, file=sys.stderr)
-    except BaseException:  # as an uncaught exception ends Python: a traceback, code 1
-        traceback.print_exc()
-        code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
-    return code
+    namespace["cli"].run(namespace["main"])
 
 
 def _written_since(pattern, since):
@@ -59,37 +49,11 @@ def _written_since(pattern, since):
 
 def run_case(script, namespace, argv, scratch, timeout=None, kill_on=None):
     paths = {name: os.path.join(scratch, name) for name in ("stdout", "stderr")}
-    sys.stdout.flush()
-    sys.stderr.flush()
-    start, started_at = time.monotonic(), time.time()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.setsid()
-            for fd, name in ((1, "stdout"), (2, "stderr")):
-                with open(paths[name], "w") as file:
-                    os.dup2(file.fileno(), fd)
-            code = _child_main(script, argv, namespace)
-        finally:
-            os._exit(code)
-    killed, status = False, None
-    while status is None:
-        done, raw_status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            status = raw_status
-        elif ((timeout is not None and time.monotonic() - start > timeout)
-              or (kill_on and _written_since(kill_on, started_at))):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:  # killed before it led its own group
-                os.kill(pid, signal.SIGKILL)
-            _, status = os.waitpid(pid, 0)
-            killed = True
-        else:
-            time.sleep(0.01)
-    result = {"returncode": None if killed else os.waitstatus_to_exitcode(status),
-              "killed": killed, "seconds": time.monotonic() - start}
+    started_at = time.time()
+    code, seconds = run_forked(lambda: _child_main(script, argv, namespace),
+                               stdout_path=paths["stdout"], stderr_path=paths["stderr"], timeout=timeout,
+                               kill_when=kill_on and (lambda: _written_since(kill_on, started_at)))
+    result = {"returncode": code, "killed": code is None, "seconds": seconds}
     for name, path in paths.items():
         with open(path, errors="replace") as file:
             result[name] = file.read()
@@ -114,11 +78,12 @@ class ScriptServer:
     """Runs the server for `scripts/<script>` in `cwd`; `run(argv, ...)` gives one case's result."""
 
     def __init__(self, script, cwd):
-        root = pathlib.Path(__file__).resolve().parents[1]
+        from tests.conftest import script_path
+
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
         self.log = tempfile.TemporaryFile("w+")  # the server's own stderr, shown if it stops
         self.process = subprocess.Popen(
-            [sys.executable, __file__, str(root / "scripts" / script)],
+            [sys.executable, __file__, str(script_path(script))],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, cwd=cwd, env=env,
         )
 

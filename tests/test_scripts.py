@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.conftest import script_path
 from tests.script_forks import ScriptServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -16,7 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def run_script(*args, script="profile_model.py", env=None):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
     return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / script), *args],
+        [sys.executable, str(script_path(script)), *args],
         capture_output=True, text=True, timeout=300, env=env, cwd=ROOT,
     )
 
@@ -68,8 +69,10 @@ BAD_INPUT = [
     ("benchmark.py", ["--platform=tpu"], "error: flag --platform=tpu"),
     ("benchmark.py", ["--platform=gpu", "--memory_budget_mb=8000"],
      "error: `memory_budget_mb` bounds resident memory on the CPU; on a GPU the device's memory is the bound"),
-    # Found by tests/test_fuzz.py: an OverflowError traceback from deep inside NumPy.
+    # An integer past 64 bits would overflow deep inside NumPy.
     ("benchmark.py", ["--image_size=" + "9" * 25], f"error: flag --image_size={'9' * 25}: must be below 2**63"),
+    # A width the nets refuse is refused before the first measurement runs.
+    ("benchmark.py", ["--width_multiplier=0"], "error: `width_multiplier` must be a number in (0, 16]"),
 ]
 
 

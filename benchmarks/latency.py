@@ -16,10 +16,8 @@ def onnx_session(path, threads):
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     # By default an idle session's threads go on spinning after its run, on the cores that the
-    # next file timed in the same process needs: with four per-block sessions on 2 cores, the
-    # blocks timed after them ran at one thread's speed (measured: a 1.3 ms TFLite block at 1.5
-    # to 2.7 ms; every block of the 80x80 smoke net at 2x). Stopping at the end of a run leaves
-    # ONNX Runtime's own times as they were at their best (1.34 ms for that block's .onnx).
+    # next file timed in the same process needs; stopping them leaves ONNX Runtime's own times
+    # as they are at their best.
     options.add_session_config_entry("session.force_spinning_stop", "1")
     return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
@@ -55,9 +53,8 @@ def interleaved_latency(spec):
     size = spec["image_size"]
     image = _random_input((size, size, 3)) if size else None
     calls = {label: _invoker(path, image, spec["threads"]) for label, path in spec["files"].items()}
-    # One untimed call of each first: until every session and interpreter here had run once,
-    # the first file timed ran at one thread's speed in its first round now and then (measured
-    # on a 0.65 ms block: 1.3 ms in two runs of three; with this call, no such round in five).
+    # One untimed call of each first: until every session and interpreter here has run once,
+    # the first file timed can run at one thread's speed in its first round.
     for call in calls.values():
         call()
     rounds = {label: [] for label in calls}

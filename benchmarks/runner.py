@@ -15,8 +15,8 @@ within a budget of resident memory).
 
 import dataclasses
 import json
-import multiprocessing
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -25,11 +25,14 @@ import time
 
 import keras
 
-from keras_inception.benchmarks import batch_search, machine, memory, resume, worker
-from keras_inception.benchmarks.data import write_digit_jpegs
-from keras_inception.benchmarks.pairs import DEFAULT_PAIRS, PAIRS
-from keras_inception.benchmarks.report import lookup, summarize, write_report
-from keras_inception.validation import check_choice, check_integer
+from benchmarks import batch_search, machine, memory, resume, worker
+from benchmarks.data import write_digit_jpegs
+from benchmarks.forked import run_forked
+from benchmarks.pairs import DEFAULT_PAIRS, PAIRS
+from benchmarks.report import lookup, summarize, write_report
+from keras_inception.validation import MULTIPLIER_INTERVAL, check_choice, check_integer, check_number
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]  # where `python -m benchmarks.worker` runs
 
 PLATFORMS = ("cpu", "gpu")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -73,7 +76,7 @@ class BenchmarkConfig:
     resume: bool = False
     # Each measurement's process forked from this one, which has imported the package, where
     # the task runs on this process's backend with its oneDNN setting (both fixed when
-    # TensorFlow is imported), instead of a new interpreter: about 6 s less a task. The
+    # TensorFlow is imported), instead of a new interpreter that imports them again. The
     # smoke's choice: a forked process starts with this one's memory, so a full run, whose
     # memory figures count, starts each task afresh.
     fork_workers: bool = False
@@ -94,6 +97,8 @@ class BenchmarkConfig:
         if self.image_size is not None:
             check_integer("image_size", self.image_size, 1)
         check_integer("fit_epochs", self.fit_epochs, 0)
+        if "width_multiplier" in self.model_kwargs:
+            check_number("width_multiplier", self.model_kwargs["width_multiplier"], MULTIPLIER_INTERVAL)
         if self.train_images is not None:
             check_integer("train_images", self.train_images, 1)
         if self.resolved_largest_batch and self.max_batch < self.batch_size:
@@ -118,8 +123,8 @@ class BenchmarkConfig:
         return self.platform == "gpu" if self.largest_batch is None else self.largest_batch
 
 
-# A short run that goes through every measurement (about 20 s on 2 cores without the peers):
-# the suite's check of the script, not a speed figure. The smallest pair at a quarter of its
+# A short run that goes through every measurement: the suite's check of the script, not a
+# speed figure. The smallest pair at a quarter of its
 # widths on our side (tracing and converting take time by the layer and by the weight), our
 # tasks forked from the script's process. The largest-batch search, a training run per size
 # tried, only where asked for (`--largest_batch`), and then up to batch 8.
@@ -141,7 +146,7 @@ def run_task(task, spec, config, log):
     if config.platform == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
         env["JAX_PLATFORMS"] = "cpu"
-    # Our side as scripts/train.py runs it: TensorFlow's oneDNN kernels on (see there).
+    # Our side as the scripts run it: TensorFlow's oneDNN kernels on (scripts/script_setup.py).
     env.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     # JAX takes 75% of a GPU's memory by default; PyTorch's allocator may take all of it. (The
     # variable's newer name, and the older one that JAX versions before it read.)
@@ -167,9 +172,9 @@ def run_task(task, spec, config, log):
 
 def _run_fresh(task, spec, env, timeout_s):
     """(returncode, stdout, stderr) of the task in a new interpreter; None past `timeout_s`."""
-    command = [sys.executable, "-m", "keras_inception.benchmarks.worker", task, json.dumps(spec)]
+    command = [sys.executable, "-m", "benchmarks.worker", task, json.dumps(spec)]
     try:
-        process = subprocess.run(command, capture_output=True, text=True, env=env,
+        process = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT,
                                  timeout=timeout_s)
     except subprocess.TimeoutExpired:
         return None
@@ -185,32 +190,21 @@ def _imported_alike(backend, env):
 
 
 def _run_forked(task, spec, env, timeout_s):
-    """As `_run_fresh`, in a process forked from this one. It runs no framework op, so the
-    child starts from a clean runtime (thread pools are made at the first op)."""
-    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
-        child = multiprocessing.get_context("fork").Process(
-            target=_forked_worker, args=(task, spec, env, stdout.fileno(), stderr.fileno()))
-        child.start()
-        child.join(timeout_s)
-        if child.is_alive():
-            child.kill()
-            child.join()
+    """As `_run_fresh`, in a process forked from this one (`forked.run_forked`)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        paths = [os.path.join(scratch, name) for name in ("stdout", "stderr")]
+        code, _ = run_forked(lambda: _forked_worker(task, spec, env), stdout_path=paths[0],
+                             stderr_path=paths[1], timeout=timeout_s)
+        if code is None:
             return None
-        stdout.seek(0)
-        stderr.seek(0)
-        return child.exitcode, stdout.read(), stderr.read()
+        stdout, stderr = (open(path).read() for path in paths)
+        return code, stdout, stderr
 
 
-def _forked_worker(task, spec, env, stdout_fd, stderr_fd):
-    """In the forked child: the worker's main with the task's environment, its output (the
-    frameworks' own logs too) in the given files. An exception ends it with code 1 and its
-    traceback on stderr, as in a new interpreter."""
+def _forked_worker(task, spec, env):
+    """In the forked child: the worker's main with the task's environment."""
     os.environ.clear()
     os.environ.update(env)
-    os.dup2(stdout_fd, 1)
-    os.dup2(stderr_fd, 2)
-    # Python's own streams too, wherever this process had pointed them (pytest does).
-    sys.stdout, sys.stderr = open(1, "w", closefd=False), open(2, "w", closefd=False)
     worker.main(["worker", task, json.dumps(spec)])
 
 

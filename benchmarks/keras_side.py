@@ -12,7 +12,7 @@ import time
 import keras
 import numpy as np
 
-from keras_inception.benchmarks import memory, timing
+from benchmarks import memory, timing
 
 
 def configure_tensorflow_threads(threads):
@@ -246,7 +246,7 @@ def int8_convolution_speedups(threads, output_dir):
     """{"3x3": {float32_ms, int8_ms, speedup, macs, input_shape}, "1x1": ...}: each probe
     convolution (ReLU after it, as in the nets) as a float32 and an int8 .tflite, timed in
     alternating rounds."""
-    from keras_inception.benchmarks.latency import interleaved_latency
+    from benchmarks.latency import interleaved_latency
     from keras_inception.export import tflite
     from keras_inception.profile import profile
 

@@ -1,6 +1,6 @@
 """One measurement in a process of its own:
 
-    python -m keras_inception.benchmarks.worker TASK '{"spec": ...}'
+    python -m benchmarks.worker TASK '{"spec": ...}'
 
 prints `RESULT_PREFIX` and the result as JSON on its last line (a smoke run calls `main` in
 a process forked from the runner's instead: `BenchmarkConfig.fork_workers`). The runner sets
@@ -19,21 +19,21 @@ import json
 import os
 import sys
 
-from keras_inception.benchmarks import memory
-from keras_inception.benchmarks.batch_search import is_out_of_memory
+from benchmarks import memory
+from benchmarks.batch_search import is_out_of_memory
 
 RESULT_PREFIX = "BENCHMARK_RESULT "
 
 # task -> (module, function, Keras backend; None: the platform's)
 TASKS = {
-    "keras_train": ("keras_inception.benchmarks.keras_side", "train_throughput", None),
-    "keras_latency": ("keras_inception.benchmarks.keras_side", "inference_latency", None),
-    "interleaved_latency": ("keras_inception.benchmarks.latency", "interleaved_latency", None),
-    "matmul_peak": ("keras_inception.benchmarks.keras_side", "matmul_peak_gflops", None),
-    "keras_blocks": ("keras_inception.benchmarks.keras_side", "block_files", None),
-    "onnx_blocks": ("keras_inception.benchmarks.torch_side", "block_files", "torch"),
-    "torch_train": ("keras_inception.benchmarks.torch_side", "train_throughput", "torch"),
-    "onnx_latency": ("keras_inception.benchmarks.torch_side", "onnx_latency", "torch"),
+    "keras_train": ("benchmarks.keras_side", "train_throughput", None),
+    "keras_latency": ("benchmarks.keras_side", "inference_latency", None),
+    "interleaved_latency": ("benchmarks.latency", "interleaved_latency", None),
+    "matmul_peak": ("benchmarks.keras_side", "matmul_peak_gflops", None),
+    "keras_blocks": ("benchmarks.keras_side", "block_files", None),
+    "onnx_blocks": ("benchmarks.torch_side", "block_files", "torch"),
+    "torch_train": ("benchmarks.torch_side", "train_throughput", "torch"),
+    "onnx_latency": ("benchmarks.torch_side", "onnx_latency", "torch"),
 }
 
 

@@ -8,7 +8,7 @@ same machine and versions, and measures the rest.
 import json
 import os
 
-from keras_inception.benchmarks.report import model_errors, report_stem
+from benchmarks.report import model_errors, report_stem
 
 # Settings that do not change what is measured: an earlier run may differ in them and resume.
 NOT_MEASURED = ("models", "output_dir", "timeout_s", "resume")

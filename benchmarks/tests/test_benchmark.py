@@ -1,4 +1,4 @@
-"""scripts/benchmark.py: its arithmetic, its report, and its smoke mode run as a user runs it.
+"""benchmarks/benchmark.py: its arithmetic, its report, and its smoke mode run as a user runs it.
 
 The smoke mode goes through every measurement on tiny inputs; its figures say nothing about
 speed (benchmarks print figures; they are not timed tests). The peers run when the `bench`
@@ -8,15 +8,18 @@ extra is installed.
 import dataclasses
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from keras_inception.benchmarks import batch_search, machine, memory, report, resume, runner, timing
-from keras_inception.benchmarks.pairs import PAIRS
+from benchmarks import batch_search, machine, memory, report, resume, runner, timing
+from benchmarks.pairs import PAIRS
 from tests.test_scripts import run_script
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 # GoogLeNet in torchvision's form at 80x80, counted by our profile and by PyTorch's FLOP
 # counter alike (the inference net; measured).
@@ -55,10 +58,10 @@ def test_report_ratios_and_missed_targets():
     assert rows["training throughput (GPU)"]["ratio"] == 0.9
     assert rows["training throughput (GPU)"]["met"] is False
     assert rows["training peak memory"]["ratio"] == 1.25
-    assert report.missed_targets(results) == [  # nothing profiled on a GPU to say why
-        "googlenet: training throughput (GPU) 0.9 (target >= 1, 10% short)",
-        "googlenet: training peak memory 1.25 (target <= 1, 25% over)",
-    ]
+    # Nothing profiled on a GPU to say why: by how much only.
+    assert [(row["shortfall"], row["evidence"]) for row in rows.values() if row["met"] is False] == [
+        (pytest.approx(0.1), None), (pytest.approx(0.25), None)]
+    assert report.missed_targets(results)[1] == "googlenet: training peak memory 1.25 (target <= 1, 25% over)"
 
 
 def test_missed_targets_say_by_how_much_and_where_the_gap_lies():
@@ -83,31 +86,38 @@ def test_missed_targets_say_by_how_much_and_where_the_gap_lies():
     results = {"config": {"platform": "cpu"}, "matmul_peak": {"gflops": 200.0},
                "models": {"googlenet": model}}
     results["summary"] = report.summarize(results)
-    assert report.missed_targets(results) == [
-        "googlenet: training throughput 1 (target >= 1.25, 20% short): of the matmul peak, ours "
-        "reached 30.0% and torchvision 30.0%",
-        "googlenet: training peak memory 1.14 (target <= 1, 14% over): before training ours held "
-        "1,500 MiB and torchvision 1,100; training added 3,800 and 3,550 MiB; after the last "
-        "step ours held 100% of its peak and torchvision 75%",
-        "googlenet: pipeline cost 0.1 (target <= 0.05, 0.05 over): its windows ran at 8.5 to "
-        "9.5 images/s, from memory at 9 to 11",
-        "googlenet: TFLite float32 latency 1.25 (target <= 1, 25% over): the block furthest "
-        "behind, up to inception_4e: 9.00 against 6.00 ms",
-        "googlenet: TFLite int8 speed-up 0.8 (target >= 1.5, 47% short): LiteRT's int8 kernels "
-        "give at most 1.02x on one convolution alone on this processor, so no change to the net "
-        "reaches the target",
-        "googlenet: TFLite int8 top-1 agreement 0.97 (target >= 0.98, 0.01 short): where int8 "
-        "differs, Keras's top two scores were at most 0.1 apart (the median image's: 1.5)",
-    ]
+    rows = {row["measure"]: row for row in results["summary"]["googlenet"]["rows"]}
+    missed = {measure: (row["ratio"], row["shortfall"], row["evidence"]) for measure, row in rows.items()
+              if row["met"] is False}
+    assert missed.keys() == {"training throughput", "training peak memory", "pipeline cost",
+                             "TFLite float32 latency", "TFLite int8 speed-up", "TFLite int8 top-1 agreement"}
+    approx = pytest.approx
+    assert missed["training throughput"] == approx((1.0, 0.2, {"ours_share_of_peak": 0.3, "peer_share_of_peak": 0.3}))
+    assert missed["training peak memory"] == approx((5300 / 4650, 5300 / 4650 - 1, {
+        "ours_before_mb": 1500, "peer_before_mb": 1100, "ours_added_mb": 3800, "peer_added_mb": 3550,
+        "ours_held_after_last_step": 1.0, "peer_held_after_last_step": 3500 / 4650}))
+    assert missed["pipeline cost"] == approx((0.1, 0.05, {"pipeline_window_rates": [8.5, 9.5],
+                                                          "memory_window_rates": [9.0, 11.0]}))
+    ratio, shortfall, evidence = missed["TFLite float32 latency"]
+    assert (ratio, shortfall) == approx((1.25, 0.25))
+    assert evidence == {"slowest_block": "inception_4e", "tflite_ms": 9.0, "onnx_ms": 6.0}
+    assert missed["TFLite int8 speed-up"] == approx((0.8, 1 - 0.8 / 1.5, {"best_convolution_speedup": 1.02}))
+    assert missed["TFLite int8 top-1 agreement"] == approx((0.97, 0.01, {"widest_flipped_margin": 0.1,
+                                                                         "median_margin": 1.5}))
+    # One line per miss, in words: the measure, the ratio against its target, by how much, why.
+    lines = report.missed_targets(results)
+    assert len(lines) == len(missed)
+    assert lines[0] == ("googlenet: training throughput 1 (target >= 1.25, 20% short): of the matmul peak, "
+                        "ours reached 30.0% and torchvision 30.0%")
     # Without a block profile, how to get one; int8 kernels that are fast alone, the net.
     del model["block_latency"]
     probes["3x3"]["speedup"] = 2.5
     results["summary"] = report.summarize(results)
-    whys = {row["measure"]: row["why"] for row in results["summary"]["googlenet"]["rows"]}
-    assert whys["TFLite float32 latency"] == ("where the time goes: --profile_blocks times each "
-                                              "block of both nets")
-    assert whys["TFLite int8 speed-up"] == ("one convolution alone reaches 2.50x: what is lost "
-                                            "lies in the net around it")
+    rows = {row["measure"]: row for row in results["summary"]["googlenet"]["rows"]}
+    assert rows["TFLite float32 latency"]["evidence"] == {}  # nothing profiled: how to profile
+    assert "--profile_blocks" in rows["TFLite float32 latency"]["why"]
+    assert rows["TFLite int8 speed-up"]["evidence"] == {"best_convolution_speedup": 2.5}
+    assert rows["TFLite int8 speed-up"]["why"].endswith("what is lost lies in the net around it")
 
 
 def test_int8_rows_say_how_near_a_tie_the_flipped_images_were():
@@ -121,8 +131,8 @@ def test_int8_rows_say_how_near_a_tie_the_flipped_images_were():
     rows = {row["measure"]: row for row in report.summarize(results)["googlenet"]["rows"]}
     agreement, speedup = rows["TFLite int8 top-1 agreement"], rows["TFLite int8 speed-up"]
     assert agreement["met"] is False and speedup["ratio"] == pytest.approx(17.4 / 20.6)
-    assert agreement["note"].endswith(
-        "; where int8 differs, Keras's top two scores were at most 0.133 apart (the median image's: 1.75)")
+    assert agreement["evidence"] == {"widest_flipped_margin": 0.133, "median_margin": 1.75}
+    assert speedup["evidence"] == {"best_convolution_speedup": 1.014}
     assert speedup["note"].endswith(
         "; one convolution alone (28x28, 256 channels in and out): 3x3 1.01x, 1x1 0.91x")
 
@@ -307,7 +317,11 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     assert latency["float32"]["max_abs_error"] < 1e-2
     assert latency["test_images"] == runner.SMOKE["test_images"]
     assert latency["test_classes"] > 1  # drawn across the class folders, not the first one
-    assert 0 <= latency["int8"]["top1_agreement"] <= 1 and latency["int8"]["median_margin"] > 0
+    # int8's agreement counts whole images, and the flipped ones' margin exists when some flipped.
+    int8 = latency["int8"]
+    agreeing = int8["top1_agreement"] * latency["test_images"]
+    assert agreeing == pytest.approx(round(agreeing)) and int8["median_margin"] > 0
+    assert (int8["widest_flipped_margin"] is None) == (int8["top1_agreement"] == 1.0)
     assert latency["int8"]["size_bytes"] < latency["float32"]["size_bytes"] / 3
     # int8 against float32 on one convolution alone, 28x28 with 256 channels in and out.
     probes = latency["int8_convolutions"]
@@ -394,7 +408,7 @@ def test_resume_keeps_only_the_nets_measured_without_an_error(tmp_path):
 
 
 def test_an_empty_output_dir_is_the_current_directory(tmp_path, monkeypatch):
-    # As `--output_dir=` reads, and as the other scripts take it (the fuzz test found it).
+    # As `--output_dir=` reads, and as the other scripts take it.
     monkeypatch.chdir(tmp_path)
     config = runner.BenchmarkConfig(platform="gpu", output_dir="", resume=True)
     results = {"config": dataclasses.asdict(config),
@@ -463,8 +477,8 @@ def test_torchvision_nets_have_the_multiply_adds_recorded_here():
     # In a process of its own: PyTorch cannot be imported after TensorFlow.
     counted = subprocess.run([sys.executable, "-c", """
 import json, torch
-from keras_inception.benchmarks.pairs import PAIRS
-from keras_inception.benchmarks.torch_side import forward_macs, torchvision_net
+from benchmarks.pairs import PAIRS
+from benchmarks.torch_side import forward_macs, torchvision_net
 image = torch.zeros(1, 3, 128, 128)
 print(json.dumps({name: forward_macs(torchvision_net(name, training=False), image) for name in PAIRS}))
 """], capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "torch"}, check=True)
@@ -478,7 +492,7 @@ def test_onnx_sessions_stop_spinning_when_a_run_ends(tmp_path):
     pytest.importorskip("onnxruntime")
     from onnx import TensorProto, helper
 
-    from keras_inception.benchmarks.latency import onnx_session
+    from benchmarks.latency import onnx_session
 
     value = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3])
     graph = helper.make_graph([helper.make_node("Relu", ["image"], ["scores"])], "relu", [value],
@@ -491,3 +505,16 @@ def test_onnx_sessions_stop_spinning_when_a_run_ends(tmp_path):
     assert (options.intra_op_num_threads, options.inter_op_num_threads) == (2, 1)
     (scores,) = session.run(None, {"image": np.array([[-1.0, 0.0, 2.0]], np.float32)})
     assert scores.tolist() == [[0.0, 0.0, 2.0]]
+
+
+def test_the_readme_shows_the_committed_run_with_its_machine_and_versions():
+    from benchmarks import write_readme
+
+    results_path = ROOT / "benchmarks" / "results" / "benchmark_cpu.json"
+    results = json.loads(results_path.read_text())
+    readme = write_readme.README.read_text()
+    shown = readme.split(write_readme.START, 1)[1].split(write_readme.END, 1)[0]
+    assert shown == write_readme.results_section(results, results_path.relative_to(ROOT)), (
+        "regenerate it: python3 benchmarks/write_readme.py benchmarks/results/benchmark_cpu.json")
+    assert results["machine"]["cpu"]["model"] in shown and "tensorflow " in shown
+    assert sorted(results["models"]) == ["googlenet", "resnet18"]

@@ -4,7 +4,7 @@ import json
 import operator
 import os
 
-from keras_inception.benchmarks.batch_search import RESOLUTION
+from benchmarks.batch_search import RESOLUTION
 from keras_inception.files import write_json_atomically, write_text_atomically
 
 # measure -> (comparison, target): the issue's goals, as ratios (ours / peer unless noted).
@@ -26,22 +26,36 @@ TRAINING_FLOPS_PER_MAC = 6
 
 
 def _row(measure, ours, peer, ratio, unit, peer_name, note="", why=None):
-    """A row of the table; `why` says, from what was measured, where a missed target's gap
-    lies (given with the missed target)."""
+    """A row of the table. A missed target's row also gives `shortfall`, by how much it is
+    missed (points for a fraction, else a share of the target), and `evidence`: the figures,
+    from what was measured, that say where the gap lies, with `why` saying it in words.
+
+    why: None, or (evidence dict, sentence).
+    """
     comparison, target = TARGETS.get(measure, (None, None))
     met = None if ratio is None or target is None else _COMPARE[comparison](ratio, target)
+    missed = met is False
+    shortfall = _shortfall(measure, ratio, target) if missed else None
+    evidence, sentence = why if missed and why else (None, None)
     return {"measure": measure, "unit": unit, "ours": ours, "peer": peer, "peer_name": peer_name,
             "ratio": ratio, "target": f"{comparison} {target:g}" if target else "", "met": met,
-            "note": note, "gap": _gap(measure, ratio, comparison, target) if met is False else None,
-            "why": why if met is False else None}
+            "note": note, "shortfall": shortfall,
+            "gap": _gap(measure, shortfall, comparison) if missed else None,
+            "evidence": evidence, "why": sentence}
 
 
-def _gap(measure, ratio, comparison, target):
-    """By how much a ratio misses its target: in points for a fraction, else relative."""
+def _shortfall(measure, ratio, target):
+    if measure in FRACTION_TARGETS:
+        return abs(ratio - target)
+    return abs(ratio / target - 1)
+
+
+def _gap(measure, shortfall, comparison):
+    """By how much a ratio misses its target, in words: in points for a fraction, else relative."""
     side = "short" if comparison == ">=" else "over"
     if measure in FRACTION_TARGETS:
-        return f"{abs(ratio - target):.3g} {side}"
-    return f"{100 * abs(ratio / target - 1):.2g}% {side}"  # 2 digits: 45%, 0.3%
+        return f"{shortfall:.3g} {side}"
+    return f"{100 * shortfall:.2g}% {side}"  # 2 digits: 45%, 0.3%
 
 
 def _ratio(a, b):
@@ -85,12 +99,12 @@ def _cpu_rows(model, peak):
     torch_gflops = _gflops(torch) if torch and "macs" in torch else None
     peak_gflops = lookup(peak, "gflops")
     flipped = _flipped(lookup(latency, "int8"))
+    flipped_words = flipped and flipped[1]
     return [
         _row("training throughput", rate, torch_rate, _ratio(rate, torch_rate), "images/s",
              "torchvision (NCHW, PyTorch's default)",
              note=f"TensorFlow's oneDNN kernels {'on' if ours.get('onednn') else 'off'}",
-             why=f"of the matmul peak, ours reached {_percent(_ratio(gflops, peak_gflops))} and "
-                 f"torchvision {_percent(_ratio(torch_gflops, peak_gflops))}"),
+             why=_peak_why(_ratio(gflops, peak_gflops), _ratio(torch_gflops, peak_gflops))),
         _row("training throughput vs channels_last", rate, torch_cl_rate,
              _ratio(rate, torch_cl_rate), "images/s", "torchvision (channels_last)"),
         _row("training peak memory", lookup(ours, "peak_rss_mb"), lookup(torch, "peak_rss_mb"),
@@ -103,8 +117,8 @@ def _cpu_rows(model, peak):
         _row("pipeline cost", piped, rate, None if not piped or not rate else 1 - piped / rate,
              "images/s", "the same batches in memory",
              note="JPEG decode + GoogLeNet augmentation each step; ratio = throughput lost",
-             why=f"its windows ran at {_spread(lookup(ours, 'pipeline_fed'))} images/s, from "
-                 f"memory at {_spread(lookup(ours, 'memory_fed'))}"),
+             why=_pipeline_why(lookup(ours, "pipeline_fed", "window_rates"),
+                               lookup(ours, "memory_fed", "window_rates"))),
         _row("achieved GFLOP/s", gflops, torch_gflops, _ratio(gflops, torch_gflops), "GFLOP/s",
              "torchvision",
              note=f"{TRAINING_FLOPS_PER_MAC} x multiply-adds per image; matmul peak "
@@ -129,7 +143,7 @@ def _cpu_rows(model, peak):
              note=f"on {lookup(latency, 'test_images')} held-out images; the net's own accuracy "
                   f"there: {_percent(lookup(latency, 'keras_test_accuracy'))}, after the timed "
                   f"steps and {lookup(ours, 'fit', 'epochs') or 0} epochs on the digits"
-                  + (f"; {flipped}" if flipped else ""),
+                  + (f"; {flipped_words}" if flipped else ""),
              why=flipped),
         *_largest_batch_rows(model, "torchvision (NCHW, PyTorch's default)"),
     ]
@@ -157,33 +171,60 @@ def _largest_batch_rows(model, peer_name):
                       f"from {found['start']} by doubling, then bisecting to 1/{RESOLUTION})")]
 
 
+# Each `_..._why` gives (evidence, sentence) for a row whose target may be missed, or None
+# where nothing was measured to tell.
+
+
+def _peak_why(ours_share, peer_share):
+    """Training throughput: each side's share of the machine's matmul peak."""
+    evidence = {"ours_share_of_peak": ours_share, "peer_share_of_peak": peer_share}
+    return evidence, (f"of the matmul peak, ours reached {_percent(ours_share)} and torchvision "
+                      f"{_percent(peer_share)}")
+
+
 def _memory_why(ours, torch):
     """Where the memory of the two sides parts: before training, in training's growth, or in
     what each allocator keeps between steps."""
     if not torch or "peak_rss_mb" not in torch or "peak_rss_mb" not in ours:
         return None
+    evidence = {"ours_before_mb": ours["base_rss_mb"], "peer_before_mb": torch["base_rss_mb"],
+                "ours_added_mb": ours["peak_rss_mb"] - ours["base_rss_mb"],
+                "peer_added_mb": torch["peak_rss_mb"] - torch["base_rss_mb"]}
     why = (f"before training ours held {ours['base_rss_mb']:,.0f} MiB and torchvision "
            f"{torch['base_rss_mb']:,.0f}; training added {_delta(ours)} and {_delta(torch)} MiB")
     ours_rss, torch_rss = (lookup(train, "memory_fed", "step_end_rss_mb")
                            for train in (ours, torch))
     if ours_rss and torch_rss:
-        why += (f"; after the last step ours held {ours_rss[-1] / ours['peak_rss_mb']:.0%} of its "
-                f"peak and torchvision {torch_rss[-1] / torch['peak_rss_mb']:.0%}")
-    return why
+        evidence["ours_held_after_last_step"] = ours_rss[-1] / ours["peak_rss_mb"]
+        evidence["peer_held_after_last_step"] = torch_rss[-1] / torch["peak_rss_mb"]
+        why += (f"; after the last step ours held {evidence['ours_held_after_last_step']:.0%} of its "
+                f"peak and torchvision {evidence['peer_held_after_last_step']:.0%}")
+    return evidence, why
 
 
-def _spread(fed):
-    rates = lookup(fed, "window_rates")
+def _pipeline_why(pipeline_rates, memory_rates):
+    """The pipeline-fed windows' spread against the in-memory ones'."""
+    evidence = {"pipeline_window_rates": _range(pipeline_rates), "memory_window_rates": _range(memory_rates)}
+    return evidence, (f"its windows ran at {_spread(pipeline_rates)} images/s, from memory at "
+                      f"{_spread(memory_rates)}")
+
+
+def _range(rates):
+    return [min(rates), max(rates)] if rates else None
+
+
+def _spread(rates):
     return f"{min(rates):.3g} to {max(rates):.3g}" if rates else "-"
 
 
 def _slowest_block(blocks):
     """The block of the per-block profile furthest behind ONNX Runtime's."""
     if not blocks or "error" in blocks:
-        return "where the time goes: --profile_blocks times each block of both nets"
+        return {}, "where the time goes: --profile_blocks times each block of both nets"
     name, timed = max(blocks.items(), key=lambda item: item[1]["tflite_ms"] / item[1]["onnx_ms"])
-    return (f"the block furthest behind, up to {name}: {timed['tflite_ms']:.2f} against "
-            f"{timed['onnx_ms']:.2f} ms")
+    evidence = {"slowest_block": name, "tflite_ms": timed["tflite_ms"], "onnx_ms": timed["onnx_ms"]}
+    return evidence, (f"the block furthest behind, up to {name}: {timed['tflite_ms']:.2f} against "
+                      f"{timed['onnx_ms']:.2f} ms")
 
 
 def _int8_kernels_why(latency):
@@ -191,10 +232,11 @@ def _int8_kernels_why(latency):
     if not probes:
         return None
     best = max(probe["speedup"] for probe in probes.values())
+    evidence = {"best_convolution_speedup": best}
     if best < TARGETS["TFLite int8 speed-up"][1]:
-        return (f"LiteRT's int8 kernels give at most {best:.2f}x on one convolution alone on "
-                "this processor, so no change to the net reaches the target")
-    return f"one convolution alone reaches {best:.2f}x: what is lost lies in the net around it"
+        return evidence, (f"LiteRT's int8 kernels give at most {best:.2f}x on one convolution alone on "
+                          "this processor, so no change to the net reaches the target")
+    return evidence, f"one convolution alone reaches {best:.2f}x: what is lost lies in the net around it"
 
 
 def _flipped(int8):
@@ -203,8 +245,9 @@ def _flipped(int8):
     widest = lookup(int8, "widest_flipped_margin")
     if widest is None:
         return None
-    return (f"where int8 differs, Keras's top two scores were at most {_fmt(widest)} apart "
-            f"(the median image's: {_fmt(int8['median_margin'])})")
+    evidence = {"widest_flipped_margin": widest, "median_margin": int8["median_margin"]}
+    return evidence, (f"where int8 differs, Keras's top two scores were at most {_fmt(widest)} apart "
+                      f"(the median image's: {_fmt(int8['median_margin'])})")
 
 
 def _convolution_note(latency):

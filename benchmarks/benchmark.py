@@ -1,10 +1,10 @@
 """Benchmarks our nets against what users would pick instead, on this machine, in one run.
 
-    python scripts/benchmark.py                        # CPU: GoogLeNet, ResNet-50, Inception v3
-    python scripts/benchmark.py --models=googlenet --batch_size=16
-    python scripts/benchmark.py --smoke                # about 20 s: every measurement, tiny
-    python scripts/benchmark.py --models=googlenet --largest_batch --memory_budget_mb=6000
-    KERAS_BACKEND=jax python scripts/benchmark.py --platform=gpu   # a GPU machine, no TensorFlow
+    python benchmarks/benchmark.py                        # CPU: GoogLeNet, ResNet-50, Inception v3
+    python benchmarks/benchmark.py --models=googlenet --batch_size=16
+    python benchmarks/benchmark.py --smoke                # about 20 s: every measurement, tiny
+    python benchmarks/benchmark.py --models=googlenet --largest_batch --memory_budget_mb=6000
+    KERAS_BACKEND=jax python benchmarks/benchmark.py --platform=gpu   # a GPU machine, no TensorFlow
 
 CPU: `model.fit` throughput against torchvision in PyTorch (fed from memory, and from the real
 JPEG pipeline), peak memory, achieved GFLOP/s against the machine's matrix-multiply peak, and
@@ -16,18 +16,22 @@ benchmark_<platform>.json and .md to --output_dir and prints the table. The peer
 """
 
 import dataclasses
+import pathlib
 import sys
 
-import script_setup  # beside this script
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]  # this folder as a package, and script_setup
+
+import script_setup  # noqa: E402
 
 script_setup.before_tensorflow()  # environment defaults, quiet native logs
 
 from absl import flags  # noqa: E402
 
+from benchmarks import runner  # noqa: E402
+from benchmarks.pairs import DEFAULT_PAIRS, PAIRS  # noqa: E402
+from benchmarks.report import markdown, report_stem  # noqa: E402
 from keras_inception import cli  # noqa: E402
-from keras_inception.benchmarks import runner  # noqa: E402
-from keras_inception.benchmarks.pairs import DEFAULT_PAIRS, PAIRS  # noqa: E402
-from keras_inception.benchmarks.report import markdown, report_stem  # noqa: E402
 
 flags.DEFINE_list("models", list(DEFAULT_PAIRS), f"Nets to measure, comma-separated, of: {', '.join(PAIRS)}.")
 flags.DEFINE_enum("platform", "cpu", runner.PLATFORMS, "cpu (TensorFlow) or gpu (Keras on JAX).")

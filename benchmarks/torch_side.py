@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 
-from keras_inception.benchmarks import memory, timing
-from keras_inception.benchmarks.pairs import PAIRS
+from benchmarks import memory, timing
+from benchmarks.pairs import PAIRS
 
 AUX_LOSS_WEIGHT = 0.3  # as our nets' auxiliary heads
 
@@ -129,7 +129,7 @@ def onnx_latency(spec):
     import torch
 
     # After torch: these load TensorFlow, and torch imported after TensorFlow crashes.
-    from keras_inception.benchmarks.latency import onnx_session
+    from benchmarks.latency import onnx_session
     from keras_inception.export.verify import median_latency_ms
 
     torch.set_num_threads(spec["threads"])
