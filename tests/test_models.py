@@ -22,8 +22,8 @@ class Net(NamedTuple):
     input_shape: tuple  # the default input
     outputs: tuple
     num_classes: int  # the default
-    params: int = None  # Keras's count (keras.applications, REFERENCE.md), where one exists
-    trainable: int = None  # trainable parameters: torchvision's count, where one exists
+    params: int  # Keras's count; keras.applications' and REFERENCE.md's where those give one
+    trainable: int  # trainable parameters: torchvision's count where torchvision has the net
     small: dict = {}  # the 32x32 form
 
 
@@ -32,32 +32,32 @@ SMALL_INCEPTION = dict(stem="small", width_multiplier=0.125)
 RESNET_SMALL = dict(stem="small", width_multiplier=0.125)
 VGG_SMALL = dict(input_shape=(32, 32, 3), width_multiplier=0.125)
 ZOO = {
-    "alexnet": Net((227, 227, 3), MAIN, 1000, 60_965_224, small=dict(stem="small", width_multiplier=0.25)),
-    "googlenet": Net((224, 224, 3), AUX, 1000, 13_378_280, small=SMALL_GOOGLENET),
-    "googlenet_bn": Net((224, 224, 3), AUX, 1000, small=SMALL_GOOGLENET),
-    "googlenet_cifar": Net((32, 32, 3), MAIN, 100, small=dict(width_multiplier=0.25)),
-    "googlenet_torchvision": Net((224, 224, 3), AUX, 1000, trainable=13_004_888, small=SMALL_GOOGLENET),
-    "inception_resnet_v1": Net((299, 299, 3), MAIN, 1000, small=SMALL_INCEPTION),
-    "inception_resnet_v2": Net((299, 299, 3), MAIN, 1000, 55_873_736, small=SMALL_INCEPTION),
-    "inception_v2": Net((224, 224, 3), MAIN, 1000, small=dict(stem="small", width_multiplier=0.25)),
-    "inception_v3": Net((299, 299, 3), ("aux", "main"), 1000, small=SMALL_INCEPTION),
-    "inception_v4": Net((299, 299, 3), MAIN, 1000, small=SMALL_INCEPTION),
-    "lenet5": Net((32, 32, 1), MAIN, 10, 61_706),
-    "nin_cifar10": Net((32, 32, 3), MAIN, 10, 966_986),
-    "nin_imagenet": Net((224, 224, 3), MAIN, 1000, 7_595_176, small=dict(input_shape=(32, 32, 3))),
-    "resnet18": Net((224, 224, 3), MAIN, 1000, trainable=11_689_512, small=RESNET_SMALL),
-    "resnet34": Net((224, 224, 3), MAIN, 1000, trainable=21_797_672, small=RESNET_SMALL),
-    "resnet50": Net((224, 224, 3), MAIN, 1000, trainable=25_557_032, small=RESNET_SMALL),
-    "resnet101": Net((224, 224, 3), MAIN, 1000, trainable=44_549_160, small=RESNET_SMALL),
-    "resnet152": Net((224, 224, 3), MAIN, 1000, trainable=60_192_808, small=RESNET_SMALL),
-    "vgg11": Net((224, 224, 3), MAIN, 1000, 132_863_336, small=VGG_SMALL),
-    "vgg11_lrn": Net((224, 224, 3), MAIN, 1000, 132_863_336, small=VGG_SMALL),  # LRN has no weights
-    "vgg13": Net((224, 224, 3), MAIN, 1000, 133_047_848, small=VGG_SMALL),
-    "vgg16_c": Net((224, 224, 3), MAIN, 1000, small=VGG_SMALL),
-    "vgg16": Net((224, 224, 3), MAIN, 1000, 138_357_544, small=VGG_SMALL),
-    "vgg19": Net((224, 224, 3), MAIN, 1000, 143_667_240, small=VGG_SMALL),
-    "zfnet": Net((224, 224, 3), MAIN, 1000, small=dict(stem="small", width_multiplier=0.25)),
-    "zfnet_wide": Net((224, 224, 3), MAIN, 1000, small=dict(stem="small", width_multiplier=0.25)),
+    "alexnet": Net((227, 227, 3), MAIN, 1000, 60_965_224, 60_965_224, small=dict(stem="small", width_multiplier=0.25)),
+    "googlenet": Net((224, 224, 3), AUX, 1000, 13_378_280, 13_378_280, small=SMALL_GOOGLENET),
+    "googlenet_bn": Net((224, 224, 3), AUX, 1000, 13_400_888, 13_385_816, small=SMALL_GOOGLENET),
+    "googlenet_cifar": Net((32, 32, 3), MAIN, 100, 6_410_916, 6_394_852, small=dict(width_multiplier=0.25)),
+    "googlenet_torchvision": Net((224, 224, 3), AUX, 1000, 13_019_960, 13_004_888, small=SMALL_GOOGLENET),
+    "inception_resnet_v1": Net((299, 299, 3), MAIN, 1000, 22_769_848, 22_742_808, small=SMALL_INCEPTION),
+    "inception_resnet_v2": Net((299, 299, 3), MAIN, 1000, 55_873_736, 55_813_192, small=SMALL_INCEPTION),
+    "inception_v2": Net((224, 224, 3), MAIN, 1000, 11_305_256, 11_285_224, small=dict(stem="small", width_multiplier=0.25)),
+    "inception_v3": Net((299, 299, 3), ("aux", "main"), 1000, 27_179_376, 27_143_152, small=SMALL_INCEPTION),
+    "inception_v4": Net((299, 299, 3), MAIN, 1000, 42_711_400, 42_648_232, small=SMALL_INCEPTION),
+    "lenet5": Net((32, 32, 1), MAIN, 10, 61_706, 61_706),
+    "nin_cifar10": Net((32, 32, 3), MAIN, 10, 966_986, 966_986),
+    "nin_imagenet": Net((224, 224, 3), MAIN, 1000, 7_595_176, 7_595_176, small=dict(input_shape=(32, 32, 3))),
+    "resnet18": Net((224, 224, 3), MAIN, 1000, 11_699_112, 11_689_512, small=RESNET_SMALL),
+    "resnet34": Net((224, 224, 3), MAIN, 1000, 21_814_696, 21_797_672, small=RESNET_SMALL),
+    "resnet50": Net((224, 224, 3), MAIN, 1000, 25_610_152, 25_557_032, small=RESNET_SMALL),
+    "resnet101": Net((224, 224, 3), MAIN, 1000, 44_654_504, 44_549_160, small=RESNET_SMALL),
+    "resnet152": Net((224, 224, 3), MAIN, 1000, 60_344_232, 60_192_808, small=RESNET_SMALL),
+    "vgg11": Net((224, 224, 3), MAIN, 1000, 132_863_336, 132_863_336, small=VGG_SMALL),
+    "vgg11_lrn": Net((224, 224, 3), MAIN, 1000, 132_863_336, 132_863_336, small=VGG_SMALL),  # LRN has no weights
+    "vgg13": Net((224, 224, 3), MAIN, 1000, 133_047_848, 133_047_848, small=VGG_SMALL),
+    "vgg16_c": Net((224, 224, 3), MAIN, 1000, 133_638_952, 133_638_952, small=VGG_SMALL),
+    "vgg16": Net((224, 224, 3), MAIN, 1000, 138_357_544, 138_357_544, small=VGG_SMALL),
+    "vgg19": Net((224, 224, 3), MAIN, 1000, 143_667_240, 143_667_240, small=VGG_SMALL),
+    "zfnet": Net((224, 224, 3), MAIN, 1000, 62_357_608, 62_357_608, small=dict(stem="small", width_multiplier=0.25)),
+    "zfnet_wide": Net((224, 224, 3), MAIN, 1000, 107_627_624, 107_627_624, small=dict(stem="small", width_multiplier=0.25)),
 }
 NETS = sorted(ZOO)
 
@@ -71,10 +71,7 @@ def test_default_size(name, zoo_summaries):
     net, summary = ZOO[name], zoo_summaries[name]
     assert summary.input_shape == net.input_shape
     assert summary.outputs == {output: (net.num_classes,) for output in net.outputs}
-    if net.params is not None:
-        assert summary.params == net.params
-    if net.trainable is not None:
-        assert summary.trainable_params == net.trainable
+    assert (summary.params, summary.trainable_params) == (net.params, net.trainable)
     assert summary.endpoints  # every net names its feature maps
     assert all(len(shape) == 3 for shape in summary.endpoints.values())
 

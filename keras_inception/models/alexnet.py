@@ -12,7 +12,7 @@ import functools
 import keras
 
 from keras_inception.models import common
-from keras_inception.models.ops import LRN, Conv, Pool, build_trunk
+from keras_inception.models.tables import LRN, Conv, Pool, build_trunk
 from keras_inception.registry import register_model
 from keras_inception.validation import check_bool, check_choice
 

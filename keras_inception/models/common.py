@@ -66,32 +66,33 @@ def check_stage_multipliers(stage_multipliers, stages):
     return {stage: stage_multipliers.get(stage, 1.0) for stage in stages}
 
 
-def check_block_widths(block_widths, table):
+def check_block_widths(block_widths, table, argument="block_widths"):
     """Per-block width overrides {block: {branch: width}}, checked against `table` (the net's
-    own {block: {branch: width}}); returns them as plain dicts."""
+    own {block: {branch: width}}); returns them as plain dicts. `argument` names them in the
+    errors."""
     if block_widths is None:
         return {}
     if not isinstance(block_widths, Mapping):
         raise ValueError(
-            f"`block_widths` must be a dict {{block: {{branch: width}}}}. "
-            f"Received: block_widths={block_widths!r}"
+            f"`{argument}` must be a dict {{block: {{branch: width}}}}. "
+            f"Received: {argument}={block_widths!r}"
         )
     checked = {}
     for block, row in block_widths.items():
         if block not in table:
             raise ValueError(
-                f"Unknown block {block!r} in `block_widths`; blocks: {', '.join(table)}. "
-                f"Received: block_widths={block_widths!r}"
+                f"Unknown block {block!r} in `{argument}`; blocks: {', '.join(table)}. "
+                f"Received: {argument}={block_widths!r}"
             )
-        argument = f"block_widths[{block!r}]"
+        name = f"{argument}[{block!r}]"
         branches = ", ".join(table[block])
         if not isinstance(row, Mapping) or set(row) - set(table[block]):
             raise ValueError(
-                f"`{argument}` must map branches of {block} ({branches}) to widths. "
-                f"Received: {argument}={row!r}"
+                f"`{name}` must map branches of {block} ({branches}) to widths. "
+                f"Received: {name}={row!r}"
             )
         for branch, width in row.items():
-            check_integer(f"{argument}[{branch!r}]", width, 1)
+            check_integer(f"{name}[{branch!r}]", width, 1)
         checked[block] = dict(row)
     return checked
 

@@ -5,17 +5,15 @@ Reference:
 """
 
 import functools
-import math
 from collections.abc import Mapping
 from typing import NamedTuple
 
 import keras
-from keras import layers
 
-from keras_inception.layers import GOOGLENET_LRN, conv_block
+from keras_inception.layers import GOOGLENET_LRN
 from keras_inception.models import common
-from keras_inception.models.multi_output import AuxiliaryHeadsModel
-from keras_inception.models.ops import LRN, Conv, Pool, build_sequence
+from keras_inception.models.multi_output import AuxHead, AuxiliaryHeadsModel, aux_classifier, aux_minimum_sizes
+from keras_inception.models.tables import LRN, Conv, Mixed, Pool, Top, build_top, build_trunk, scale_widths
 from keras_inception.registry import register_model
 from keras_inception.validation import MULTIPLIER_INTERVAL, check_bool, check_choice, check_number
 
@@ -91,16 +89,27 @@ VARIANTS = {
 }
 
 
-class AuxHead(NamedTuple):
-    block: str  # the Inception block whose output feeds the head
-    pool: int = 5
-    pool_strides: int = 3  # 14x14 -> 4x4
-    conv: int = 128
-    fc: int = 1024
+# The net after the stem, Table 1 from top to bottom: each Inception block by its row of
+# `INCEPTION_WIDTHS`, the max pools between the stages, and the classifier.
+TRUNK = (
+    ("inception_3a", "3a"),  # 28x28x256
+    ("inception_3b", "3b"),  # 28x28x480
+    ("pool3", Pool("max", 3, 2)),  # 14x14x480
+    ("inception_4a", "4a"),  # 14x14x512
+    ("inception_4b", "4b"),  # 14x14x512
+    ("inception_4c", "4c"),  # 14x14x512
+    ("inception_4d", "4d"),  # 14x14x528
+    ("inception_4e", "4e"),  # 14x14x832
+    ("pool4", Pool("max", 3, 2)),  # 7x7x832
+    ("inception_5a", "5a"),  # 7x7x832
+    ("inception_5b", "5b"),  # 7x7x1024
+    ("main", Top(dropout_rate=0.4)),  # 7x7 average pool (the global one at 224x224), linear
+)
+MAIN_TOP = TRUNK[-1][1]
 
-
-# Auxiliary classifiers on 4a and 4d, used only in training (paper, section 5).
-AUX_HEADS = {"aux1": AuxHead("4a"), "aux2": AuxHead("4d")}
+# Auxiliary classifiers on 4a and 4d, used only in training (paper, section 5): 14x14 -> 4x4
+# by the 5x5/3 pool, a 1x1 conv of 128, a Dense of 1024 and 70% dropout.
+AUX_HEADS = {"aux1": AuxHead("inception_4a", dropout_rate=0.7), "aux2": AuxHead("inception_4d", dropout_rate=0.7)}
 
 
 def resolve_widths(widths=None, block_widths=None, width_multiplier=1.0, stage_multipliers=None):
@@ -124,96 +133,63 @@ def resolve_widths(widths=None, block_widths=None, width_multiplier=1.0, stage_m
             f"`widths` must map every block {', '.join(INCEPTION_WIDTHS)} to 6 widths "
             f"({', '.join(BRANCHES)}). Received: widths={widths!r}"
         )
-    table = {block: _check_row(f"widths[{block!r}]", widths[block]) for block in INCEPTION_WIDTHS}
-    if block_widths is not None:
-        if not isinstance(block_widths, Mapping):
-            raise ValueError(
-                "`block_widths` must be a dict {block: widths}. "
-                f"Received: block_widths={block_widths!r}"
-            )
-        for block, row in block_widths.items():
-            if block not in INCEPTION_WIDTHS:
-                raise ValueError(
-                    f"Unknown Inception block in `block_widths`; known blocks: "
-                    f"{', '.join(INCEPTION_WIDTHS)}. Received: block_widths={block_widths!r}"
-                )
-            argument = f"block_widths[{block!r}]"
-            if isinstance(row, Mapping):
-                unknown = set(row) - set(BRANCHES)
-                if unknown:
-                    raise ValueError(
-                        f"Unknown branch in `{argument}`; branches: {', '.join(BRANCHES)}. "
-                        f"Received: {argument}={row!r}"
-                    )
-                row = table[block]._replace(**row)
-            table[block] = _check_row(argument, row)
+    table = common.check_block_widths(_as_branches("widths", widths), WIDTH_TABLE, "widths")
+    for block, row in common.check_block_widths(_as_branches("block_widths", block_widths), WIDTH_TABLE).items():
+        table[block] = {**table[block], **row}
     check_number("width_multiplier", width_multiplier, MULTIPLIER_INTERVAL)
     stage_multipliers = common.check_stage_multipliers(stage_multipliers, STAGES)
     return {
         block: InceptionWidths(*map(
-            common.width_scaler(width_multiplier * stage_multipliers[stage_of(block)]), row
+            common.width_scaler(width_multiplier * stage_multipliers[stage_of(block)]),
+            (table[block][branch] for branch in BRANCHES),
         ))
-        for block, row in table.items()
+        for block in INCEPTION_WIDTHS
     }
 
 
-def _check_row(argument, row):
-    if isinstance(row, Mapping) or not hasattr(row, "__len__") or len(row) != len(BRANCHES):
-        raise ValueError(
-            f"`{argument}` must be 6 positive integers ({', '.join(BRANCHES)}). "
-            f"Received: {argument}={row!r}"
-        )
-    for width in row:
-        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-            raise ValueError(
-                f"`{argument}` must be 6 positive integers ({', '.join(BRANCHES)}). "
-                f"Received: {argument}={tuple(row)!r}"
-            )
-    return InceptionWidths(*row)
+def _as_branches(argument, rows):
+    """{block: 6 widths} rows as {block: {branch: width}}, for `common.check_block_widths`;
+    rows that are dicts already (single branches), and anything else, are left to it."""
+    if not isinstance(rows, Mapping):
+        return rows
+    converted = {}
+    for block, row in rows.items():
+        if not isinstance(row, Mapping) and block in WIDTH_TABLE:
+            if not hasattr(row, "__len__") or len(row) != len(BRANCHES):
+                raise ValueError(f"`{argument}[{block!r}]` must be 6 widths ({', '.join(BRANCHES)}). "
+                                 f"Received: {argument}[{block!r}]={row!r}")
+            row = dict(zip(BRANCHES, row))
+        converted[block] = row
+    return converted
 
 
-def inception_module(x, widths, *, name, batch_norm=False, factorize_5x5=False, kernel_5x5=5):
-    """The four-branch Inception module (paper, figure 2b), concatenated on channels."""
-    conv = functools.partial(conv_block, batch_norm=batch_norm)
-    branch_1x1 = conv(x, widths.ch1x1, 1, name=f"{name}_1x1")
-
-    branch_3x3 = conv(x, widths.ch3x3_reduce, 1, name=f"{name}_3x3_reduce")
-    branch_3x3 = conv(branch_3x3, widths.ch3x3, 3, name=f"{name}_3x3")
-
-    branch_5x5 = conv(x, widths.ch5x5_reduce, 1, name=f"{name}_5x5_reduce")
+def inception_module(widths, *, factorize_5x5=False, kernel_5x5=5):
+    """The four-branch Inception module (paper, figure 2b) as a table element, its layers named
+    as in the authors' Caffe model (`inception_3a_1x1`, ..., `inception_3a_pool_proj`)."""
     if factorize_5x5:
         # Two stacked 3x3 convs see the same 5x5 window with fewer weights (Inception v2).
-        branch_5x5 = conv(branch_5x5, widths.ch5x5, 3, name=f"{name}_5x5a")
-        branch_5x5 = conv(branch_5x5, widths.ch5x5, 3, name=f"{name}_5x5b")
+        five = (Conv(widths.ch5x5, 3, name="5x5a"), Conv(widths.ch5x5, 3, name="5x5b"))
     else:
-        branch_5x5 = conv(branch_5x5, widths.ch5x5, kernel_5x5, name=f"{name}_5x5")
-
-    branch_pool = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
-    branch_pool = conv(branch_pool, widths.pool_proj, 1, name=f"{name}_pool_proj")
-
-    return layers.Concatenate(name=name)([branch_1x1, branch_3x3, branch_5x5, branch_pool])
-
-
-def _aux_classifier(x, head, *, name, num_classes, classifier_activation, batch_norm,
-                    dropout_rate, scale):
-    x = layers.AveragePooling2D(head.pool, strides=head.pool_strides, name=f"{name}_pool")(x)
-    x = conv_block(x, scale(head.conv), 1, name=f"{name}_1x1", batch_norm=batch_norm)
-    x = layers.Flatten(name=f"{name}_flatten")(x)
-    x = layers.Dense(scale(head.fc), activation="relu", name=f"{name}_fc")(x)
-    x = layers.Dropout(dropout_rate, name=f"{name}_dropout")(x)
-    return common.classifier(x, num_classes, classifier_activation, name=name)
+        five = (Conv(widths.ch5x5, kernel_5x5, name="5x5"),)
+    return Mixed((
+        (Conv(widths.ch1x1, 1, name="1x1"),),
+        (Conv(widths.ch3x3_reduce, 1, name="3x3_reduce"), Conv(widths.ch3x3, 3, name="3x3")),
+        (Conv(widths.ch5x5_reduce, 1, name="5x5_reduce"), *five),
+        (Pool("max", 3, name="pool"), Conv(widths.pool_proj, 1, name="pool_proj")),
+    ))
 
 
-def _min_input_size(stem, aux_heads):
-    """The smallest height/width the net accepts, and why."""
-    stem_stride = math.prod(getattr(element, "strides", 1) for _, element in STEMS[stem])
-    # The stem, then a 2x pool before stage 4 and another before stage 5.
-    total_stride = stem_stride * 4
-    # The aux heads' valid 5x5 average pool needs a 5x5 map at 4a and 4d.
-    aux_min = AUX_HEADS["aux1"].pool * stem_stride * 2
-    if aux_heads and aux_min > total_stride:
-        return aux_min, "the auxiliary heads' 5x5 pool needs a 5x5 map at inception_4a"
-    return total_stride, f"GoogLeNet with the {stem!r} stem downsamples by {total_stride}"
+def trunk_sequence(stem, table, *, width_multiplier, lrn, factorize_5x5, kernel_5x5):
+    """The stem (LRN dropped unless `lrn`, widths scaled) and `TRUNK` with the Inception blocks
+    of `table`, as (name, element) pairs to build."""
+    stem = tuple((layer, scale_widths(element, width_multiplier)) for layer, element in STEMS[stem]
+                 if lrn or not isinstance(element, LRN))
+    blocks = tuple(
+        (layer, inception_module(table[element], factorize_5x5=factorize_5x5, kernel_5x5=kernel_5x5)
+         if isinstance(element, str) else element)
+        for layer, element in TRUNK
+    )
+    return stem + blocks
 
 
 def googlenet(
@@ -234,8 +210,8 @@ def googlenet(
     stage_multipliers=None,
     factorize_5x5=False,
     kernel_5x5=5,
-    dropout_rate=0.4,
-    aux_dropout_rate=0.7,
+    dropout_rate=MAIN_TOP.dropout_rate,
+    aux_dropout_rate=AUX_HEADS["aux1"].dropout_rate,
 ):
     """Builds GoogLeNet.
 
@@ -263,8 +239,8 @@ def googlenet(
         factorize_5x5: replace each 5x5 conv by two stacked 3x3 convs.
         kernel_5x5: the kernel of the "5x5" branch, 5 or 3. torchvision's GoogLeNet builds
             that branch with a 3x3 conv (a bug it keeps for its checkpoints); 3 gives its form.
-        dropout_rate: dropout before the main classifier (0.4 in the paper).
-        aux_dropout_rate: dropout in the auxiliary heads (0.7 in the paper).
+        dropout_rate: dropout before the main classifier (the table's 0.4, the paper's).
+        aux_dropout_rate: dropout in the auxiliary heads (`AUX_HEADS`' 0.7, the paper's).
 
     Returns:
         A `keras.Model`.
@@ -288,46 +264,32 @@ def googlenet(
     aux_heads = common.check_aux_heads(aux_heads, include_top)
     table = resolve_widths(widths, block_widths, width_multiplier, stage_multipliers)
     scale = common.width_scaler(width_multiplier)
-    min_size, reason = _min_input_size(stem, aux_heads)
-    input_shape = common.resolve_input_shape(
-        input_shape, default=DEFAULT_INPUT_SHAPES[stem], min_size=min_size,
-        include_top=include_top, reason=reason,
-    )
     batch_norm, lrn = VARIANTS[variant]["batch_norm"], VARIANTS[variant]["lrn"]
-    stem_layers = tuple((layer, element) for layer, element in STEMS[stem]
-                        if lrn or not isinstance(element, LRN))
+    # The stem is scaled here; the table's widths are already built ones.
+    sequence = trunk_sequence(stem, table, width_multiplier=width_multiplier, lrn=lrn,
+                              factorize_5x5=factorize_5x5, kernel_5x5=kernel_5x5)
+    heads = {name: head._replace(dropout_rate=aux_dropout_rate) for name, head in AUX_HEADS.items()}
+
+    trunk, top = sequence[:-1], MAIN_TOP._replace(dropout_rate=dropout_rate)
 
     def build(with_aux_heads):
-        inputs = keras.Input(shape=input_shape, name="image")
-        _, x = build_sequence(inputs, stem_layers, conv_options={"batch_norm": batch_norm},
-                              scale=scale)
-        taps = {}
-        previous_stage = None
-        for block, row in table.items():
-            stage = block[0]
-            if previous_stage is not None and stage != previous_stage:
-                # 28x28 -> 14x14 before 4a, 14x14 -> 7x7 before 5a.
-                x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"pool{previous_stage}")(x)
-            x = inception_module(
-                x, row, name=f"inception_{block}", batch_norm=batch_norm,
-                factorize_5x5=factorize_5x5, kernel_5x5=kernel_5x5,
-            )
-            taps[block] = x
-            previous_stage = stage
-
-        # The paper's 7x7 average pool is the global one.
-        main = common.global_pool_top(
-            x, include_top=include_top, pooling=pooling, num_classes=num_classes,
-            classifier_activation=classifier_activation, dropout_rate=dropout_rate,
+        inputs, taps, x = build_trunk(
+            trunk, input_shape=input_shape, default_input_shape=DEFAULT_INPUT_SHAPES[stem],
+            include_top=include_top, conv_options={"batch_norm": batch_norm}, scale=common.width_scaler(1.0),
+            net=f"GoogLeNet with the {stem!r} stem",
+            minimum_at=aux_minimum_sizes(heads.values()) if with_aux_heads else None,
+            reason="the auxiliary heads' 5x5 pool needs a 5x5 map at inception_4a" if with_aux_heads else None,
         )
+        main = build_top(x, top, include_top=include_top, pooling=pooling, num_classes=num_classes,
+                         classifier_activation=classifier_activation)
         if not with_aux_heads:
             return keras.Model(inputs, main, name=name)
         outputs = {"main": main}
-        for head_name, head in AUX_HEADS.items():
-            outputs[head_name] = _aux_classifier(
-                taps[head.block], head, name=head_name, num_classes=num_classes,
-                classifier_activation=classifier_activation, batch_norm=batch_norm,
-                dropout_rate=aux_dropout_rate, scale=scale,
+        for head_name, head in heads.items():
+            outputs[head_name] = aux_classifier(
+                taps[head.tap], head, name=head_name, num_classes=num_classes,
+                classifier_activation=classifier_activation, conv_options={"batch_norm": batch_norm},
+                scale=scale,
             )
         return AuxiliaryHeadsModel(inputs, outputs, name=name)
 
@@ -340,7 +302,7 @@ register_model(
     "googlenet_bn", functools.partial(googlenet, variant="bn", name="googlenet_bn"),
     endpoints=ENDPOINTS,
 )
-# torchvision's GoogLeNet, for like-for-like comparisons (scripts/benchmark.py): batch norm,
+# torchvision's GoogLeNet, for like-for-like comparisons (benchmarks/benchmark.py): batch norm,
 # a 3x3 kernel in the "5x5" branch and dropout 0.2 before the classifier.
 register_model(
     "googlenet_torchvision",

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import keras
 
 from keras_inception.models import common
-from keras_inception.models.ops import Conv, Mixed, Pool, build_trunk
+from keras_inception.models.tables import Conv, Mixed, Pool, build_trunk
 from keras_inception.registry import register_model
 from keras_inception.validation import check_choice, check_number
 

@@ -11,12 +11,10 @@ count the net matches exactly.
 """
 
 import keras
-from keras import layers
 
-from keras_inception.layers import conv_block
 from keras_inception.models import common
-from keras_inception.models.multi_output import AuxiliaryHeadsModel
-from keras_inception.models.ops import (
+from keras_inception.models.multi_output import AuxHead, AuxiliaryHeadsModel, aux_classifier, aux_minimum_sizes
+from keras_inception.models.tables import (
     Conv,
     Mixed,
     Pool,
@@ -123,8 +121,10 @@ STAGES = ("5", "6", "7")
 # {block: {conv: width}}, read from the table above: what `block_widths` may change and what
 # a width search searches (keras_inception.tuning).
 WIDTH_TABLE = {name: conv_widths(element) for name, element in INCEPTION_V3}
-AUX_TAP = "mixed_6e"
-AUX_POOL = 5  # 5x5 average pool, stride 3: 17x17 -> 5x5
+# The auxiliary head on mixed_6e: 5x5/3 average pool (17x17 -> 5x5), 1x1 conv (128), then a
+# conv as wide as the pooled map, which makes it a batch-normalised fully connected layer of
+# 768 (the paper's "BN-auxiliary", section 7), and the classifier.
+AUX_HEAD = AuxHead("mixed_6e", conv=128, fc=768, fc_as_conv=True)
 
 
 def stage_of(block):
@@ -143,18 +143,6 @@ def resolve_table(block_widths=None, width_multiplier=1.0, stage_multipliers=Non
                             width_multiplier * stage_multipliers[stage_of(name)]))
         for name, element in INCEPTION_V3
     )
-
-
-def aux_classifier(x, *, num_classes, classifier_activation, scale, name="aux"):
-    """The auxiliary head on mixed_6e: 5x5/3 average pool, 1x1 conv (128), then a conv as wide
-    as the pooled map (5x5 at 299x299), which makes it a batch-normalised fully connected
-    layer of 768 (the paper's "BN-auxiliary", section 7), and the classifier."""
-    x = layers.AveragePooling2D(AUX_POOL, strides=3, name=f"{name}_pool")(x)
-    x = conv_block(x, scale(128), 1, name=f"{name}_1x1", **INCEPTION_CONV)
-    x = conv_block(x, scale(768), tuple(x.shape[1:3]), padding="valid", name=f"{name}_fc",
-                   **INCEPTION_CONV)
-    x = layers.Flatten(name=f"{name}_flatten")(x)
-    return common.classifier(x, num_classes, classifier_activation, name=name)
 
 
 def inception_v3(
@@ -216,8 +204,8 @@ def inception_v3(
             sequence, input_shape=input_shape, default_input_shape=DEFAULT_INPUT_SHAPES[stem],
             include_top=include_top, conv_options=INCEPTION_CONV, scale=common.width_scaler(1.0),
             net=f"Inception v3 with the {stem!r} stem",
-            minimum_at={AUX_TAP: AUX_POOL} if with_aux_heads else None,
-            reason=(f"the auxiliary head needs a {AUX_POOL}x{AUX_POOL} map at {AUX_TAP}"
+            minimum_at=aux_minimum_sizes([AUX_HEAD]) if with_aux_heads else None,
+            reason=(f"the auxiliary head needs a {AUX_HEAD.pool}x{AUX_HEAD.pool} map at {AUX_HEAD.tap}"
                     if with_aux_heads else None),
         )
         main = common.global_pool_top(
@@ -226,8 +214,9 @@ def inception_v3(
         )
         if not with_aux_heads:
             return keras.Model(inputs, main, name=name)
-        aux = aux_classifier(taps[AUX_TAP], num_classes=num_classes,
-                             classifier_activation=classifier_activation, scale=scale)
+        aux = aux_classifier(taps[AUX_HEAD.tap], AUX_HEAD, name="aux", num_classes=num_classes,
+                             classifier_activation=classifier_activation, conv_options=INCEPTION_CONV,
+                             scale=scale)
         return AuxiliaryHeadsModel(inputs, {"main": main, "aux": aux}, name=name)
 
     return common.build_and_load(build, weights, aux_heads=aux_heads, include_top=include_top)

@@ -20,7 +20,7 @@ from keras_inception.models.inception_v3 import (
     STEMS as INCEPTION_V3_STEMS,
     small_stem,
 )
-from keras_inception.models.ops import Conv, Mixed, Pool, Residual, Split, build_trunk
+from keras_inception.models.tables import Conv, Mixed, Pool, Residual, Split, build_trunk
 from keras_inception.registry import register_model
 from keras_inception.validation import check_choice, check_number
 

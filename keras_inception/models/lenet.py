@@ -8,7 +8,7 @@ Reference:
 import keras
 
 from keras_inception.models import common
-from keras_inception.models.ops import Conv, Pool, build_trunk
+from keras_inception.models.tables import Conv, Pool, build_trunk
 from keras_inception.registry import register_model
 
 # The paper's layer names. S2 and S4 were trainable subsampling (a scaled, biased average);

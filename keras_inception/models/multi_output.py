@@ -12,13 +12,54 @@ head with the paper's weights, one label is fanned out to every head, and the me
 main head's unless given per output.
 """
 
+from typing import NamedTuple
+
 import keras
-from keras import tree
+from keras import layers, tree
+
+from keras_inception.layers import conv_block
+from keras_inception.models import common
 
 
 MAIN_OUTPUT = "main"
 # The paper adds each auxiliary loss with a discount weight of 0.3 (section 5).
 AUX_LOSS_WEIGHT = 0.3
+
+
+class AuxHead(NamedTuple):
+    """An auxiliary classifier, as GoogLeNet (section 5) and Inception v3 (section 7) build
+    theirs: a 5x5/3 average pool, a 1x1 conv, a fully connected layer, then the classifier."""
+
+    tap: str  # the layer whose output feeds the head
+    conv: int = 128  # the 1x1 conv's width
+    fc: int = 1024  # the fully connected layer's width
+    # Inception v3's "BN-auxiliary": the fully connected layer as a conv over the whole pooled
+    # map, batch-normalised like every conv; GoogLeNet's is a Dense layer with a ReLU.
+    fc_as_conv: bool = False
+    dropout_rate: float = 0.0  # after the fully connected layer
+    pool: int = 5  # the valid average pool: its map at `tap` must be at least this large
+    pool_strides: int = 3
+
+
+def aux_classifier(x, head, *, name, num_classes, classifier_activation, conv_options, scale):
+    """The auxiliary classifier `head` on `x` (its tap's output); layers named `{name}_...`."""
+    x = layers.AveragePooling2D(head.pool, strides=head.pool_strides, name=f"{name}_pool")(x)
+    x = conv_block(x, scale(head.conv), 1, name=f"{name}_1x1", **conv_options)
+    if head.fc_as_conv:
+        x = conv_block(x, scale(head.fc), tuple(x.shape[1:3]), padding="valid", name=f"{name}_fc",
+                       **conv_options)
+        x = layers.Flatten(name=f"{name}_flatten")(x)
+    else:
+        x = layers.Flatten(name=f"{name}_flatten")(x)
+        x = layers.Dense(scale(head.fc), activation="relu", name=f"{name}_fc")(x)
+    if head.dropout_rate:
+        x = layers.Dropout(head.dropout_rate, name=f"{name}_dropout")(x)
+    return common.classifier(x, num_classes, classifier_activation, name=name)
+
+
+def aux_minimum_sizes(heads):
+    """{tap: the smallest map each head's pool needs there}, for `tables.smallest_input`."""
+    return {head.tap: head.pool for head in heads}
 
 
 def aux_loss_weights(model):

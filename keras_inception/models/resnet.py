@@ -14,7 +14,7 @@ from keras import layers
 
 from keras_inception.layers import conv_block
 from keras_inception.models import common
-from keras_inception.models.ops import Conv, Pool, build_sequence
+from keras_inception.models.tables import Conv, Pool, build_sequence
 from keras_inception.registry import register_model
 from keras_inception.validation import check_bool, check_choice
 

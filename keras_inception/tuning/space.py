@@ -21,7 +21,7 @@ import inspect
 from typing import Callable
 
 from keras_inception import registry
-from keras_inception.models.ops import conv_widths
+from keras_inception.models.tables import conv_widths
 from keras_inception.validation import check_bool, check_number
 
 # The modules (`keras_inception.models.googlenet` is the builder function, not the module).

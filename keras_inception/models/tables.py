@@ -2,16 +2,18 @@
 
 A net (or its stem) is a sequence of `(name, element)` pairs. An element is
 
-- `Conv(filters, kernel, strides, padding, groups)`: a conv block (conv, optional batch norm,
-  ReLU); `padding` is "same", "valid" or an explicit number of zeros on each side;
-- `Pool(kind, size, strides, padding)`: max or average pooling;
+- `Conv(filters, kernel, strides, padding, groups, name)`: a conv block (conv, optional batch
+  norm, ReLU); `padding` is "same", "valid" or an explicit number of zeros on each side;
+- `Pool(kind, size, strides, padding, name)`: max or average pooling;
 - `LRN(params)`: local response normalization, AlexNet's parameters unless given;
 - `Mixed(branches)`: an Inception module, its branches concatenated on channels; a branch is a
   tuple of `Conv`, `Pool` and at most one final `Split`, which forks the branch into parallel
   convs (Inception v3's expanded 8x8 modules, figure 7);
 - `Residual(branches, scale)`: an Inception-ResNet block: the branches are concatenated, a
   linear 1x1 conv brings them back to the input's width, and the result is scaled and added to
-  the input (Szegedy et al. 2016, section 3.3).
+  the input (Szegedy et al. 2016, section 3.3);
+- `Top(dropout_rate)`: a table's last row, the classifier: global average pool, dropout and the
+  linear classifier, or with `include_top=False` the pooling asked for (`build_top`).
 
 The same tables give the smallest input a net accepts (`smallest_input`), so the size checks
 never drift from the layers.
@@ -33,6 +35,7 @@ class Conv(NamedTuple):
     strides: int = 1
     padding: object = "same"  # "same", "valid" or zeros on each side
     groups: int = 1
+    name: str = None  # in a block: its name there, instead of its place and kernel
 
 
 class Pool(NamedTuple):
@@ -40,6 +43,7 @@ class Pool(NamedTuple):
     size: int = 3
     strides: int = 1
     padding: str = "same"
+    name: str = None  # in a block: its name there, instead of its place and kind
 
 
 class LRN(NamedTuple):
@@ -52,6 +56,10 @@ class Split(NamedTuple):
 
 class Mixed(NamedTuple):
     branches: tuple
+
+
+class Top(NamedTuple):
+    dropout_rate: float = 0.0
 
 
 class Residual(NamedTuple):
@@ -103,6 +111,14 @@ def build_sequence(x, sequence, *, conv_options, scale):
     return outputs, x
 
 
+def build_top(x, top, *, include_top, pooling, num_classes, classifier_activation):
+    """The `Top` row on `x`."""
+    return common.global_pool_top(
+        x, include_top=include_top, pooling=pooling, num_classes=num_classes,
+        classifier_activation=classifier_activation, dropout_rate=top.dropout_rate,
+    )
+
+
 def build_element(x, element, *, name, conv_options, scale):
     if isinstance(element, Conv):
         return _conv(x, element, name=name, conv_options=conv_options, scale=scale)
@@ -150,7 +166,7 @@ def _branches(x, branches, *, name, conv_options, scale):
                 y = _conv(y, op, name=f"{name}_{_conv_key(index, position, op)}",
                           conv_options=conv_options, scale=scale)
             else:
-                y = _pool(y, op, name=f"{name}_b{index}_{position}_{op.kind}pool")
+                y = _pool(y, op, name=f"{name}_{op.name or f'b{index}_{position}_{op.kind}pool'}")
         else:
             results.append(y)
     return results
@@ -178,8 +194,10 @@ def _residual(x, block, *, name, conv_options, scale):
 
 
 def _conv_key(index, position, conv, fork=None):
-    """A conv's name within its block: branch, position in the branch (a letter for each fork
-    of a Split) and kernel, e.g. "b1_1_5x5" or "b2_3a_1x3"."""
+    """A conv's name within its block: its own `name`, or its branch, position in the branch
+    (a letter for each fork of a Split) and kernel, e.g. "b1_1_5x5" or "b2_3a_1x3"."""
+    if conv.name:
+        return conv.name
     fork = "" if fork is None else "abcdefgh"[fork]
     return f"b{index}_{position}{fork}_{_kernel_name(conv.kernel)}"
 
@@ -239,7 +257,8 @@ def scale_widths(element, multiplier):
 def _axis_size(size, kernel, strides, padding):
     """Output length along one axis, or None if the op cannot apply to `size`."""
     if padding == "same":
-        return math.ceil(size / strides)
+        # A stride larger than the map would only repeat its padding.
+        return math.ceil(size / strides) if size >= strides else None
     if padding != "valid":
         size += 2 * padding
     if size < kernel:
