@@ -68,8 +68,8 @@ def make_dataset(
             image = preprocessing.cifar_augment(image, image_size, seed, flip=flip)
         else:
             image = tf.image.resize(image, (image_size, image_size))
-        # A random crop loses the static shape. With an unknown channel count the training
-        # step is traced for any input and runs about 25% slower (scripts/benchmark.py).
+        # A random crop loses the static shape; with an unknown channel count the training
+        # step would be traced for any input, and run slower.
         image = tf.ensure_shape(image, (image_size, image_size, channels))
         return image, tf.cast(label, tf.int32)
 

@@ -22,11 +22,8 @@ INT8_IO = ("none", "int8", "uint8")
 SIGNATURE = "serving_default"
 
 # Up to this many bytes of weights, a net is converted from one frozen trace; above it, from a
-# batch-one SavedModel. Writing and reloading the SavedModel costs time per op; freezing copies
-# the weights into graph constants many times over. Measured (float32 and int8 files, 2 cores):
-# GoogLeNet at 224 (28 MB) 10.4 s from a SavedModel, 6.3 s frozen, peak memory +0.75 GB; a width
-# search's small GoogLeNet 5.3 s against 1.4 s; Inception v3 (95 MB, float32) 17.7 s against
-# 11.1 s but 2.0 against 4.2 GB; VGG-16 (553 MB) 25 s against 127 s and 4.8 against 18 GB.
+# batch-one SavedModel: a SavedModel costs time per op, while freezing copies the weights into
+# graph constants many times over, which large nets pay for in time and memory.
 FROZEN_MAX_WEIGHT_BYTES = 32 * 2**20
 
 

@@ -196,7 +196,7 @@ def agree_on_backup(backup_dir, num_processes):
 
     Each process writes its own backup at the end of each epoch, so a crash can land between
     two processes' writes and leave them one epoch apart; resumed as they are, they would run
-    different epochs with collectives that no longer match (the restart fails; measured in
+    different epochs with collectives that no longer match (the restart fails;
     tests/test_training.py). Each process keeps its backup from the epoch before
     (`AtomicBackupAndRestore(keep_previous=True)`), so all can go back to the oldest epoch any
     of them holds.

@@ -1,0 +1,175 @@
+"""The README and docs: every command they show runs and exits 0, the code they point to runs,
+the README is a front page, and its table of nets is generated from the nets."""
+
+import os
+import pathlib
+import re
+import shlex
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import keras_inception
+from benchmarks import machine, runner
+from tests.conftest import LONGEST_FIRST, _unit
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "README.md"]
+TEST_COMMAND = 'python3 -m pip install -e ".[test]" && python3 -m pytest -q'
+MAIN_COMMAND = "python3 -m pip install -e . && python3 scripts/train.py && python3 scripts/export.py"
+TUNE_COMMAND = ("python3 scripts/tune.py --model=googlenet_bn --model_kwargs=stem=small --image_size=32 "
+                "--width_multipliers=0.125,0.25 --stage_multipliers=0.5,1,1.5 --max_macs=20e6 --max_trials=6 "
+                "--epochs=3 --export_modes=float32,int8")
+BENCHMARK_COMMAND = 'python3 -m pip install -e ".[bench]" && python3 benchmarks/benchmark.py --models=googlenet,resnet18'
+# Every command the pages show, in the order the test runs them (the exports need the main job's
+# run), with the flags it appends to cut the time (absl keeps a repeated flag's last value).
+# The test command is what CI runs (test_ci_runs_the_readme_test_command), not run here.
+SHOWN_COMMANDS = {
+    MAIN_COMMAND: [],
+    "python3 scripts/export.py --model=saved_models/googlenet_bn_digits --modes=float32,float16,dynamic,int8 "
+    "--overwrite": [],
+    "python3 scripts/train.py --model=resnet18 --epochs=5": ["--epochs=1", "--steps_per_epoch=2"],
+    TUNE_COMMAND: ["--max_trials=2"],
+    BENCHMARK_COMMAND: ["--smoke", "--output_dir=benchmark_smoke"],
+    TEST_COMMAND: None,
+}
+INSTALLS = ("python3 -m pip install -e .", 'python3 -m pip install -e ".[bench]"', 'python3 -m pip install -e ".[test]"')
+
+
+def shown_commands(page):
+    """The commands of a page's ```sh blocks, one per line."""
+    return [line for block in re.findall(r"```sh\n(.*?)```", page.read_text(), re.S)
+            for line in block.splitlines() if line.strip()]
+
+
+def test_the_pages_show_only_commands_the_suite_runs():
+    shown = {command for page in PAGES for command in shown_commands(page)}
+    assert shown == set(SHOWN_COMMANDS)
+
+
+def _steps(command):
+    """A shown command as the processes to run: its installs dropped (the suite runs in the
+    installed package), `python3` as this interpreter."""
+    steps = []
+    for part in command.split(" && "):
+        if part in INSTALLS:
+            continue
+        args = shlex.split(part)
+        assert args[0] == "python3", part
+        steps.append([sys.executable, str(ROOT / args[1]), *args[2:]])
+    return steps
+
+
+def test_every_shown_command_runs_and_exits_0(tmp_path):
+    """In a fresh folder, as a user would type them there, one after the other."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    outputs = {}
+    for command, extra in SHOWN_COMMANDS.items():
+        if extra is None:
+            continue
+        if command == BENCHMARK_COMMAND and not machine.is_available(*runner.PEER_MODULES):
+            extra = [*extra, "--nopeers"]  # the peers come with the bench extra, which it installs
+        for step in _steps(command):
+            result = subprocess.run([*step, *extra], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                    timeout=900)
+            assert result.returncode == 0, (command, result.stderr[-3000:])
+            assert "Traceback" not in result.stderr, (command, result.stderr[-3000:])
+            outputs.setdefault(command, []).append(result.stdout)
+    train_output, export_output = outputs[MAIN_COMMAND]
+    accuracy = float(re.search(r"Test accuracy \(main head\) on 360 held-out images: ([\d.]+)%", train_output).group(1))
+    assert accuracy >= 95.0
+    assert "small form at 32x32 (stem=small, width_multiplier=0.25)" in train_output
+    assert "Exporting the run trained last: saved_models/googlenet_bn_digits" in export_output
+    run_dir = tmp_path / "saved_models" / "googlenet_bn_digits"
+    for artifact in ("model.keras", "inference.keras", "saved_model/saved_model.pb", "model_float32.tflite",
+                     "model_float16.tflite", "model_dynamic.tflite", "model_int8.tflite"):
+        assert (run_dir / artifact).exists(), artifact
+    assert (tmp_path / "saved_models" / "tune_googlenet_bn_digits" / "best" / "model_int8.tflite").exists()
+    assert (tmp_path / "benchmark_smoke" / "benchmark_cpu.md").exists()
+
+    # The app of docs/export.md, on the main job's int8 file.
+    app = subprocess.run([sys.executable, str(ROOT / "examples" / "tflite_app.py")], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert app.returncode == 0, app.stderr[-3000:]
+    share = float(re.search(r"([\d.]+)% of 360 test digits", app.stdout).group(1))
+    assert share >= 95.0
+
+
+def _run_example(name):
+    namespace = {"__name__": "__main__"}
+    path = ROOT / "examples" / name
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    return namespace
+
+
+def test_the_quickstart_is_the_readmes_and_trains_every_head():
+    quickstart = (ROOT / "examples" / "quickstart.py").read_text()
+    assert f"```python\n{quickstart}```" in README
+    namespace = _run_example("quickstart.py")
+    assert {"main_loss", "aux1_loss", "aux2_loss", "main_accuracy"} <= set(namespace["history"].history)
+    probabilities = namespace["probabilities"]
+    assert probabilities.shape == (8, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_the_tf_data_example_trains_on_the_digits():
+    history = _run_example("tf_data.py")["history"].history
+    assert len(history["val_main_accuracy"]) == 2 and history["main_loss"][1] < history["main_loss"][0]
+
+
+def test_the_nets_example_builds_by_name():
+    namespace = _run_example("nets.py")
+    assert namespace["model"].output_names == ["aux", "main"]
+    assert namespace["net"].input_shape == (None, 32, 32, 3)
+    assert list(namespace["maps"]) == list(keras_inception.endpoint_names("vgg16"))
+    assert tuple(namespace["maps"]["block5_pool"].shape) == (2, 2, 2, 512)
+
+
+def test_every_page_links_to_files_that_exist():
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)#]+)[^)]*\)", page.read_text()):
+            if "://" not in target:
+                assert (page.parent / target).exists(), (page.name, target)
+
+
+def test_the_readme_is_a_front_page_without_a_diary():
+    assert len(README.splitlines()) <= 150
+    headings = [line for line in README.splitlines() if line.startswith("## ")]
+    assert headings == ["## Set up", "## Quickstart", "## The nets", "## Jobs", "## Layout"]
+    diary = re.compile(r"slower day|later day|this session|VM [AB]\b|been lent|on 2 CPU cores|about \d+ minutes")
+    for page in PAGES:
+        assert not diary.search(page.read_text()), page.name
+
+
+def test_ci_runs_the_readme_test_command():
+    assert f"```sh\n{TEST_COMMAND}\n```" in README
+    assert TEST_COMMAND in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_table_of_nets_is_generated_from_the_nets(zoo_summaries):
+    from keras_inception.profile import zoo_table
+
+    start, end = "<!-- model-table:start -->\n", "\n<!-- model-table:end -->"
+    in_readme = README[README.index(start) + len(start): README.index(end)]
+    expected = zoo_table(zoo_summaries[name] for name in keras_inception.list_models())
+    assert in_readme == expected, "regenerate it: python3 scripts/model_table.py --write_readme"
+
+
+@pytest.mark.xdist_group("probe")
+def test_xdist_groups_take_effect(request):
+    # The suite's time relies on `--dist loadgroup` keeping a shared fixture's tests on one
+    # worker (conftest.py).
+    if getattr(request.config.option, "loadgroup", False):  # set on the workers only (not with -n 0)
+        assert request.node.nodeid.endswith("@probe"), request.node.nodeid
+
+
+def test_longest_first_names_units_of_this_suite(request):
+    # conftest.py hands out these units first; a renamed test would silently fall back in line.
+    units = {_unit(item) for item in request.session.items}
+    if len(units) < 100:
+        pytest.skip("a part of the suite was collected")
+    assert set(LONGEST_FIRST) <= units, set(LONGEST_FIRST) - units
+
