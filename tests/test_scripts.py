@@ -80,13 +80,15 @@ BAD_INPUT = [
 def bad_input_runs(tmp_path_factory):
     """{case index: (result, its output directory)} for every BAD_INPUT case."""
     root = tmp_path_factory.mktemp("bad_input")
+    # A folder of its own, so that no run or file of the checkout's (saved_models/) changes a case.
+    cwd = tmp_path_factory.mktemp("bad_input_cwd")
     by_script = {}
     for index, (script, args, _) in enumerate(BAD_INPUT):
         extra = [f"--output_dir={root / str(index)}"] if script in ("train.py", "tune.py", "benchmark.py") else []
         by_script.setdefault(script, []).append((index, [*args, *extra]))
 
     def run(script):
-        with ScriptServer(script, cwd=ROOT) as server:
+        with ScriptServer(script, cwd=cwd) as server:
             return {index: server.run(argv) for index, argv in by_script[script]}
 
     with ThreadPoolExecutor(max_workers=2) as pool:
