@@ -32,9 +32,8 @@ setup(
     ],
     extras_require={
         # jax: the tests build and train the nets under Keras's JAX backend too (and on two
-        # processes); hypothesis fuzzes the scripts' flags. pytest below 9.2: pytest-xdist 3.8's
-        # `--dist loadgroup` does not keep a group on one worker under pytest 9.2.
-        "test": ["pytest>=7,<9.2", "pytest-xdist>=3", "jax[cpu]", "hypothesis"],
+        # processes); hypothesis fuzzes the scripts' flags.
+        "test": ["pytest>=7", "pytest-xdist>=3.2", "jax[cpu]", "hypothesis"],
         # benchmarks/benchmark.py's peers: torchvision in PyTorch, ONNX Runtime.
         "bench": ["torch==2.14.1", "torchvision==0.29.1", "onnx", "onnxruntime"],
     },

@@ -44,42 +44,6 @@ def count_step_traces(model):
     return traces
 
 
-# Session and module fixtures that take a minute or more to build; the tests using each run on
-# one pytest-xdist worker so that it is built once (a module fixture is otherwise built again
-# on each worker that runs one of its tests: ~90 s each for the last two, measured).
-SHARED_FIXTURES = ("digits_run", "zoo_summaries", "small_search", "bad_input_runs")
-
-
-# The longest units of work (a group's tests together), longest first, as measured with two
-# workers (60-240 s each). They are handed out first (`--no-loadscope-reorder` in pytest.ini
-# keeps this order), so that short tests fill the end and both workers finish together.
-LONGEST_FIRST = (
-    "test_killed_search_resumes_and_keeps_completed_trials", "digits_run",
-    "test_chief_and_two_workers_record_every_trial_once", "test_two_jax_processes_killed_one_epoch_apart_resume_together",
-    "benchmark", "zoo_summaries", "small_search", "test_every_shown_command_runs_and_exits_0",
-    "test_googlenet_trains_under_jax_and_lrn_and_batch_norm_match_tensorflow", "bad_input_runs",
-    "test_training_killed_ten_times_resumes_and_ends_as_an_uninterrupted_run", "test_the_quickstart_is_the_readmes_and_trains_every_head",
-    "test_mixed_precision_job_keeps_heads_float32_and_scales_the_loss",
-    "test_gpu_mode_runs_on_keras_jax_without_tensorflow",
-)
-
-
-def _unit(item):
-    group = item.get_closest_marker("xdist_group")
-    return group.args[0] if group else item.originalname
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items):
-    for item in items:
-        for fixture in SHARED_FIXTURES:
-            if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(fixture))
-                break
-    rank = {unit: index for index, unit in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(_unit(item), len(rank)))  # stable: the rest keep their order
-
-
 @pytest.fixture(autouse=True)
 def _seed():
     keras.utils.set_random_seed(1234)

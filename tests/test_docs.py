@@ -13,7 +13,6 @@ import pytest
 
 import keras_inception
 from benchmarks import machine, runner
-from tests.conftest import LONGEST_FIRST, _unit
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -156,20 +155,4 @@ def test_readme_table_of_nets_is_generated_from_the_nets(zoo_summaries):
     in_readme = README[README.index(start) + len(start): README.index(end)]
     expected = zoo_table(zoo_summaries[name] for name in keras_inception.list_models())
     assert in_readme == expected, "regenerate it: python3 scripts/model_table.py --write_readme"
-
-
-@pytest.mark.xdist_group("probe")
-def test_xdist_groups_take_effect(request):
-    # The suite's time relies on `--dist loadgroup` keeping a shared fixture's tests on one
-    # worker (conftest.py).
-    if getattr(request.config.option, "loadgroup", False):  # set on the workers only (not with -n 0)
-        assert request.node.nodeid.endswith("@probe"), request.node.nodeid
-
-
-def test_longest_first_names_units_of_this_suite(request):
-    # conftest.py hands out these units first; a renamed test would silently fall back in line.
-    units = {_unit(item) for item in request.session.items}
-    if len(units) < 100:
-        pytest.skip("a part of the suite was collected")
-    assert set(LONGEST_FIRST) <= units, set(LONGEST_FIRST) - units
 

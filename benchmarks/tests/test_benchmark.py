@@ -289,7 +289,6 @@ def test_largest_batch_row_names_the_bound_and_where_each_side_stopped():
     assert summary["errors"] == "largest batch search: torch_train exited with 1"
 
 
-@pytest.mark.xdist_group("benchmark")
 def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     out = tmp_path / "bench"
     result = run_script("--smoke", f"--output_dir={out}", script="benchmark.py")
