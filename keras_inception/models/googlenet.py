@@ -12,8 +12,8 @@ import keras
 
 from keras_inception.layers import GOOGLENET_LRN
 from keras_inception.models import common
-from keras_inception.models.multi_output import AuxHead, AuxiliaryHeadsModel, aux_classifier, aux_minimum_sizes
-from keras_inception.models.tables import LRN, Conv, Mixed, Pool, Top, build_top, build_trunk, scale_widths
+from keras_inception.models.multi_output import AuxHead, AuxiliaryHeadsModel, aux_classifier, aux_input_rule
+from keras_inception.models.tables import LRN, Conv, Mixed, Pool, Top, build_top, build_trunk, scale_sequence
 from keras_inception.registry import register_model
 from keras_inception.validation import MULTIPLIER_INTERVAL, check_bool, check_choice, check_number
 
@@ -182,8 +182,8 @@ def inception_module(widths, *, factorize_5x5=False, kernel_5x5=5):
 def trunk_sequence(stem, table, *, width_multiplier, lrn, factorize_5x5, kernel_5x5):
     """The stem (LRN dropped unless `lrn`, widths scaled) and `TRUNK` with the Inception blocks
     of `table`, as (name, element) pairs to build."""
-    stem = tuple((layer, scale_widths(element, width_multiplier)) for layer, element in STEMS[stem]
-                 if lrn or not isinstance(element, LRN))
+    stem = scale_sequence(((layer, element) for layer, element in STEMS[stem]
+                           if lrn or not isinstance(element, LRN)), width_multiplier)
     blocks = tuple(
         (layer, inception_module(table[element], factorize_5x5=factorize_5x5, kernel_5x5=kernel_5x5)
          if isinstance(element, str) else element)
@@ -273,12 +273,11 @@ def googlenet(
     trunk, top = sequence[:-1], MAIN_TOP._replace(dropout_rate=dropout_rate)
 
     def build(with_aux_heads):
+        minimum_at, reason = aux_input_rule(list(heads.values())) if with_aux_heads else (None, None)
         inputs, taps, x = build_trunk(
             trunk, input_shape=input_shape, default_input_shape=DEFAULT_INPUT_SHAPES[stem],
             include_top=include_top, conv_options={"batch_norm": batch_norm}, scale=common.width_scaler(1.0),
-            net=f"GoogLeNet with the {stem!r} stem",
-            minimum_at=aux_minimum_sizes(heads.values()) if with_aux_heads else None,
-            reason="the auxiliary heads' 5x5 pool needs a 5x5 map at inception_4a" if with_aux_heads else None,
+            net=f"GoogLeNet with the {stem!r} stem", minimum_at=minimum_at, reason=reason,
         )
         main = build_top(x, top, include_top=include_top, pooling=pooling, num_classes=num_classes,
                          classifier_activation=classifier_activation)

@@ -13,7 +13,7 @@ count the net matches exactly.
 import keras
 
 from keras_inception.models import common
-from keras_inception.models.multi_output import AuxHead, AuxiliaryHeadsModel, aux_classifier, aux_minimum_sizes
+from keras_inception.models.multi_output import AuxHead, AuxiliaryHeadsModel, aux_classifier, aux_input_rule
 from keras_inception.models.tables import (
     Conv,
     Mixed,
@@ -22,6 +22,7 @@ from keras_inception.models.tables import (
     build_trunk,
     conv_widths,
     replace_widths,
+    scale_sequence,
     scale_widths,
 )
 from keras_inception.registry import register_model
@@ -196,17 +197,16 @@ def inception_v3(
     aux_heads = common.check_aux_heads(aux_heads, include_top)
     scale = common.width_scaler(width_multiplier)
     # The table is scaled here, per stage; `build_trunk` then builds the widths as they are.
-    sequence = (tuple((name, scale_widths(element, width_multiplier)) for name, element in STEMS[stem])
+    sequence = (scale_sequence(STEMS[stem], width_multiplier)
                 + resolve_table(block_widths, width_multiplier, stage_multipliers))
 
     def build(with_aux_heads):
+        minimum_at, reason = aux_input_rule([AUX_HEAD]) if with_aux_heads else (None, None)
         inputs, taps, x = build_trunk(
             sequence, input_shape=input_shape, default_input_shape=DEFAULT_INPUT_SHAPES[stem],
             include_top=include_top, conv_options=INCEPTION_CONV, scale=common.width_scaler(1.0),
             net=f"Inception v3 with the {stem!r} stem",
-            minimum_at=aux_minimum_sizes([AUX_HEAD]) if with_aux_heads else None,
-            reason=(f"the auxiliary head needs a {AUX_HEAD.pool}x{AUX_HEAD.pool} map at {AUX_HEAD.tap}"
-                    if with_aux_heads else None),
+            minimum_at=minimum_at, reason=reason,
         )
         main = common.global_pool_top(
             x, include_top=include_top, pooling=pooling, num_classes=num_classes,

@@ -57,9 +57,12 @@ def aux_classifier(x, head, *, name, num_classes, classifier_activation, conv_op
     return common.classifier(x, num_classes, classifier_activation, name=name)
 
 
-def aux_minimum_sizes(heads):
-    """{tap: the smallest map each head's pool needs there}, for `tables.smallest_input`."""
-    return {head.tap: head.pool for head in heads}
+def aux_input_rule(heads):
+    """What the heads need of the input, for `tables.build_trunk`: (minimum_at, reason), the
+    smallest map each head's valid pool needs at its tap, and the sentence saying so."""
+    first = heads[0]
+    return ({head.tap: head.pool for head in heads},
+            f"the auxiliary head's {first.pool}x{first.pool} pool needs a map that large at {first.tap}")
 
 
 def aux_loss_weights(model):

@@ -243,6 +243,11 @@ def replace_widths(element, widths):
     )
 
 
+def scale_sequence(sequence, multiplier):
+    """(name, element) pairs with every conv width times `multiplier` (a stem, say)."""
+    return tuple((name, scale_widths(element, multiplier)) for name, element in sequence)
+
+
 def scale_widths(element, multiplier):
     """`element` with every conv width times `multiplier` (rounded, at least 1)."""
     return _map_convs(
