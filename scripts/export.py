@@ -18,6 +18,7 @@ script_setup.before_tensorflow()  # environment defaults, quiet native logs
 from absl import flags  # noqa: E402
 
 from keras_inception import cli  # noqa: E402
+from keras_inception import runs  # noqa: E402
 from keras_inception.export import job, tflite  # noqa: E402
 
 flags.DEFINE_string("model", None, "A .keras file, or a training run directory holding model.keras; "
@@ -41,7 +42,7 @@ def main(argv):
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
     model = FLAGS.model
     if model is None:
-        model = job.latest_run()
+        model = runs.latest_run()
         print(f"Exporting the run trained last: {model}")
     result = job.export_model(
         os.path.expanduser(model), output_dir=FLAGS.output_dir, modes=tuple(dict.fromkeys(FLAGS.modes)),

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from keras_inception import data, training
-from keras_inception.export.job import latest_run
+from keras_inception.runs import latest_run
 from keras_inception.training import job
 
 ROOT = Path(__file__).resolve().parents[1]

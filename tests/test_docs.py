@@ -19,6 +19,7 @@ README = (ROOT / "README.md").read_text()
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "README.md"]
 TEST_COMMAND = 'python3 -m pip install -e ".[test]" && python3 -m pytest -q'
 MAIN_COMMAND = "python3 -m pip install -e . && python3 scripts/train.py && python3 scripts/export.py"
+EVALUATE_COMMAND = "python3 scripts/evaluate.py --model=saved_models/googlenet_bn_digits"
 TUNE_COMMAND = ("python3 scripts/tune.py --model=googlenet_bn --model_kwargs=stem=small --image_size=32 "
                 "--width_multipliers=0.125,0.25 --stage_multipliers=0.5,1,1.5 --max_macs=20e6 --max_trials=6 "
                 "--epochs=3 --export_modes=float32,int8")
@@ -30,6 +31,7 @@ SHOWN_COMMANDS = {
     MAIN_COMMAND: [],
     "python3 scripts/export.py --model=saved_models/googlenet_bn_digits --modes=float32,float16,dynamic,int8 "
     "--overwrite": [],
+    EVALUATE_COMMAND: [],
     "python3 scripts/train.py --model=resnet18 --epochs=5": ["--epochs=1", "--steps_per_epoch=2"],
     TUNE_COMMAND: ["--max_trials=2"],
     BENCHMARK_COMMAND: ["--smoke", "--output_dir=benchmark_smoke"],
@@ -87,6 +89,16 @@ def test_every_shown_command_runs_and_exits_0(tmp_path):
                      "model_float16.tflite", "model_dynamic.tflite", "model_int8.tflite"):
         assert (run_dir / artifact).exists(), artifact
     assert (tmp_path / "saved_models" / "tune_googlenet_bn_digits" / "best" / "model_int8.tflite").exists()
+    # Every artifact of the main job, side by side: the Keras file and the float32 ones score the
+    # test split as training did.
+    (evaluate_output,) = outputs[EVALUATE_COMMAND]
+    top1 = {os.path.basename(path): float(share) for path, share in
+            re.findall(r"^(saved_models/\S+)\s+([\d.]+)%\s+[\d.]+%\s+360$", evaluate_output, re.M)}
+    assert list(top1) == ["inference.keras", "saved_model", "model_dynamic.tflite", "model_float16.tflite",
+                          "model_float32.tflite", "model_int8.tflite"]
+    for artifact in ("inference.keras", "saved_model", "model_float32.tflite"):
+        assert top1[artifact] == accuracy, (artifact, evaluate_output)
+    assert (run_dir / "confusion_model_int8.png").exists()
     assert (tmp_path / "benchmark_smoke" / "benchmark_cpu.md").exists()
 
     # The app of docs/export.md, on the main job's int8 file.

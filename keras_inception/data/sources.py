@@ -82,3 +82,11 @@ def from_tfds(name, split, *, data_dir=None, download=False):
             f"off ({str(error).splitlines()[0]}). Received: name={name!r}"
         ) from None
     return dataset, info.features["label"].num_classes
+
+
+def tfds_class_names(name, data_dir, num_classes):
+    """TFDS's label names for `name`, or "0", "1", ... where its label feature has none."""
+    import tensorflow_datasets as tfds
+
+    names = tfds.builder(name, data_dir=data_dir).info.features["label"].names
+    return tuple(names) if names else tuple(str(label) for label in range(num_classes))

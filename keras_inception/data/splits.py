@@ -14,8 +14,14 @@ from keras_inception.data import folder, sources
 from keras_inception.validation import check_number
 
 
+# The `load_splits` arguments that a training run records and a later job must repeat.
+SPLIT_SETTINGS = ("validation_fraction", "test_fraction", "seed", "train_split", "validation_split", "test_split")
+
+
 class Splits(NamedTuple):
-    """(image, label) datasets before preprocessing; `sizes` counts images per split."""
+    """(image, label) datasets before preprocessing; `sizes` counts images per split;
+    `class_names` names the labels in order ("0"-"9" for the digits, the folder names, TFDS's
+    label names)."""
 
     name: str
     train: tf.data.Dataset
@@ -24,6 +30,7 @@ class Splits(NamedTuple):
     sizes: dict
     num_classes: int
     channels: int
+    class_names: tuple
 
 
 def _is_folder(dataset):
@@ -65,6 +72,15 @@ def _check_every_split_has_images(splits, dataset):
                      f"needs at least one). Received: dataset={dataset!r}")
 
 
+def splits_of_run(run, *, dataset=None, data_dir=None):
+    """The splits a training run used, from its `run.json` settings (`run`: a dict, empty for
+    a model that no run of ours trained), so that its test split is the one it held out;
+    `dataset` and `data_dir` override the run's (default: the digits)."""
+    settings = {key: run[key] for key in SPLIT_SETTINGS if key in run}
+    return load_splits(dataset or run.get("dataset", "digits"), data_dir=data_dir or run.get("data_dir"),
+                       **settings)
+
+
 def image_size(splits):
     """(height, width) of the training images when every image has the same size, else None."""
     height, width = splits.train.element_spec[0].shape[:2]
@@ -84,6 +100,7 @@ def _digits(validation_fraction, seed):
         {"train": len(train), "validation": len(validation), "test": len(test_y)},
         sources.DIGITS_CLASSES,
         channels=1,
+        class_names=tuple(str(digit) for digit in range(sources.DIGITS_CLASSES)),
     )
 
 
@@ -107,7 +124,7 @@ def _folder(directory, validation_fraction, test_fraction, seed):
         test_dataset, test_size = source.splits["test"], source.sizes["test"]
     sizes = {"train": source.sizes["train"], "validation": source.sizes["validation"], "test": test_size}
     return Splits(name, source.splits["train"], source.splits["validation"], test_dataset, sizes,
-                  len(source.class_names), channels=3)
+                  len(source.class_names), channels=3, class_names=tuple(source.class_names))
 
 
 def _tfds(name, data_dir, train_split, validation_split, test_split):
@@ -118,4 +135,4 @@ def _tfds(name, data_dir, train_split, validation_split, test_split):
     sizes = {key: int(dataset.cardinality()) for key, dataset in loaded.items()}
     channels = loaded["train"].element_spec[0].shape[-1] or 3
     return Splits(name, loaded["train"], loaded["validation"], loaded["test"], sizes,
-                  num_classes, channels)
+                  num_classes, channels, sources.tfds_class_names(name, data_dir, num_classes))

@@ -16,8 +16,6 @@ kept unless `overwrite=True`.
 """
 
 import dataclasses
-import glob
-import json
 import os
 
 import numpy as np
@@ -35,6 +33,7 @@ from keras_inception.files import (
     write_json_atomically,
 )
 from keras_inception.loading import load_model
+from keras_inception.runs import run_settings
 from keras_inception.validation import check_bool, check_choice, check_integer
 
 # Verification targets: float32 answers like Keras; int8 picks the same class almost always.
@@ -99,28 +98,10 @@ class ExportResult:
         return "\n".join(lines)
 
 
-def _run_settings(model_path):
-    """The training run's settings (dataset, seed) when the model came from `training.train`."""
-    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "run.json")
-    if not os.path.exists(path):
-        return {}
-    with open(path) as file:
-        return json.load(file)
-
-
 def _images(graph, dataset, count):
     batches = data.for_model(graph, dataset, training=False, batch_size=64, cache=False)
     images = np.concatenate([batch for batch, _ in batches.take(-(-count // 64)).as_numpy_iterator()])
     return images[:count]
-
-
-def latest_run(root="saved_models"):
-    """The training run under `root` whose `model.keras` was written last."""
-    models = glob.glob(os.path.join(glob.escape(root), "*", "model.keras"))
-    if not models:
-        raise ValueError(f"There is no training run (a folder holding model.keras) under {root}/ to export; "
-                         f"train one, or name the model. Received: root={root!r}")
-    return os.path.dirname(max(models, key=os.path.getmtime))
 
 
 def load_for_export(model_path):
@@ -159,9 +140,7 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
         raise ValueError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it. "
                          f"Received: overwrite={overwrite!r}")
 
-    run = _run_settings(model_path)
-    splits = data.load_splits(dataset or run.get("dataset", "digits"), data_dir=data_dir or run.get("data_dir"),
-                              seed=run.get("seed", 0))
+    splits = data.splits_of_run(run_settings(model_path), dataset=dataset, data_dir=data_dir)
     graph = export_graph(model, logits=logits)
     calibration = _images(graph, splits.train, calibration_images)
     verification = _images(graph, splits.test, verification_images)

@@ -31,16 +31,32 @@ def _dequantize(values, detail):
     return (values.astype(np.float32) - zero_point) * scale
 
 
-def run_tflite(tflite_path, images, *, threads=None):
-    """The .tflite's outputs for float32 `images` (N, size, size, channels), one at a time."""
+def tflite_runner(tflite_path, *, threads=None):
+    """A function from float32 images (N, size, size, channels) to the .tflite's float32
+    outputs, one image per invoke; quantized inputs and outputs are converted."""
     interpreter = _interpreter(tflite_path, threads)
     (input_detail,), (output_detail,) = interpreter.get_input_details(), interpreter.get_output_details()
-    outputs = []
-    for image in images:
-        interpreter.set_tensor(input_detail["index"], quantize(image[None], input_detail))
-        interpreter.invoke()
-        outputs.append(_dequantize(interpreter.get_tensor(output_detail["index"]), output_detail)[0])
-    return np.stack(outputs)
+
+    def run(images):
+        outputs = []
+        for image in images:
+            interpreter.set_tensor(input_detail["index"], quantize(image[None], input_detail))
+            interpreter.invoke()
+            outputs.append(_dequantize(interpreter.get_tensor(output_detail["index"]), output_detail)[0])
+        return np.stack(outputs)
+
+    return run
+
+
+def run_tflite(tflite_path, images, *, threads=None):
+    """The .tflite's outputs for float32 `images` (N, size, size, channels), one at a time."""
+    return tflite_runner(tflite_path, threads=threads)(images)
+
+
+def tflite_input_shape(tflite_path):
+    """(size, size, channels) of the .tflite's one input."""
+    (input_detail,) = _interpreter(tflite_path, None).get_input_details()
+    return tuple(int(dim) for dim in input_detail["shape"][1:])
 
 
 def median_latency_ms(call, *, warmup=5, runs=30):

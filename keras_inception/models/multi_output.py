@@ -142,4 +142,6 @@ def inference_model(model):
             f"Received: output_names={model.output_names!r}"
         )
     main = model.get_layer(MAIN_OUTPUT).output
-    return keras.Model(model.inputs, main, name=model.name)
+    # One input stays one tensor, not a list of one, so that calling the model on a batch
+    # matches its input structure.
+    return keras.Model(model.input, main, name=model.name)

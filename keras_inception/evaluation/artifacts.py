@@ -1,0 +1,159 @@
+"""Every kind of file a run leaves, as one thing that scores images: a `.keras` file, a
+SavedModel folder, or a `.tflite` file.
+
+    artifact = open_artifact("saved_models/googlenet_bn_digits/model_int8.tflite")
+    scores, labels = artifact.predict(test_split)  # test_split: (image, label) before preprocessing
+
+Each artifact sees the images the way it is served: the `.keras` and `.tflite` files get the
+evaluation view (`preprocessing.evaluation_view`) at their input size, and our SavedModel gets
+the whole image as float RGB, since its `serve_float` signature crops and resizes itself.
+"""
+
+import glob
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from keras_inception.data import preprocessing
+from keras_inception.loading import load_model
+from keras_inception.models.multi_output import inference_model
+
+KINDS = ("keras", "saved_model", "tflite")
+# The SavedModel signature whose input is the whole float image (see export/savedmodel.py).
+FLOAT_SIGNATURE = "serve_float"
+# Output names our SavedModel signatures give the scores under.
+SCORE_OUTPUTS = ("probabilities", "logits")
+
+
+class Artifact:
+    """One model file; `predict(dataset)` scores a dataset of (image, label)."""
+
+    kind = None
+
+    def __init__(self, path):
+        self.path = path
+        self.name = os.path.basename(os.path.normpath(path))
+
+    def view(self, image):
+        """One source image as this artifact's input."""
+        raise NotImplementedError
+
+    def scores(self, images):
+        """Scores (N, classes) for a batch of inputs, as NumPy."""
+        raise NotImplementedError
+
+    def batch_size(self, dataset, batch_size):
+        return batch_size
+
+    def predict(self, dataset, *, batch_size=64):
+        """(scores (N, classes), labels (N,)) over a dataset of (image, label)."""
+        batches = (dataset.map(lambda image, label: (self.view(image), label), num_parallel_calls=tf.data.AUTOTUNE)
+                   .batch(self.batch_size(dataset, batch_size)).prefetch(tf.data.AUTOTUNE))
+        scores, labels = [], []
+        for images, batch_labels in batches.as_numpy_iterator():
+            scores.append(np.asarray(self.scores(images), dtype=np.float32))
+            labels.append(batch_labels)
+        if not scores:
+            raise ValueError(f"The dataset has no images to evaluate {self.name} on.")
+        return np.concatenate(scores), np.concatenate(labels).astype(np.int64)
+
+
+class SizedArtifact(Artifact):
+    """An artifact with a fixed square input: it gets the evaluation view at that size."""
+
+    def __init__(self, path, input_shape):
+        super().__init__(path)
+        self.size, _, self.channels = input_shape
+
+    def view(self, image):
+        return preprocessing.evaluation_view(image, self.size, self.channels)
+
+
+class KerasArtifact(SizedArtifact):
+    kind = "keras"
+
+    def __init__(self, path):
+        self.model = inference_model(load_model(path, compile=False))
+        super().__init__(path, self.model.input_shape[1:])
+
+    def scores(self, images):
+        return self.model(images, training=False)
+
+
+class TFLiteArtifact(SizedArtifact):
+    kind = "tflite"
+
+    def __init__(self, path, threads=None):
+        from keras_inception.export.verify import tflite_input_shape, tflite_runner
+
+        super().__init__(path, tflite_input_shape(path))
+        self._run = tflite_runner(path, threads=threads)
+
+    def scores(self, images):
+        return self._run(images)
+
+
+class SavedModelArtifact(Artifact):
+    kind = "saved_model"
+
+    def __init__(self, path):
+        super().__init__(path)
+        loaded = tf.saved_model.load(path)
+        if FLOAT_SIGNATURE not in loaded.signatures:
+            raise ValueError(
+                f"{path} has no {FLOAT_SIGNATURE!r} signature (float32 images in [0, 1], as "
+                f"scripts/export.py writes); its signatures: {sorted(loaded.signatures)}. Received: model={path!r}")
+        self._loaded = loaded  # the signature's variables live as long as this object
+        self._serve = loaded.signatures[FLOAT_SIGNATURE]
+
+    def view(self, image):
+        return preprocessing.to_float(image, 3)
+
+    def batch_size(self, dataset, batch_size):
+        # Images of different sizes cannot share a batch; the signature takes any size.
+        return batch_size if dataset.element_spec[0].shape.is_fully_defined() else 1
+
+    def scores(self, images):
+        outputs = self._serve(images=tf.constant(images))
+        return next(outputs[name] for name in SCORE_OUTPUTS if name in outputs).numpy()
+
+
+def artifact_kind(path):
+    """"keras", "saved_model" or "tflite" from the path; a one-line ValueError otherwise."""
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return "saved_model"
+    if path.endswith(".keras"):
+        return "keras"
+    if path.endswith(".tflite"):
+        return "tflite"
+    raise ValueError(f"Expected a .keras file, a SavedModel folder (holding saved_model.pb) or a .tflite "
+                     f"file. Received: model={path!r}")
+
+
+def open_artifact(path, *, threads=None):
+    """The `Artifact` for `path`, loaded; `threads`: the LiteRT interpreter's, for .tflite."""
+    kind = artifact_kind(path)
+    if kind != "saved_model" and not os.path.isfile(path):
+        raise ValueError(f"The model file does not exist. Received: model={path!r}")
+    if kind == "keras":
+        return KerasArtifact(path)
+    if kind == "tflite":
+        return TFLiteArtifact(path, threads=threads)
+    return SavedModelArtifact(path)
+
+
+def run_artifacts(run_dir):
+    """The artifacts a run directory holds, in the order to compare them: the Keras model
+    (the export's inference.keras, else model.keras), the SavedModel, then each .tflite."""
+    keras_file = next((os.path.join(run_dir, name) for name in ("inference.keras", "model.keras")
+                       if os.path.isfile(os.path.join(run_dir, name))), None)
+    saved_model = os.path.join(run_dir, "saved_model")
+    found = [keras_file] if keras_file else []
+    if os.path.isfile(os.path.join(saved_model, "saved_model.pb")):
+        found.append(saved_model)
+    found += sorted(glob.glob(os.path.join(glob.escape(run_dir), "*.tflite")))
+    if not found:
+        raise ValueError(f"{run_dir} holds no model to evaluate (.keras, saved_model/ or .tflite). "
+                         f"Received: model={run_dir!r}")
+    return found

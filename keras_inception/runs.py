@@ -1,0 +1,30 @@
+"""Training runs on disk, as later jobs (export, evaluate, predict) find them: a run directory
+under `saved_models/` holds `model.keras` and `run.json` (its settings), and the export's
+artifacts beside them."""
+
+import glob
+import json
+import os
+
+RUN_SETTINGS = "run.json"
+
+
+def latest_run(root="saved_models"):
+    """The training run under `root` whose `model.keras` was written last."""
+    models = glob.glob(os.path.join(glob.escape(root), "*", "model.keras"))
+    if not models:
+        raise ValueError(f"There is no training run (a folder holding model.keras) under {root}/; "
+                         f"train one, or name the model. Received: root={root!r}")
+    return os.path.dirname(max(models, key=os.path.getmtime))
+
+
+def run_settings(artifact_path):
+    """The settings of the run that `artifact_path` (a file or SavedModel folder in a run
+    directory, or the directory itself) came from; {} when no `run.json` is beside it."""
+    path = os.path.abspath(artifact_path)
+    for folder in (path, os.path.dirname(path), os.path.dirname(os.path.dirname(path))):
+        candidate = os.path.join(folder, RUN_SETTINGS)
+        if os.path.isfile(candidate):
+            with open(candidate) as file:
+                return json.load(file)
+    return {}
