@@ -14,6 +14,8 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["keras_inception", "keras_inception.*"]),
+    # The 1000 ImageNet class names, for converted checkpoints (keras_inception/pretrained/).
+    package_data={"keras_inception.pretrained": ["imagenet_classes.txt"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16",
@@ -29,11 +31,15 @@ setup(
         "matplotlib",
         # The LiteRT interpreter (the runtime mobile apps use) verifies every .tflite export.
         "ai-edge-litert",
+        # timm's checkpoints, read through its NumPy API without torch.
+        "safetensors",
     ],
     extras_require={
         # jax: the tests build and train the nets under Keras's JAX backend too (and on two
-        # processes); hypothesis fuzzes the scripts' flags.
-        "test": ["pytest>=7", "pytest-xdist>=3.2", "jax[cpu]", "hypothesis"],
+        # processes); hypothesis fuzzes the scripts' flags; torchvision and timm write the
+        # checkpoints the converters are checked against, and run the reference nets.
+        "test": ["pytest>=7", "pytest-xdist>=3.2", "jax[cpu]", "hypothesis", "torch==2.14.1",
+                 "torchvision==0.29.1", "timm"],
         # benchmarks/benchmark.py's peers: torchvision in PyTorch, ONNX Runtime.
         "bench": ["torch==2.14.1", "torchvision==0.29.1", "onnx", "onnxruntime"],
     },

@@ -18,6 +18,7 @@ from keras_inception.models import (
     vgg,
     zfnet,
 )
+from keras_inception.pretrained.classes import decode_predictions
 from keras_inception.profile import Profile, profile
 from keras_inception.registry import (
     endpoint_names,
@@ -34,6 +35,7 @@ __all__ = [
     "Profile",
     "alexnet",
     "aux_loss_weights",
+    "decode_predictions",
     "endpoint_names",
     "get_feature_extractor",
     "get_model",

@@ -42,10 +42,13 @@ def conv_block(
     use_bias=None,
     groups=1,
     kernel_initializer="glorot_uniform",
+    bn_epsilon=BN_EPSILON,
+    symmetric_padding=False,
 ):
     """Conv2D, then optional batch norm, then an activation.
 
-    Sub-layers are named `{name}_conv`, `{name}_bn` and `{name}_{activation}`.
+    Sub-layers are named `{name}_conv`, `{name}_bn` and `{name}_{activation}` (and
+    `{name}_pad` for symmetric padding).
 
     Args:
         x: input tensor (channels last).
@@ -58,12 +61,21 @@ def conv_block(
             follows, so a scale adds nothing the next conv cannot learn).
         activation: activation name, or None for no activation.
         use_bias: conv bias; defaults to `not batch_norm` (batch norm's beta replaces it).
+        bn_epsilon: batch norm's epsilon (checkpoints from PyTorch use 1e-5).
+        symmetric_padding: a strided "same" conv pads (kernel - 1) // 2 zeros on every side,
+            as PyTorch's `padding=k // 2` does, instead of TensorFlow's "same", which puts the
+            odd zero at the bottom and right and so samples a grid shifted by one pixel.
 
     Returns:
         The output tensor.
     """
     if use_bias is None:
         use_bias = not batch_norm
+    if symmetric_padding and padding == "same" and strides_of(strides) != (1, 1):
+        pads = symmetric_pads(kernel_size)
+        if any(any(pair) for pair in pads):  # a 1x1 conv samples the same grid either way
+            x = layers.ZeroPadding2D(pads, name=f"{name}_pad")(x)
+        padding = "valid"
     x = layers.Conv2D(
         filters,
         kernel_size,
@@ -76,11 +88,22 @@ def conv_block(
     )(x)
     if batch_norm:
         x = layers.BatchNormalization(
-            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, scale=bn_scale, name=f"{name}_bn"
+            momentum=BN_MOMENTUM, epsilon=bn_epsilon, scale=bn_scale, name=f"{name}_bn"
         )(x)
     if activation is not None:
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)
     return x
+
+
+def strides_of(strides):
+    """An int or (height, width) stride as a pair."""
+    return tuple(strides) if isinstance(strides, (tuple, list)) else (strides, strides)
+
+
+def symmetric_pads(kernel_size):
+    """((top, bottom), (left, right)) zeros of PyTorch's `padding=k // 2` for an odd kernel."""
+    height, width = strides_of(kernel_size)
+    return ((height - 1) // 2,) * 2, ((width - 1) // 2,) * 2
 
 
 @keras.saving.register_keras_serializable(package="keras_inception")

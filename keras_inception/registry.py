@@ -55,7 +55,8 @@ def get_model(name, /, **kwargs):
 
     None is passed on as a value (`classifier_activation=None` means logits); scripts drop
     unset flags themselves (`keras_inception.cli.set_flags`) so they never override a net's
-    own defaults.
+    own defaults. `weights="imagenet"` converts a known checkpoint found in the local caches
+    (`keras_inception.pretrained.imagenet`); nothing is downloaded.
     """
     builder = get_builder(name)
     accepted = accepted_arguments(name)
@@ -65,6 +66,10 @@ def get_model(name, /, **kwargs):
             f"Model {name!r} takes no argument {unknown[0]!r}; it takes: {', '.join(accepted)}. "
             f"Received: {unknown[0]}={kwargs[unknown[0]]!r}"
         )
+    if kwargs.get("weights") == "imagenet":
+        from keras_inception.pretrained.imagenet import imagenet_model
+
+        return imagenet_model(name, **{key: value for key, value in kwargs.items() if key != "weights"})
     return builder(**kwargs)
 
 

@@ -4,6 +4,7 @@
         --width_multiplier=0.25 --epochs=5                      # offline digits, ~1 minute
     python scripts/train.py --model=googlenet_cifar --dataset=cifar10 --data_dir=~/tensorflow_datasets
     python scripts/train.py --model=googlenet_bn --dataset=/data/flowers --image_size=224 --recipe=googlenet
+    python scripts/train.py --weights=resnet50.keras --dataset=/data/flowers --frozen_epochs=2 --epochs=3
 
 Running the same command again after a crash resumes from the last completed epoch.
 """
@@ -56,6 +57,11 @@ flags.DEFINE_integer("seed", 0, "Seeds weights, splits, shuffling and augmentati
 flags.DEFINE_string("output_dir", "saved_models", "Where run directories go.")
 flags.DEFINE_string("run_name", None, "Run directory name; default: <model>_<dataset>.")
 flags.DEFINE_bool("overwrite", False, "Delete an existing run directory of this name and start over.")
+flags.DEFINE_string("weights", None, "A .keras file to fine-tune (a converted checkpoint or any of ours) instead of "
+                    "--model: --frozen_epochs with its backbone frozen, then --epochs of the whole net.")
+flags.DEFINE_integer("frozen_epochs", None, "Fine-tuning: epochs with the backbone frozen; default: 2.", lower_bound=0)
+flags.DEFINE_float("fine_tune_learning_rate", 0.1, "Fine-tuning: the whole net's learning rate, as a share of the "
+                   "recipe's.")
 FLAGS = flags.FLAGS
 
 
@@ -72,6 +78,7 @@ def main(argv):
     settings.update(
         model_kwargs=cli.parse_key_values("model_kwargs", FLAGS.model_kwargs),
         dataset=os.path.expanduser(FLAGS.dataset),
+        weights=FLAGS.weights and os.path.expanduser(FLAGS.weights),
         data_dir=FLAGS.data_dir and os.path.expanduser(FLAGS.data_dir),
         channels=FLAGS.channels and int(FLAGS.channels),
         jit_compile={"auto": "auto", "true": True, "false": False}[FLAGS.jit_compile],

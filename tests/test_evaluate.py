@@ -157,3 +157,40 @@ def test_a_run_with_other_split_settings_is_evaluated_on_its_own_test_split(tmp_
     test_of = [sorted(image.tobytes() for image, _ in split.test.as_numpy_iterator()) for split in (splits, trained_on)]
     assert test_of[0] == test_of[1]
     assert data.splits_of_run({"dataset": str(folder)}).sizes["test"] == 8
+
+
+def test_predict_names_the_digits_from_every_artifact_kind(exported_run, tmp_path):
+    import PIL.Image
+
+    images, labels = data.digits("test")
+    paths = []
+    for index in range(12):
+        path = tmp_path / f"digit_{index}.png"
+        PIL.Image.fromarray(images[index, ..., 0]).save(path)  # grayscale files, as a user has them
+        paths.append(str(path))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    named = {}
+    for artifact in ("inference.keras", "saved_model", "model_int8.tflite"):
+        done = subprocess.run([sys.executable, str(ROOT / "scripts" / "predict.py"),
+                               f"--model={exported_run / artifact}", "--top=3", *paths],
+                              capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        lines = done.stdout.splitlines()
+        assert lines[0] == paths[0] and len(lines) == 12 * 4
+        named[artifact] = [int(lines[4 * index + 1].split()[1]) for index in range(12)]
+        scores = [float(lines[4 * index + rank].split()[-1]) for index in range(12) for rank in (1, 2, 3)]
+        assert all(0 <= score <= 1 for score in scores)
+        assert all(scores[3 * index] >= scores[3 * index + 1] >= scores[3 * index + 2] for index in range(12))
+    assert named["inference.keras"] == named["saved_model"] == named["model_int8.tflite"]
+    assert np.mean(np.array(named["inference.keras"]) == labels[:12]) >= 0.9
+
+
+def test_predict_refuses_a_file_that_is_no_image(exported_run, tmp_path):
+    from keras_inception.evaluation.predict import predict_files
+
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(ValueError, match=r"notes\.png is not an image TensorFlow decodes \(PNG, JPEG, GIF or BMP\)\. "
+                                         r"Received: image="):
+        predict_files(str(exported_run / "inference.keras"), [str(tmp_path / "notes.png")])
+    with pytest.raises(ValueError, match=r"^The image file does not exist\. Received: image='missing.png'$"):
+        predict_files(str(exported_run / "inference.keras"), ["missing.png"])

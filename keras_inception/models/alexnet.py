@@ -84,7 +84,7 @@ ENDPOINTS = ("pool1", "pool2", "conv3_relu", "conv4_relu", "pool5")
 
 
 def _build(sequence, *, scale, net, stem, default_input_shape, include_top, weights, input_shape,
-           pooling, num_classes, classifier_activation, name, width_multiplier, fc_units,
+           input_tensor, pooling, num_classes, classifier_activation, name, width_multiplier, fc_units,
            dropout_rate):
     """What AlexNet and ZFNet share once their layer table is chosen: the checks, the trunk,
     and the fc6-fc7 top."""
@@ -95,7 +95,7 @@ def _build(sequence, *, scale, net, stem, default_input_shape, include_top, weig
     )
     common.check_dense_top(fc_units, dropout_rate)
     inputs, _, x = build_trunk(
-        sequence, input_shape=input_shape,
+        sequence, input_shape=input_shape, input_tensor=input_tensor,
         default_input_shape=default_input_shape if stem == "imagenet" else (32, 32, 3),
         include_top=include_top, conv_options={}, scale=scale,
         net=f"{net} with the {stem!r} stem",
@@ -113,6 +113,7 @@ def alexnet(
     include_top=True,
     weights=None,
     input_shape=None,
+    input_tensor=None,
     pooling=None,
     num_classes=1000,
     classifier_activation="softmax",
@@ -130,7 +131,7 @@ def alexnet(
         Neural Networks", NIPS 2012.
 
     Args:
-        include_top, weights, input_shape, pooling, num_classes, classifier_activation, name:
+        include_top, weights, input_shape, input_tensor, pooling, num_classes, classifier_activation, name:
             the keras.applications keywords; the default input is 227x227x3 (32x32x3 with
             the small stem).
         stem: "imagenet" (11x11/4 conv1) or "small" (5x5/1 conv1, for 32x32 images).
@@ -156,7 +157,8 @@ def alexnet(
     return _build(
         sequence, scale=scale, net="AlexNet", stem=stem,
         default_input_shape=DEFAULT_INPUT_SHAPES["alexnet"], include_top=include_top,
-        weights=weights, input_shape=input_shape, pooling=pooling, num_classes=num_classes,
+        weights=weights, input_shape=input_shape, input_tensor=input_tensor, pooling=pooling,
+        num_classes=num_classes,
         classifier_activation=classifier_activation, name=name,
         width_multiplier=width_multiplier, fc_units=fc_units, dropout_rate=dropout_rate,
     )
@@ -167,6 +169,7 @@ def zfnet(
     include_top=True,
     weights=None,
     input_shape=None,
+    input_tensor=None,
     pooling=None,
     num_classes=1000,
     classifier_activation="softmax",
@@ -183,7 +186,7 @@ def zfnet(
         Zeiler, Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014.
 
     Args:
-        include_top, weights, input_shape, pooling, num_classes, classifier_activation, name:
+        include_top, weights, input_shape, input_tensor, pooling, num_classes, classifier_activation, name:
             the keras.applications keywords; the default input is 224x224x3 (32x32x3 with
             the small stem); `name` defaults to "zfnet" or "zfnet_wide".
         config: "default" (conv3-5: 384, 384, 256) or "wide" (512, 1024, 512).
@@ -200,7 +203,8 @@ def zfnet(
     return _build(
         ZFNET_STEMS[stem] + ZFNET_TRUNKS[config], scale=common.width_scaler(width_multiplier),
         net="ZFNet", stem=stem, default_input_shape=DEFAULT_INPUT_SHAPES["zfnet"],
-        include_top=include_top, weights=weights, input_shape=input_shape, pooling=pooling,
+        include_top=include_top, weights=weights, input_shape=input_shape, input_tensor=input_tensor,
+        pooling=pooling,
         num_classes=num_classes, classifier_activation=classifier_activation,
         name=name or ("zfnet" if config == "default" else f"zfnet_{config}"),
         width_multiplier=width_multiplier, fc_units=fc_units, dropout_rate=dropout_rate,

@@ -164,6 +164,30 @@ def resolve_input_shape(input_shape, *, default, min_size, include_top, reason):
     return (height, width, channels)
 
 
+def shape_of(input_shape, input_tensor):
+    """The input shape to check: `input_shape`, else `input_tensor`'s (without the batch)."""
+    if input_tensor is None:
+        return input_shape
+    if not isinstance(input_tensor, keras.KerasTensor) or len(input_tensor.shape) != 4:
+        raise ValueError("`input_tensor` must be a Keras tensor of images (batch, height, width, channels), "
+                         f"such as keras.Input's or a layer's output. Received: input_tensor={input_tensor!r}")
+    shape = tuple(input_tensor.shape[1:])
+    if input_shape is not None and tuple(input_shape) != shape:
+        raise ValueError(f"`input_shape` differs from `input_tensor`'s shape {shape}; give one of them. "
+                         f"Received: input_shape={input_shape!r}")
+    return shape
+
+
+def model_input(input_shape, input_tensor):
+    """(the model's inputs, the tensor the net starts from): a new `image` input, or
+    keras.applications' `input_tensor`, whose source inputs become the model's."""
+    if input_tensor is None:
+        inputs = keras.Input(shape=input_shape, name="image")
+        return inputs, inputs
+    sources = keras.utils.get_source_inputs(input_tensor)
+    return (sources[0] if len(sources) == 1 else sources), input_tensor
+
+
 def head_dtype():
     """Classifier layers stay float32 under a mixed-precision policy, for a stable softmax."""
     if keras.config.dtype_policy().name.startswith("mixed"):
@@ -226,7 +250,8 @@ def check_weights(weights):
     path = os.fspath(weights)
     if not path.endswith((".weights.h5", ".keras")):
         raise ValueError(
-            "`weights` must be None or the path of a local '.weights.h5' or '.keras' file; "
+            "`weights` must be None or the path of a local '.weights.h5' or '.keras' file "
+            "(get_model(name, weights='imagenet') converts a local ImageNet checkpoint); "
             "no pretrained weights are downloaded. "
             f"Received: weights={weights!r}"
         )

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import keras
 
-from keras_inception.layers import GOOGLENET_LRN
+from keras_inception.layers import BN_EPSILON, GOOGLENET_LRN
 from keras_inception.models import common
 from keras_inception.models.multi_output import AuxHead, AuxiliaryHeadsModel, aux_classifier, aux_input_rule
 from keras_inception.models.tables import LRN, Conv, Mixed, Pool, Top, build_top, build_trunk, scale_sequence
@@ -179,14 +179,14 @@ def inception_module(widths, *, factorize_5x5=False, kernel_5x5=5):
     ))
 
 
-def trunk_sequence(stem, table, *, width_multiplier, lrn, factorize_5x5, kernel_5x5):
+def trunk_sequence(stem, table, *, width_multiplier, lrn, factorize_5x5, kernel_5x5, pool4_size=3):
     """The stem (LRN dropped unless `lrn`, widths scaled) and `TRUNK` with the Inception blocks
-    of `table`, as (name, element) pairs to build."""
+    of `table` and a `pool4_size` pool4, as (name, element) pairs to build."""
     stem = scale_sequence(((layer, element) for layer, element in STEMS[stem]
                            if lrn or not isinstance(element, LRN)), width_multiplier)
     blocks = tuple(
         (layer, inception_module(table[element], factorize_5x5=factorize_5x5, kernel_5x5=kernel_5x5)
-         if isinstance(element, str) else element)
+         if isinstance(element, str) else element._replace(size=pool4_size) if layer == "pool4" else element)
         for layer, element in TRUNK
     )
     return stem + blocks
@@ -197,6 +197,7 @@ def googlenet(
     include_top=True,
     weights=None,
     input_shape=None,
+    input_tensor=None,
     pooling=None,
     num_classes=1000,
     classifier_activation="softmax",
@@ -212,6 +213,10 @@ def googlenet(
     kernel_5x5=5,
     dropout_rate=MAIN_TOP.dropout_rate,
     aux_dropout_rate=AUX_HEADS["aux1"].dropout_rate,
+    pool4_size=3,
+    bn_epsilon=BN_EPSILON,
+    symmetric_padding=False,
+    ceil_mode=False,
 ):
     """Builds GoogLeNet.
 
@@ -223,6 +228,8 @@ def googlenet(
         weights: None, or the path of a local `.weights.h5` / `.keras` file to load.
         input_shape: (height, width, channels); defaults to 224x224x3 for the ImageNet stem
             and 32x32x3 for the small one.
+        input_tensor: a Keras tensor to build the net on (keras.applications' keyword): the
+            model's inputs are then that tensor's source inputs.
         pooling: with `include_top=False`: None (the 5b feature map), "avg" or "max".
         num_classes: number of classes of every classifier.
         classifier_activation: activation of the classifiers; None gives logits.
@@ -241,6 +248,13 @@ def googlenet(
             that branch with a 3x3 conv (a bug it keeps for its checkpoints); 3 gives its form.
         dropout_rate: dropout before the main classifier (the table's 0.4, the paper's).
         aux_dropout_rate: dropout in the auxiliary heads (`AUX_HEADS`' 0.7, the paper's).
+        pool4_size: the window of the pool between stages 4 and 5: 3 (the paper's 3x3/2) or
+            2 (TF-slim's and torchvision's 2x2/2).
+        bn_epsilon: batch norm's epsilon (the "bn" variant).
+        symmetric_padding: the strided 7x7 conv pads 3 on every side, as PyTorch's does,
+            instead of TensorFlow's "same" (see `layers.conv_block`).
+        ceil_mode: the strided max pools are PyTorch's and Caffe's `ceil_mode` pools without
+            padding, which differ from "same" at odd map sizes.
 
     Returns:
         A `keras.Model`.
@@ -256,6 +270,10 @@ def googlenet(
     check_number("aux_dropout_rate", aux_dropout_rate, "in [0, 1)")
     check_bool("factorize_5x5", factorize_5x5)
     check_choice("kernel_5x5", kernel_5x5, (5, 3))
+    check_choice("pool4_size", pool4_size, (3, 2))
+    check_number("bn_epsilon", bn_epsilon, "in (0, 1)")
+    check_bool("symmetric_padding", symmetric_padding)
+    check_bool("ceil_mode", ceil_mode)
     if factorize_5x5 and kernel_5x5 != 5:
         raise ValueError(
             "`factorize_5x5=True` replaces the 5x5 conv, so `kernel_5x5` must stay 5. "
@@ -267,7 +285,8 @@ def googlenet(
     batch_norm, lrn = VARIANTS[variant]["batch_norm"], VARIANTS[variant]["lrn"]
     # The stem is scaled here; the table's widths are already built ones.
     sequence = trunk_sequence(stem, table, width_multiplier=width_multiplier, lrn=lrn,
-                              factorize_5x5=factorize_5x5, kernel_5x5=kernel_5x5)
+                              factorize_5x5=factorize_5x5, kernel_5x5=kernel_5x5, pool4_size=pool4_size)
+    conv_options = {"batch_norm": batch_norm, "bn_epsilon": bn_epsilon, "symmetric_padding": symmetric_padding}
     heads = {name: head._replace(dropout_rate=aux_dropout_rate) for name, head in AUX_HEADS.items()}
 
     trunk, top = sequence[:-1], MAIN_TOP._replace(dropout_rate=dropout_rate)
@@ -275,8 +294,10 @@ def googlenet(
     def build(with_aux_heads):
         minimum_at, reason = aux_input_rule(list(heads.values())) if with_aux_heads else (None, None)
         inputs, taps, x = build_trunk(
-            trunk, input_shape=input_shape, default_input_shape=DEFAULT_INPUT_SHAPES[stem],
-            include_top=include_top, conv_options={"batch_norm": batch_norm}, scale=common.width_scaler(1.0),
+            trunk, input_shape=input_shape, input_tensor=input_tensor,
+            default_input_shape=DEFAULT_INPUT_SHAPES[stem],
+            include_top=include_top, conv_options={**conv_options, "ceil_mode": ceil_mode},
+            scale=common.width_scaler(1.0),
             net=f"GoogLeNet with the {stem!r} stem", minimum_at=minimum_at, reason=reason,
         )
         main = build_top(x, top, include_top=include_top, pooling=pooling, num_classes=num_classes,
@@ -287,7 +308,7 @@ def googlenet(
         for head_name, head in heads.items():
             outputs[head_name] = aux_classifier(
                 taps[head.tap], head, name=head_name, num_classes=num_classes,
-                classifier_activation=classifier_activation, conv_options={"batch_norm": batch_norm},
+                classifier_activation=classifier_activation, conv_options=conv_options,
                 scale=scale,
             )
         return AuxiliaryHeadsModel(inputs, outputs, name=name)

@@ -80,6 +80,7 @@ def inception_v2(
     include_top=True,
     weights=None,
     input_shape=None,
+    input_tensor=None,
     pooling=None,
     num_classes=1000,
     classifier_activation="softmax",
@@ -94,7 +95,7 @@ def inception_v2(
         Ioffe, Szegedy, "Batch Normalization", ICML 2015, figure 5.
 
     Args:
-        include_top, weights, input_shape, pooling, num_classes, classifier_activation, name:
+        include_top, weights, input_shape, input_tensor, pooling, num_classes, classifier_activation, name:
             the keras.applications keywords; the default input is 224x224x3 (32x32x3 with
             the small stem).
         stem: "imagenet" (7x7/2 conv, two pools) or "small" (3x3 convs, one pool).
@@ -117,7 +118,8 @@ def inception_v2(
         for block, row in INCEPTION_V2_WIDTHS.items()
     )
     inputs, _, x = build_trunk(
-        sequence, input_shape=input_shape, default_input_shape=DEFAULT_INPUT_SHAPES[stem],
+        sequence, input_shape=input_shape, input_tensor=input_tensor,
+        default_input_shape=DEFAULT_INPUT_SHAPES[stem],
         include_top=include_top, conv_options={"batch_norm": True},
         scale=common.width_scaler(width_multiplier), net="BN-Inception",
     )

@@ -12,6 +12,7 @@ count the net matches exactly.
 
 import keras
 
+from keras_inception.layers import BN_EPSILON
 from keras_inception.models import common
 from keras_inception.models.multi_output import AuxHead, AuxiliaryHeadsModel, aux_classifier, aux_input_rule
 from keras_inception.models.tables import (
@@ -26,7 +27,7 @@ from keras_inception.models.tables import (
     scale_widths,
 )
 from keras_inception.registry import register_model
-from keras_inception.validation import check_choice, check_number
+from keras_inception.validation import check_bool, check_choice, check_number
 
 # Convs with batch norm and no scale: TF-slim's convention for the whole Inception v3/v4 line.
 INCEPTION_CONV = {"batch_norm": True, "bn_scale": False}
@@ -151,6 +152,7 @@ def inception_v3(
     include_top=True,
     weights=None,
     input_shape=None,
+    input_tensor=None,
     pooling=None,
     num_classes=1000,
     classifier_activation="softmax",
@@ -161,6 +163,9 @@ def inception_v3(
     block_widths=None,
     stage_multipliers=None,
     dropout_rate=0.2,
+    bn_scale=False,
+    bn_epsilon=BN_EPSILON,
+    count_include_pad=False,
 ):
     """Builds Inception v3.
 
@@ -168,7 +173,7 @@ def inception_v3(
         Szegedy et al., "Rethinking the Inception Architecture for Computer Vision", 2016.
 
     Args:
-        include_top, weights, input_shape, pooling, num_classes, classifier_activation, name:
+        include_top, weights, input_shape, input_tensor, pooling, num_classes, classifier_activation, name:
             the keras.applications keywords; the default input is 299x299x3 (32x32x3 with
             the small stem).
         stem: "imagenet" (valid convs and two pools, 299 -> 35) or "small" (stride 1).
@@ -182,6 +187,11 @@ def inception_v3(
             17x17 and 8x8 grids), on top of `width_multiplier`; the stem and the auxiliary
             head follow `width_multiplier` alone.
         dropout_rate: dropout before the classifier (TF-slim's keep probability 0.8).
+        bn_scale: batch norm learns a scale (gamma), as torchvision's and timm's do.
+        bn_epsilon: batch norm's epsilon.
+        count_include_pad: the modules' 3x3 average pools divide by 9 at the borders too,
+            padding included, as PyTorch's `avg_pool2d(x, 3, 1, 1)` does, instead of by the
+            pixels inside the map ("same", TF-slim's and keras.applications').
 
     Returns:
         A `keras.Model`. Without the aux head it holds exactly the parameters of
@@ -194,6 +204,10 @@ def inception_v3(
     )
     check_choice("stem", stem, tuple(STEMS))
     check_number("dropout_rate", dropout_rate, "in [0, 1)")
+    check_bool("bn_scale", bn_scale)
+    check_number("bn_epsilon", bn_epsilon, "in (0, 1)")
+    check_bool("count_include_pad", count_include_pad)
+    conv_options = {**INCEPTION_CONV, "bn_scale": bn_scale, "bn_epsilon": bn_epsilon}
     aux_heads = common.check_aux_heads(aux_heads, include_top)
     scale = common.width_scaler(width_multiplier)
     # The table is scaled here, per stage; `build_trunk` then builds the widths as they are.
@@ -203,8 +217,10 @@ def inception_v3(
     def build(with_aux_heads):
         minimum_at, reason = aux_input_rule([AUX_HEAD]) if with_aux_heads else (None, None)
         inputs, taps, x = build_trunk(
-            sequence, input_shape=input_shape, default_input_shape=DEFAULT_INPUT_SHAPES[stem],
-            include_top=include_top, conv_options=INCEPTION_CONV, scale=common.width_scaler(1.0),
+            sequence, input_shape=input_shape, input_tensor=input_tensor,
+        default_input_shape=DEFAULT_INPUT_SHAPES[stem],
+            include_top=include_top, conv_options={**conv_options, "count_include_pad": count_include_pad},
+            scale=common.width_scaler(1.0),
             net=f"Inception v3 with the {stem!r} stem",
             minimum_at=minimum_at, reason=reason,
         )
@@ -215,7 +231,7 @@ def inception_v3(
         if not with_aux_heads:
             return keras.Model(inputs, main, name=name)
         aux = aux_classifier(taps[AUX_HEAD.tap], AUX_HEAD, name="aux", num_classes=num_classes,
-                             classifier_activation=classifier_activation, conv_options=INCEPTION_CONV,
+                             classifier_activation=classifier_activation, conv_options=conv_options,
                              scale=scale)
         return AuxiliaryHeadsModel(inputs, {"main": main, "aux": aux}, name=name)
 

@@ -183,6 +183,7 @@ def _inception_v4_family(
     include_top=True,
     weights=None,
     input_shape=None,
+    input_tensor=None,
     pooling=None,
     num_classes=1000,
     classifier_activation="softmax",
@@ -198,7 +199,7 @@ def _inception_v4_family(
         Residual Connections on Learning", AAAI 2017.
 
     Args:
-        include_top, weights, input_shape, pooling, num_classes, classifier_activation:
+        include_top, weights, input_shape, input_tensor, pooling, num_classes, classifier_activation:
             the keras.applications keywords; the default input is 299x299x3 (32x32x3 with
             the small stem).
         name: model name; defaults to the registered name.
@@ -217,7 +218,7 @@ def _inception_v4_family(
     check_choice("stem", stem, STEM_NAMES)
     check_number("dropout_rate", dropout_rate, "in [0, 1)")
     inputs, _, x = build_trunk(
-        NETS[net][stem] + NETS[net]["body"], input_shape=input_shape,
+        NETS[net][stem] + NETS[net]["body"], input_shape=input_shape, input_tensor=input_tensor,
         default_input_shape=(299, 299, 3) if stem == "imagenet" else (32, 32, 3),
         include_top=include_top, conv_options=INCEPTION_CONV,
         scale=common.width_scaler(width_multiplier), net=f"{net} with the {stem!r} stem",

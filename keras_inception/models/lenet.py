@@ -30,6 +30,7 @@ def lenet5(
     include_top=True,
     weights=None,
     input_shape=None,
+    input_tensor=None,
     pooling=None,
     num_classes=10,
     classifier_activation="softmax",
@@ -63,7 +64,8 @@ def lenet5(
     )
     scale = common.width_scaler(width_multiplier)
     inputs, _, x = build_trunk(
-        LENET5, input_shape=input_shape, default_input_shape=(32, 32, 1), include_top=include_top,
+        LENET5, input_shape=input_shape, input_tensor=input_tensor, default_input_shape=(32, 32, 1),
+        include_top=include_top,
         conv_options={"activation": "tanh"}, scale=scale, net="LeNet-5 (C5 needs a 5x5 map)",
     )
     x = common.flatten_top(

@@ -90,6 +90,7 @@ def nin(
     include_top=True,
     weights=None,
     input_shape=None,
+    input_tensor=None,
     pooling=None,
     num_classes=None,
     classifier_activation="softmax",
@@ -125,12 +126,12 @@ def nin(
     )
     min_size = _min_size(spec.blocks)
     input_shape = common.resolve_input_shape(
-        input_shape, default=spec.input_shape, min_size=min_size, include_top=include_top,
+        common.shape_of(input_shape, input_tensor), default=spec.input_shape, min_size=min_size,
+        include_top=include_top,
         reason=f"NIN {config!r} downsamples by {min_size}",
     )
 
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = inputs
+    inputs, x = common.model_input(input_shape, input_tensor)
     for index, block in enumerate(spec.blocks, start=1):
         x = mlpconv(x, block, name=f"mlpconv{index}")
     if include_top:

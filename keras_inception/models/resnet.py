@@ -12,11 +12,11 @@ from typing import NamedTuple
 import keras
 from keras import layers
 
-from keras_inception.layers import conv_block
+from keras_inception.layers import BN_EPSILON, conv_block
 from keras_inception.models import common
 from keras_inception.models.tables import Conv, Pool, build_sequence
 from keras_inception.registry import register_model
-from keras_inception.validation import check_bool, check_choice
+from keras_inception.validation import check_bool, check_choice, check_number
 
 
 class ResNetSpec(NamedTuple):
@@ -79,6 +79,7 @@ def resnet(
     include_top=True,
     weights=None,
     input_shape=None,
+    input_tensor=None,
     pooling=None,
     num_classes=1000,
     classifier_activation="softmax",
@@ -86,6 +87,8 @@ def resnet(
     stem="imagenet",
     stride_on_3x3=False,
     width_multiplier=1.0,
+    bn_epsilon=BN_EPSILON,
+    symmetric_padding=False,
 ):
     """Builds a ResNet: batch norm after every conv, bias-free convs, He initialisation.
 
@@ -94,7 +97,7 @@ def resnet(
 
     Args:
         depth: 18, 34 (basic blocks), 50, 101 or 152 (bottleneck blocks).
-        include_top, weights, input_shape, pooling, num_classes, classifier_activation:
+        include_top, weights, input_shape, input_tensor, pooling, num_classes, classifier_activation:
             the keras.applications keywords; the default input is 224x224x3 (32x32x3 with
             the small stem).
         name: model name; defaults to `resnet{depth}`.
@@ -102,6 +105,10 @@ def resnet(
         stride_on_3x3: stride the bottleneck's 3x3 conv rather than its first 1x1
             (torchvision's "v1.5"); the parameter count is the same.
         width_multiplier: scales every width.
+        bn_epsilon: batch norm's epsilon; PyTorch checkpoints need 1e-5, keras.applications'
+            1.001e-5.
+        symmetric_padding: the strided 7x7 conv, 3x3 convs and max pool pad equally on every
+            side, as PyTorch and keras.applications do (see `layers.conv_block`).
 
     Returns:
         A single-output `keras.Model`; its trainable parameters equal torchvision's.
@@ -114,19 +121,22 @@ def resnet(
     )
     check_choice("stem", stem, tuple(STEMS))
     check_bool("stride_on_3x3", stride_on_3x3)
+    check_bool("symmetric_padding", symmetric_padding)
+    check_number("bn_epsilon", bn_epsilon, "in (0, 1)")
     # The stem's strides, then conv3_x, conv4_x and conv5_x each halve the map.
     min_size = math.prod(element.strides for _, element in STEMS[stem]) * 2 ** 3
     input_shape = common.resolve_input_shape(
-        input_shape, default=DEFAULT_INPUT_SHAPES[stem], min_size=min_size,
+        common.shape_of(input_shape, input_tensor), default=DEFAULT_INPUT_SHAPES[stem], min_size=min_size,
         include_top=include_top, reason=f"ResNet with the {stem!r} stem downsamples by {min_size}",
     )
     spec = RESNET_DEPTHS[depth]
     scale = common.width_scaler(width_multiplier)
-    conv_options = {"batch_norm": True, "kernel_initializer": "he_normal"}
+    conv_options = {"batch_norm": True, "kernel_initializer": "he_normal", "bn_epsilon": bn_epsilon,
+                    "symmetric_padding": symmetric_padding}
     conv = functools.partial(conv_block, **conv_options)
 
-    inputs = keras.Input(shape=input_shape, name="image")
-    _, x = build_sequence(inputs, STEMS[stem], conv_options=conv_options, scale=scale)
+    inputs, x = common.model_input(input_shape, input_tensor)
+    _, x = build_sequence(x, STEMS[stem], conv_options=conv_options, scale=scale)
     for stage, (width, count) in enumerate(zip(STAGE_WIDTHS, spec.layers), start=2):
         for index in range(1, count + 1):
             # The first block of conv3_x, conv4_x and conv5_x halves the map.

@@ -82,27 +82,29 @@ def _kernel_name(kernel):
 
 
 def build_trunk(sequence, *, input_shape, default_input_shape, include_top, conv_options, scale,
-                net, minimum_at=None, reason=None):
-    """Checks `input_shape` against what `sequence` needs (see `smallest_input`), then builds
-    the sequence on a new input. Returns (inputs, {name: output}, last output).
+                net, input_tensor=None, minimum_at=None, reason=None):
+    """Checks `input_shape` (or `input_tensor`'s) against what `sequence` needs (see
+    `smallest_input`), then builds the sequence on a new input, or on `input_tensor`. Returns
+    (the model's inputs, {name: output}, last output).
 
     `net` names the net in the too-small error; `reason` replaces the error's explanation.
     """
     min_size = smallest_input(sequence, minimum_at)
     input_shape = common.resolve_input_shape(
-        input_shape, default=default_input_shape, min_size=min_size, include_top=include_top,
-        reason=reason or f"{net} needs {min_size}x{min_size}",
+        common.shape_of(input_shape, input_tensor), default=default_input_shape, min_size=min_size,
+        include_top=include_top, reason=reason or f"{net} needs {min_size}x{min_size}",
     )
-    inputs = keras.Input(shape=input_shape, name="image")
-    outputs, x = build_sequence(inputs, sequence, conv_options=conv_options, scale=scale)
+    inputs, x = common.model_input(input_shape, input_tensor)
+    outputs, x = build_sequence(x, sequence, conv_options=conv_options, scale=scale)
     return inputs, outputs, x
 
 
 def build_sequence(x, sequence, *, conv_options, scale):
     """Applies `sequence` ((name, element) pairs) to `x`; returns ({name: output}, last output).
 
-    `conv_options` go to every `conv_block` (batch_norm, bn_scale, kernel_initializer);
-    `scale` maps a table width to the width to build (the width multiplier).
+    `conv_options` go to every `conv_block` (batch_norm, bn_scale, bn_epsilon,
+    kernel_initializer, symmetric_padding), and those of `POOL_OPTIONS` to every pool (see
+    `pool_layers`); `scale` maps a table width to the width to build (the width multiplier).
     """
     outputs = {}
     for name, element in sequence:
@@ -123,7 +125,7 @@ def build_element(x, element, *, name, conv_options, scale):
     if isinstance(element, Conv):
         return _conv(x, element, name=name, conv_options=conv_options, scale=scale)
     if isinstance(element, Pool):
-        return _pool(x, element, name=name)
+        return _pool(x, element, name=name, options=conv_options)
     if isinstance(element, LRN):
         return LocalResponseNormalization(**element.params, name=name)(x)
     if isinstance(element, Mixed):
@@ -140,15 +142,45 @@ def _conv(x, conv, *, name, conv_options, scale):
     if not isinstance(padding, str):
         x = layers.ZeroPadding2D(padding, name=f"{name}_pad")(x)
         padding = "valid"
+    conv_options = {key: value for key, value in conv_options.items() if key not in POOL_OPTIONS}
     return conv_block(
         x, scale(conv.filters), conv.kernel, strides=conv.strides, padding=padding,
         groups=conv.groups, name=name, **conv_options,
     )
 
 
-def _pool(x, pool, *, name):
+# Build options that change how a "same" pool is computed, for checkpoints from PyTorch. Every
+# max pool in these nets follows a ReLU, so zero padding there equals PyTorch's -inf padding.
+POOL_OPTIONS = ("ceil_mode", "count_include_pad")
+
+
+def _pool(x, pool, *, name, options=None):
+    options = options or {}
     pool_layer = layers.MaxPooling2D if pool.kind == "max" else layers.AveragePooling2D
-    return pool_layer(pool.size, strides=pool.strides, padding=pool.padding, name=name)(x)
+    padding, pads = pool.padding, None
+    if padding == "same" and pool.strides > 1 and pool.kind == "max" and options.get("ceil_mode"):
+        # PyTorch's ceil_mode pool without padding: windows start at 0, stride apart, while
+        # they start inside the map; the last may run past its bottom and right edges.
+        pads = [(0, _ceil_mode_overhang(size, pool.size, pool.strides)) for size in x.shape[1:3]]
+    elif padding == "same" and (
+            (pool.kind == "avg" and options.get("count_include_pad"))
+            or (pool.strides > 1 and options.get("symmetric_padding"))):
+        # PyTorch's padding=k // 2 on every side; an average pool then divides by the whole
+        # window, padding included, as count_include_pad=True does.
+        pads = [(pool.size // 2,) * 2] * 2
+    if pads is not None:
+        padding = "valid"
+        if any(any(pair) for pair in pads):
+            x = layers.ZeroPadding2D(tuple(pads), name=f"{name}_pad")(x)
+    return pool_layer(pool.size, strides=pool.strides, padding=padding, name=name)(x)
+
+
+def _ceil_mode_overhang(size, window, strides):
+    """Rows past the map's end that a ceil_mode pool's last window covers."""
+    if size is None:
+        raise ValueError("ceil_mode pools need the input's height and width. Received: input_shape with None")
+    windows = -(-max(size - window, 0) // strides) + 1
+    return max((windows - 1) * strides + window - size, 0)
 
 
 def _branches(x, branches, *, name, conv_options, scale):
@@ -166,7 +198,8 @@ def _branches(x, branches, *, name, conv_options, scale):
                 y = _conv(y, op, name=f"{name}_{_conv_key(index, position, op)}",
                           conv_options=conv_options, scale=scale)
             else:
-                y = _pool(y, op, name=f"{name}_{op.name or f'b{index}_{position}_{op.kind}pool'}")
+                y = _pool(y, op, name=f"{name}_{op.name or f'b{index}_{position}_{op.kind}pool'}",
+                          options=conv_options)
         else:
             results.append(y)
     return results

@@ -9,10 +9,11 @@ import functools
 
 import keras
 
+from keras_inception.layers import BN_EPSILON
 from keras_inception.models import common
 from keras_inception.models.tables import LRN, Conv, Pool, build_trunk
 from keras_inception.registry import register_model
-from keras_inception.validation import check_bool, check_choice
+from keras_inception.validation import check_bool, check_choice, check_number
 
 # The paper's Table 1, one list per column: a number is a 3x3 conv of that width, (width, 1)
 # a 1x1 conv, "M" a 2x2/2 max-pool, "LRN" local response normalization.
@@ -55,6 +56,7 @@ def vgg(
     include_top=True,
     weights=None,
     input_shape=None,
+    input_tensor=None,
     pooling=None,
     num_classes=1000,
     classifier_activation="softmax",
@@ -64,6 +66,7 @@ def vgg(
     width_multiplier=1.0,
     fc_units=(4096, 4096),
     dropout_rate=0.5,
+    bn_epsilon=BN_EPSILON,
 ):
     """Builds a VGG net from a column of the paper's Table 1.
 
@@ -72,7 +75,7 @@ def vgg(
         Recognition", ICLR 2015.
 
     Args:
-        include_top, weights, input_shape, pooling, num_classes, classifier_activation:
+        include_top, weights, input_shape, input_tensor, pooling, num_classes, classifier_activation:
             the keras.applications keywords; the default input is 224x224x3. Five 2x2 pools
             take 32x32 images to 1x1, so CIFAR-sized inputs need no other stem.
         name: model name; defaults to the registered name (vgg16 for D, ...).
@@ -81,6 +84,7 @@ def vgg(
         width_multiplier: scales every conv and hidden dense width.
         fc_units: widths of the two hidden dense layers, "fc1" and "fc2" (4096 each).
         dropout_rate: dropout after each hidden dense layer (0.5).
+        bn_epsilon: batch norm's epsilon, with `batch_norm` (PyTorch checkpoints need 1e-5).
 
     Returns:
         A single-output `keras.Model`. D and E with the defaults hold exactly the parameters
@@ -93,14 +97,17 @@ def vgg(
     )
     check_choice("config", config, tuple(VGG_CONFIGS))
     check_bool("batch_norm", batch_norm)
+    check_number("bn_epsilon", bn_epsilon, "in (0, 1)")
     common.check_dense_top(fc_units, dropout_rate)
     if name is None:
         name = {c: n for n, c in REGISTERED.items()}[config] + ("_bn" if batch_norm else "")
     scale = common.width_scaler(width_multiplier)
     # Five 2x2 pools take 32x32 images to 1x1, so CIFAR-sized inputs need no other stem.
     inputs, _, x = build_trunk(
-        _sequence(config), input_shape=input_shape, default_input_shape=(224, 224, 3),
-        include_top=include_top, conv_options={"batch_norm": batch_norm}, scale=scale,
+        _sequence(config), input_shape=input_shape, input_tensor=input_tensor,
+        default_input_shape=(224, 224, 3),
+        include_top=include_top, conv_options={"batch_norm": batch_norm, "bn_epsilon": bn_epsilon},
+        scale=scale,
         net="VGG (five 2x2 pools)",
     )
     x = common.flatten_top(

@@ -40,8 +40,10 @@ from keras_inception.training import callbacks as run_callbacks
 from keras_inception.training.distribution import gather_from_processes, start_distribution
 from keras_inception.training.precision import precision_policy
 from keras_inception.training.recipes import get_recipe, make_optimizer, schedule_callbacks
+from keras_inception.loading import check_model_file
+from keras_inception.training import fine_tune
 from keras_inception.training.speedups import fast_training
-from keras_inception.validation import check_bool, check_choice, check_integer
+from keras_inception.validation import check_bool, check_choice, check_integer, check_number
 
 # Settings that may change between runs of one job: how long and how it runs, not what.
 RERUNNABLE_SETTINGS = ("epochs", "steps_per_epoch", "verbose", "overwrite", "jit_compile", "distribution",
@@ -57,6 +59,8 @@ SMALL_FORM_SIZE = 32
 # too: the full widths overfit so few images and take minutes an epoch on a CPU.
 FEW_IMAGES = 10_000
 SMALL_FORM_WIDTH = 0.25
+# Fine-tuning's first phase, the classifier alone learning on the frozen backbone.
+DEFAULT_FROZEN_EPOCHS = 2
 
 
 @dataclasses.dataclass
@@ -75,6 +79,10 @@ class TrainConfig:
         for smoke runs.
     jit_compile: XLA; "auto" is Keras's choice (on with a GPU, off on CPU).
     distribution, coordinator_address, num_processes, process_id: see `training.distribution`.
+    weights: a `.keras` file (a converted checkpoint or any of ours) to fine-tune instead of
+        building `model`: `frozen_epochs` (default 2) with the backbone frozen, then `epochs`
+        of the whole net at `fine_tune_learning_rate` times the recipe's rate (see
+        `training.fine_tune`).
     """
 
     model: str = "googlenet_bn"
@@ -106,9 +114,13 @@ class TrainConfig:
     run_name: str = None
     overwrite: bool = False
     verbose: object = "auto"
+    weights: str = None
+    frozen_epochs: int = None
+    fine_tune_learning_rate: float = 0.1
 
     def __post_init__(self):
         registry.get_builder(self.model)
+        self._check_fine_tuning()
         check_integer("epochs", self.epochs, 1)
         if self.steps_per_epoch is not None:
             check_integer("steps_per_epoch", self.steps_per_epoch, 1)
@@ -127,13 +139,31 @@ class TrainConfig:
                 )
         get_recipe(self.recipe, **self.recipe_overrides)  # checks the overrides early
 
+    def _check_fine_tuning(self):
+        if self.weights is None:
+            if self.frozen_epochs is not None:
+                raise ValueError(f"`frozen_epochs` applies to fine-tuning, with `weights`. "
+                                 f"Received: frozen_epochs={self.frozen_epochs!r}")
+            return
+        check_model_file(os.path.expanduser(self.weights), "weights")
+        for name, unset in (("model_kwargs", {}), ("width_multiplier", None), ("image_size", None),
+                            ("channels", None)):
+            if getattr(self, name) != unset:
+                raise ValueError(f"`{name}` comes from the weights file when fine-tuning. "
+                                 f"Received: {name}={getattr(self, name)!r}")
+        if self.frozen_epochs is None:
+            self.frozen_epochs = DEFAULT_FROZEN_EPOCHS
+        check_integer("frozen_epochs", self.frozen_epochs, 0)
+        check_number("fine_tune_learning_rate", self.fine_tune_learning_rate, "> 0")
+
     @property
     def from_logits(self):
         """The net gives logits (`classifier_activation=None`), not probabilities."""
         return self.model_kwargs.get("classifier_activation", "softmax") is None
 
     def run_dir(self):
-        name = self.run_name or f"{self.model}_{dataset_name(self.dataset)}"
+        net = os.path.splitext(os.path.basename(self.weights))[0] if self.weights else self.model
+        name = self.run_name or f"{net}_{dataset_name(self.dataset)}"
         if self.process_id > 0:  # one writer per file: other processes keep their own runs
             name += f"_process_{self.process_id}"
         return os.path.join(self.output_dir, name)
@@ -233,6 +263,11 @@ def trim_history(csv_path, epochs):
 def build_model(config, splits):
     """The net `config` asks for, or its small form for a dataset of small images (see
     `small_form`), which is said in one line unless `config.verbose` is 0."""
+    if config.weights:
+        model, note = fine_tune.model_from_weights(config.weights, splits.num_classes)
+        if config.verbose:
+            print(note)
+        return model
     kwargs = dict(config.model_kwargs)
     kwargs["num_classes"] = splits.num_classes
     if config.width_multiplier is not None:
@@ -274,7 +309,7 @@ def small_form(config, splits, kwargs):
     return small, note
 
 
-def _make_callbacks(model, run_dir, monitor, best, recipe, num_processes):
+def _make_callbacks(model, run_dir, monitor, best, recipe, num_processes, backup=fine_tune.BACKUP):
     csv_path = os.path.join(run_dir, "history.csv")
     return [
         run_callbacks.StopOnNaN(),
@@ -285,7 +320,7 @@ def _make_callbacks(model, run_dir, monitor, best, recipe, num_processes):
         *schedule_callbacks(recipe, monitor),
         # Last, so that an epoch is marked done only once everything above has been written.
         # Kept after a finished run (delete_checkpoint=False): a re-run must not start over.
-        run_callbacks.AtomicBackupAndRestore(os.path.join(run_dir, "backup"), keep_previous=num_processes > 1),
+        run_callbacks.AtomicBackupAndRestore(os.path.join(run_dir, backup), keep_previous=num_processes > 1),
     ]
 
 
@@ -309,9 +344,16 @@ def make_pipelines(config, splits, model, recipe):
     )
 
 
-def compile_model(model, config, recipe, steps_per_epoch):
+def compile_model(model, config, recipe, steps_per_epoch, phase=None):
+    """Compiles for `phase` (the run's only one by default): its backbone frozen or not, the
+    recipe's learning rate scaled, the schedule over the phase's epochs."""
+    phase = phase or fine_tune.phases(epochs=config.epochs, frozen_epochs=None, learning_rate_scale=1.0)[0]
+    if config.weights:
+        fine_tune.freeze_backbone(model, phase.frozen)
+    if phase.learning_rate_scale != 1.0:
+        recipe = dataclasses.replace(recipe, learning_rate=recipe.learning_rate * phase.learning_rate_scale)
     compile_for_training(
-        model, recipe, steps_per_epoch=steps_per_epoch, epochs=config.epochs,
+        model, recipe, steps_per_epoch=steps_per_epoch, epochs=phase.last_epoch - phase.first_epoch,
         from_logits=config.from_logits,
         jit_compile=config.jit_compile,
     )
@@ -351,21 +393,33 @@ def train(config):
     keras.utils.set_random_seed(config.seed)
     splits, recipe, steps_per_epoch = load_data_and_recipe(config)
 
+    phases = fine_tune.phases(epochs=config.epochs, frozen_epochs=config.frozen_epochs if config.weights else None,
+                              learning_rate_scale=config.fine_tune_learning_rate)
     with precision_policy(config.precision), scope:
         model = build_model(config, splits)
         train_data, validation_data, test_data = make_pipelines(config, splits, model, recipe)
-        compile_model(model, config, recipe, steps_per_epoch)
+        compile_model(model, config, recipe, steps_per_epoch, phases[0])
         monitor = "val_" + run_callbacks.main_metric(model, "accuracy")
         # Only now, with the settings proven good, is anything written.
         run_dir = prepare_run_dir(config)
-        done = agree_on_backup(os.path.join(run_dir, "backup"), config.num_processes)
-        history = trim_history(os.path.join(run_dir, "history.csv"), done)
-        best = max((row[monitor] for row in history if monitor in row), default=-math.inf)
         start = time.perf_counter()
-        with fast_training(model, train_data):
-            model.fit(train_data, validation_data=validation_data, epochs=config.epochs,
-                      callbacks=_make_callbacks(model, run_dir, monitor, best, recipe, config.num_processes),
-                      verbose=config.verbose, shuffle=False)  # the pipeline shuffles
+        first_done = None
+        for index, phase in enumerate(phases):
+            later = phases[index + 1:]
+            if later and backup_epoch(os.path.join(run_dir, later[-1].backup)) > 0:
+                continue  # a later phase has begun: its backup restores the weights
+            if index:
+                compile_model(model, config, recipe, steps_per_epoch, phase)
+            done = max(agree_on_backup(os.path.join(run_dir, phase.backup), config.num_processes), phase.first_epoch)
+            first_done = done if first_done is None else first_done
+            history = trim_history(os.path.join(run_dir, "history.csv"), done)
+            best = max((row[monitor] for row in history if monitor in row), default=-math.inf)
+            with fast_training(model, train_data):
+                model.fit(train_data, validation_data=validation_data, initial_epoch=phase.first_epoch,
+                          epochs=phase.last_epoch,
+                          callbacks=_make_callbacks(model, run_dir, monitor, best, recipe, config.num_processes,
+                                                    phase.backup),
+                          verbose=config.verbose, shuffle=False)  # the pipeline shuffles
         seconds = time.perf_counter() - start
         best_path = os.path.join(run_dir, "model.keras")
         if os.path.exists(best_path):
@@ -381,7 +435,7 @@ def train(config):
         test_size=_evaluated_images(splits.sizes["test"], recipe.batch_size, config.num_processes),
         best_validation_accuracy=max((row[monitor] for row in history), default=math.nan),
         epochs_completed=len(history),
-        epochs_this_run=max(0, config.epochs - done),
+        epochs_this_run=max(0, phases[-1].last_epoch - first_done),
         seconds=seconds,
     )
     _write_results(result, model, config, recipe)

@@ -1,0 +1,57 @@
+"""Top classes, with names, for image files, from any artifact.
+
+    for path, top in predict_files("saved_models/googlenet_bn_digits/model_int8.tflite", ["seven.png"]):
+        print(path, top)  # [(class id, class name, score), ...], best first
+
+Each image goes through the artifact's own view (`artifacts.Artifact.view`): the central crop
+resized to its input, as it was evaluated. The names are ImageNet's for a 1000-class model that no
+run of ours trained (a converted checkpoint), else those of the run's dataset.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from keras_inception import data
+from keras_inception.evaluation.artifacts import open_artifact
+from keras_inception.pretrained.classes import decode_predictions, imagenet_classes
+from keras_inception.runs import run_settings
+from keras_inception.validation import check_integer
+
+
+def read_image(path):
+    """An image file (PNG, JPEG, GIF, BMP) as uint8 RGB (H, W, 3); a one-line error otherwise."""
+    if not os.path.isfile(path):
+        raise ValueError(f"The image file does not exist. Received: image={path!r}")
+    try:
+        return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False).numpy()
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
+        raise ValueError(f"{path} is not an image TensorFlow decodes (PNG, JPEG, GIF or BMP). "
+                         f"Received: image={path!r}") from None
+
+
+def class_names_for(model_path, classes, *, dataset=None, data_dir=None):
+    """The names of an artifact's `classes` outputs (see the module docstring)."""
+    run = run_settings(model_path)
+    if run or dataset:
+        names = data.splits_of_run(run, dataset=dataset, data_dir=data_dir).class_names
+    elif classes == len(imagenet_classes()):
+        return None  # decode_predictions' own ImageNet names and WordNet IDs
+    else:
+        names = tuple(str(index) for index in range(classes))
+    if len(names) != classes:
+        raise ValueError(f"{model_path} scores {classes} classes; its dataset names {len(names)}. "
+                         f"Received: model={model_path!r}")
+    return names
+
+
+def predict_files(model_path, image_paths, *, top=5, dataset=None, data_dir=None, threads=None):
+    """[(image path, [(class id, class name, score), ...]), ...]: each image's `top` classes."""
+    check_integer("top", top, 1)
+    images = [read_image(path) for path in image_paths]  # every file checked before the model loads
+    artifact = open_artifact(model_path, threads=threads)
+    scores = np.concatenate([np.asarray(artifact.scores(artifact.view(tf.constant(image))[None].numpy()))
+                             for image in images])
+    names = class_names_for(model_path, scores.shape[-1], dataset=dataset, data_dir=data_dir)
+    return list(zip(image_paths, decode_predictions(scores, top=min(top, scores.shape[-1]), class_names=names)))

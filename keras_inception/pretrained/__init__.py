@@ -1,0 +1,138 @@
+"""ImageNet checkpoints that people already have, converted into our nets, and class names.
+
+    model = keras_inception.pretrained.load("resnet50", "~/.cache/torch/hub/checkpoints/resnet50-11ad3fa6.pth")
+    keras_inception.decode_predictions(model.predict(images))
+
+A converted model is our registered net with the source's weights. It takes float32 RGB
+images in [0, 1] like every net here: the source's normalization is its first layer
+(`preprocessing`), so our pipelines, export and TFLite work unchanged. Nothing is downloaded.
+"""
+
+import os
+import warnings
+
+import keras
+
+from keras_inception import registry
+from keras_inception.files import write_atomically
+from keras_inception.pretrained import timm, torchvision
+from keras_inception.pretrained.assign import assign_weights, layers_with_weights
+from keras_inception.pretrained.checkpoints import SOURCES, architecture_of, describe, read_checkpoint
+from keras_inception.pretrained.classes import decode_predictions, imagenet_classes
+
+__all__ = ["SOURCES", "convert", "decode_predictions", "imagenet_classes", "load", "supported"]
+
+# The source tensors of auxiliary heads, left out when a caller drops the heads.
+AUX_KEYS = ("AuxLogits.*", "aux1.*", "aux2.*")
+# Our registered names for a source's net where they differ from the source's.
+ALIASES = {"googlenet_torchvision": "googlenet"}
+
+
+def supported(source="torchvision"):
+    """The source's net names that convert."""
+    names = tuple(torchvision.CONVERSIONS)
+    return names if source == "torchvision" else tuple(name for name in names if name != "googlenet")
+
+
+def _conversion(name, checkpoint):
+    architecture = ALIASES.get(name, name)
+    if checkpoint.source == "timm":
+        architecture = architecture.split(".")[0]  # a hub ID such as "resnet50.a1_in1k"
+        config_architecture = checkpoint.config.get("architecture")
+        if config_architecture and config_architecture != architecture:
+            raise ValueError(f"{checkpoint.path}'s config.json is for {config_architecture!r}, not {name!r}. "
+                             f"Received: model={name!r}")
+        conversion = timm.conversion(architecture, checkpoint.config, checkpoint.state)
+    else:
+        conversion = torchvision.CONVERSIONS.get(architecture)
+    if conversion is None:
+        raise ValueError(f"No {checkpoint.source} conversion for {name!r}; converted: "
+                         f"{', '.join(supported(checkpoint.source))}. Received: model={name!r}")
+    held, _ = architecture_of(checkpoint.state)
+    if held is not None and held != architecture:
+        raise ValueError(f"{checkpoint.path} holds {describe(checkpoint.state)}, not a {architecture}. "
+                         f"Received: model={name!r}")
+    return architecture, conversion
+
+
+# Builder arguments a caller may set on a converted net; the others make it the source's net.
+CALLER_ARGUMENTS = ("classifier_activation", "aux_heads", "name", "include_top", "num_classes", "pooling")
+
+
+def build_converted(conversion, input_shape=None, **arguments):
+    """Our net for `conversion`, with the source's normalization as its first layer."""
+    size = conversion.source_size
+    inputs = keras.Input(input_shape or (size, size, 3), name="image")
+    mean, std = conversion.preprocessing
+    x = keras.layers.Normalization(mean=list(mean), variance=[value**2 for value in std], name="preprocessing")(inputs)
+    return registry.get_model(conversion.model, input_tensor=x, **{**conversion.build, **arguments})
+
+
+def load(name, checkpoint, source=None, *, input_shape=None, **arguments):
+    """Our net `name` (the source's name, e.g. "resnet50", "vgg16_bn", a timm hub ID) with the
+    weights of the checkpoint file at `checkpoint`; `source` ("torchvision", "timm") is
+    recognised from the file when not given. The model's `class_names` are ImageNet's.
+
+    input_shape: builds the fully convolutional nets at another size (default: the source's).
+    arguments: `classifier_activation` (None: logits), `aux_heads` (False drops a trained
+        auxiliary head), `name`, and keras.applications' `include_top`, `num_classes` and
+        `pooling`: `include_top=False` keeps the converted backbone alone (with `pooling`), and
+        other `num_classes` give it a new, freshly initialized classifier, which a warning says.
+    """
+    unknown = sorted(set(arguments) - set(CALLER_ARGUMENTS))
+    if unknown:
+        raise TypeError(f"load() takes no argument {unknown[0]!r}; it takes {', '.join(CALLER_ARGUMENTS)}. "
+                        f"Received: {unknown[0]}={arguments[unknown[0]]!r}")
+    read = read_checkpoint(checkpoint, source)
+    _, conversion = _conversion(name, read)
+    include_top = arguments.get("include_top", True)
+    num_classes = arguments.pop("num_classes", 1000)
+    ignore = conversion.ignore
+    if include_top is False:  # the backbone alone: the source's classifiers go unused
+        ignore += conversion.head + AUX_KEYS
+    elif arguments.get("aux_heads") is False:
+        ignore += AUX_KEYS
+    model = build_converted(conversion, input_shape, **arguments)  # the builder checks include_top and pooling
+    layer_names = [layer.name for layer in layers_with_weights(model)]
+    assign_weights(model, read.state, conversion.layer_map(layer_names), checkpoint=read.path,
+                   ignore=ignore, flattened_from=conversion.flattened_from)
+    if include_top is False:
+        return model
+    if num_classes == len(imagenet_classes()):
+        model.class_names = tuple(class_name for _, class_name in imagenet_classes())
+        return model
+    return _with_new_head(model, conversion, input_shape, name, {**arguments, "num_classes": num_classes})
+
+
+def _with_new_head(converted, conversion, input_shape, name, arguments):
+    """The net built with `arguments` (another `num_classes`), every layer it shares with the
+    converted net keeping the converted weights."""
+    model = build_converted(conversion, input_shape, **arguments)
+    fresh = []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        try:
+            source = converted.get_layer(layer.name)
+        except ValueError:
+            source = None
+        if source is not None and [w.shape for w in layer.weights] == [w.shape for w in source.weights]:
+            layer.set_weights(source.get_weights())
+        else:
+            fresh.append(layer.name)
+    warnings.warn(f"{name}: the converted ImageNet backbone with a new {arguments['num_classes']}-class head; "
+                  f"freshly initialized: {', '.join(fresh)}", stacklevel=3)
+    return model
+
+
+def convert(name, checkpoint, output=None, source=None, *, overwrite=False):
+    """`load`, then the model saved as `output` (default: `<name>.keras` in the working folder),
+    written atomically. Returns the output path."""
+    output = os.fspath(output or f"{ALIASES.get(name, name).split('.')[0]}.keras")
+    if not output.endswith(".keras"):
+        raise ValueError(f"The output must be a .keras file. Received: output={output!r}")
+    if os.path.exists(output) and not overwrite:
+        raise ValueError(f"{output} exists; pass overwrite=True (--overwrite) to replace it. Received: output={output!r}")
+    model = load(name, checkpoint, source)
+    write_atomically(output, model.save)
+    return output

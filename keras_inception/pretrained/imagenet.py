@@ -1,0 +1,92 @@
+"""`get_model(name, weights="imagenet")`: a known checkpoint of the net, found in the caches that
+torch hub, the Hugging Face hub and Keras fill, converted on load. The network is never used.
+
+Where a file is looked for (each folder as its library resolves it):
+
+- torch hub: `$TORCH_HOME/hub/checkpoints/` (default `~/.cache/torch/hub/checkpoints/`);
+- Hugging Face hub: `$HF_HUB_CACHE/models--timm--<id>/snapshots/*/` (default
+  `~/.cache/huggingface/hub/`).
+"""
+
+import glob
+import os
+
+TORCH_DOWNLOADS = "https://download.pytorch.org/models/"
+# Our net (and batch_norm for VGG) -> the source net and its checkpoints, the best first:
+# torchvision files by name, timm hub IDs.
+KNOWN = {
+    "googlenet_torchvision": ("googlenet", ["googlenet-1378be20.pth"], []),
+    "inception_v3": ("inception_v3", ["inception_v3_google-0cc3c7bd.pth"],
+                     ["inception_v3.tf_in1k", "inception_v3.tv_in1k"]),
+    "resnet18": ("resnet18", ["resnet18-f37072fd.pth"], ["resnet18.a1_in1k", "resnet18.tv_in1k"]),
+    "resnet34": ("resnet34", ["resnet34-b627a593.pth"], ["resnet34.a1_in1k", "resnet34.tv_in1k"]),
+    "resnet50": ("resnet50", ["resnet50-11ad3fa6.pth", "resnet50-0676ba61.pth"],
+                 ["resnet50.tv2_in1k", "resnet50.a1_in1k", "resnet50.tv_in1k"]),
+    "resnet101": ("resnet101", ["resnet101-cd907fc2.pth", "resnet101-63fe2227.pth"],
+                  ["resnet101.tv2_in1k", "resnet101.a1_in1k", "resnet101.tv_in1k"]),
+    "resnet152": ("resnet152", ["resnet152-f82ba261.pth", "resnet152-394f9c45.pth"],
+                  ["resnet152.tv2_in1k", "resnet152.a1_in1k", "resnet152.tv_in1k"]),
+    **{f"vgg{depth}{suffix}": (f"vgg{depth}{suffix}", [f"vgg{depth}{suffix}-{digest}.pth"],
+                               [f"vgg{depth}{suffix}.tv_in1k"])
+       for (depth, suffix), digest in {(11, ""): "8a719046", (13, ""): "19584684", (16, ""): "397923af",
+                                       (19, ""): "dcbb9e9d", (11, "_bn"): "6002323d", (13, "_bn"): "abd245e5",
+                                       (16, "_bn"): "6c64b313", (19, "_bn"): "c79401a0"}.items()},
+}
+def torch_hub_checkpoints():
+    """torch hub's checkpoint folder, as `torch.hub.get_dir()` resolves it without torch."""
+    home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch")
+    return os.path.join(os.path.expanduser(home), "hub", "checkpoints")
+
+
+def hugging_face_hub():
+    """The Hugging Face hub cache, as huggingface_hub resolves it."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.path.expanduser(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "huggingface")
+    return os.path.join(os.path.expanduser(home), "hub")
+
+
+def known_key(name, kwargs):
+    """The `KNOWN` key of our net `name` built with `kwargs`, or None."""
+    key = name + ("_bn" if name.startswith("vgg") and kwargs.get("batch_norm") else "")
+    return key if key in KNOWN else None
+
+
+def find_checkpoint(key):
+    """(source net, path) of the first known checkpoint of `key` in the caches, or None."""
+    source_net, torch_files, timm_ids = KNOWN[key]
+    for file_name in torch_files:
+        path = os.path.join(torch_hub_checkpoints(), file_name)
+        if os.path.isfile(path):
+            return source_net, path
+    for hub_id in timm_ids:
+        snapshots = os.path.join(glob.escape(hugging_face_hub()), f"models--timm--{hub_id}", "snapshots", "*")
+        for folder in sorted(glob.glob(snapshots)):
+            if os.path.isfile(os.path.join(folder, "model.safetensors")):
+                return hub_id, folder
+    return None
+
+
+def imagenet_model(name, **kwargs):
+    """`get_model(name, weights="imagenet", **kwargs)`; see the module docstring."""
+    from keras_inception import pretrained
+
+    key = known_key(name, kwargs)
+    if key is None:
+        nets = ", ".join(sorted({net.removesuffix("_bn") for net in KNOWN}))
+        raise ValueError(f"No ImageNet checkpoint is known for {name!r}; known: {nets} (VGG with batch_norm "
+                         f"too). Received: weights='imagenet'")
+    found = find_checkpoint(key)
+    if found is None:
+        _, torch_files, timm_ids = KNOWN[key]
+        timm = (f", or the Hugging Face hub's timm/{timm_ids[0]} in {hugging_face_hub()}/ (huggingface-cli "
+                f"download timm/{timm_ids[0]})") if timm_ids else ""
+        raise ValueError(
+            f"No ImageNet checkpoint of {name} is on this machine, and none is downloaded: put {torch_files[0]} "
+            f"in {torch_hub_checkpoints()}/ (fetch {TORCH_DOWNLOADS}{torch_files[0]} where there is a network)"
+            f"{timm}. Received: weights='imagenet'")
+    source_net, path = found
+    arguments = {key: value for key, value in kwargs.items() if key != "batch_norm"}
+    return pretrained.load(source_net, path, **arguments)

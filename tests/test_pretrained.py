@@ -1,0 +1,308 @@
+"""Converting torchvision's and timm's checkpoints: parity with the real source nets, safe
+reading, strict accounting, class names and the script.
+
+The source nets run in processes of their own (tests/torch_reference.py writes each checkpoint
+and its outputs); this process never imports torchvision, which crashes beside TensorFlow."""
+
+import json
+import os
+import pathlib
+import pickle
+import subprocess
+import sys
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+import keras_inception
+from keras_inception import pretrained
+from keras_inception.pretrained import torch_files
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# The largest logit difference allowed, as a share of the logits' spread.
+PARITY = 1e-4
+torch = pytest.importorskip("torch")  # torch alone loads beside TensorFlow; it writes the crafted files
+
+
+def reference(source, name, size, folder):
+    """The checkpoint and the source net's logits, from tests/torch_reference.py."""
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "torch_reference.py"), source, name, str(size),
+                           str(folder)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    aux = folder / "aux.npy"
+    checkpoint = folder / ("checkpoint.pth" if source == "torchvision" else "checkpoint")
+    return (checkpoint, np.load(folder / "images.npy"), np.load(folder / "main.npy"),
+            np.load(aux) if aux.exists() else None)
+
+
+def assert_parity(ours, theirs):
+    spread = theirs.max() - theirs.min()
+    assert ours.shape == theirs.shape
+    assert np.abs(ours - theirs).max() <= PARITY * spread, (np.abs(ours - theirs).max(), spread)
+    if ours.ndim == 2:  # logits
+        np.testing.assert_array_equal(np.argsort(-ours, axis=-1)[:, :5], np.argsort(-theirs, axis=-1)[:, :5])
+
+
+def check_converted(source, name, size, folder, **arguments):
+    checkpoint, images, main, aux = reference(source, name, size, folder)
+    if main.ndim == 4:  # the source's feature map (VGG below 224), as our net without the top gives it
+        arguments["include_top"] = False
+    converted = pretrained.load(name, str(checkpoint), input_shape=(size, size, 3), classifier_activation=None,
+                                **arguments)
+    outputs = converted.predict(images, verbose=0)
+    if aux is not None and "aux_heads" not in arguments:
+        assert sorted(converted.output_names) == ["aux", "main"]
+        assert_parity(outputs["aux"], aux)
+        outputs = outputs["main"]
+    assert_parity(outputs, main)
+    assert converted.layers[1].name == "preprocessing"
+    return converted
+
+
+# (net, input size): each family once at its source's size, the fully convolutional nets also
+# smaller, one of them odd. VGG's flattened classifier needs 224: VGG-11 is checked whole there,
+# the others' convolutional trunks (without the top) smaller.
+TORCHVISION_CASES = [
+    ("resnet18", 224), ("resnet34", 65), ("resnet50", 64), ("resnet101", 33), ("resnet152", 33),
+    ("googlenet", 224), ("googlenet", 67), ("inception_v3", 299), ("inception_v3", 99),
+    ("vgg11", 224), ("vgg11_bn", 224), ("vgg13", 35), ("vgg13_bn", 32), ("vgg16", 32), ("vgg16_bn", 35),
+    ("vgg19", 32), ("vgg19_bn", 35),
+]
+
+
+@pytest.mark.parametrize("name, size", TORCHVISION_CASES)
+def test_torchvision_checkpoints_convert_to_the_same_function(name, size, tmp_path):
+    # Inception v3's trained auxiliary head converts at 299, where its 5x5 conv covers the pooled map.
+    arguments = {"aux_heads": False} if name == "inception_v3" and size != 299 else {}
+    check_converted("torchvision", name, size, tmp_path, **arguments)
+
+
+@pytest.mark.parametrize("name, size", [("resnet50.a1_in1k", 65), ("vgg11_bn.tv_in1k", 224),
+                                        ("inception_v3.tf_in1k", 101), ("inception_v3.tv_in1k", 299)])
+def test_timm_hub_folders_convert_to_the_same_function(name, size, tmp_path):
+    check_converted("timm", name, size, tmp_path)
+    folder = tmp_path / "checkpoint"
+    assert (folder / "model.safetensors").exists() and (folder / "config.json").exists()
+    assert pretrained.checkpoints.source_of(str(folder / "model.safetensors")) == "timm"
+
+
+def test_pth_files_read_the_same_with_and_without_torch(tmp_path):
+    torch.manual_seed(0)
+    state = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.Linear(4, 2)).state_dict()
+    state["transposed"] = torch.randn(5, 6).t()  # a strided view
+    state["half"] = torch.randn(3).half()
+    for legacy in (False, True):
+        path = tmp_path / f"{legacy}.pth"
+        torch.save(state, path, _use_new_zipfile_serialization=not legacy)
+        assert zipfile.is_zipfile(path) is not legacy
+        without, with_torch = torch_files.read_pth(str(path), use_torch=False), torch_files.read_pth(str(path))
+        assert list(without) == list(state) == list(with_torch)
+        for key, tensor in state.items():
+            assert without[key].dtype == with_torch[key].dtype == tensor.numpy().dtype
+            np.testing.assert_array_equal(without[key], tensor.numpy())
+            np.testing.assert_array_equal(with_torch[key], tensor.numpy())
+
+
+class Payload:
+    """What a malicious checkpoint carries: unpickling it runs a shell command."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("use_torch", [False, True])
+@pytest.mark.parametrize("layout", ["zip", "legacy"])
+def test_a_malicious_pickle_is_refused_before_its_payload_runs(tmp_path, use_torch, layout):
+    marker = tmp_path / "payload_ran"
+    payload = pickle.dumps({"conv1.weight": Payload(marker)}, protocol=2)
+    path = tmp_path / "model.pth"
+    if layout == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("archive/data.pkl", payload)
+            archive.writestr("archive/version", "3\n")
+    else:
+        path.write_bytes(payload)
+    with pytest.raises(ValueError, match=r"system|weights_only"):
+        torch_files.read_pth(str(path), use_torch=use_torch)
+    with pytest.raises(ValueError) as error:
+        pretrained.load("resnet18", str(path))
+    assert "\n" not in str(error.value) and "Received: checkpoint=" in str(error.value)
+    assert not marker.exists()
+
+
+@pytest.fixture(scope="module")
+def resnet18_checkpoint(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("checkpoint")
+    path, *_ = reference("torchvision", "resnet18", 64, folder)
+    return path, torch_files.read_pth(str(path), use_torch=False)
+
+
+def _broken(tmp_path, state, change):
+    state = dict(state)
+    change(state)
+    path = tmp_path / "broken.pth"
+    torch.save({key: torch.from_numpy(np.array(value)) for key, value in state.items()}, path)
+    return str(path)
+
+
+def _shrink(state):
+    state["layer2.0.conv1.weight"] = state["layer2.0.conv1.weight"][:64]
+
+
+@pytest.mark.parametrize("change, message", [
+    (_shrink, r"^layer2\.0\.conv1\.weight \(64, 64, 3, 3\) does not fit conv3_block1_1_conv\.kernel "
+              r"\(3, 3, 64, 128\)\. Received: checkpoint="),
+    (lambda state: state.update({"extra.weight": np.zeros(3, np.float32)}),
+     r"holds extra\.weight \(3,\), which maps to no layer of resnet18 \(1 such tensors\)\. Received: checkpoint="),
+    (lambda state: state.pop("fc.bias"), r"has no tensor 'fc\.bias' for main\.bias \(1000,\)\. Received: checkpoint="),
+])
+def test_a_checkpoint_that_does_not_fit_is_refused_in_one_line(resnet18_checkpoint, tmp_path, change, message):
+    _, state = resnet18_checkpoint
+    path = _broken(tmp_path, state, change)
+    output = tmp_path / "out.keras"
+    with pytest.raises(ValueError, match=message) as error:
+        pretrained.convert("resnet18", path, output)
+    assert "\n" not in str(error.value)
+    assert not output.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(name="resnet50"), r"holds a resnet18 \(layer4\.1\.conv2\.weight \(512, 512, 3, 3\)\), not a resnet50\. "
+                            r"Received: model='resnet50'$"),
+    (dict(name="alexnet"), r"^No torchvision conversion for 'alexnet'; converted: googlenet, inception_v3, resnet18"),
+    (dict(name="resnet18", source="caffe"), r"^`source` must be one of 'torchvision', 'timm', 'keras'\. "
+                                            r"Received: source='caffe'$"),
+    (dict(name="resnet18", checkpoint="missing.pth"), r"^The checkpoint file does not exist\. "
+                                                      r"Received: checkpoint='missing.pth'$"),
+    (dict(name="resnet18", checkpoint="notes.txt"), r"notes\.txt is no checkpoint this package reads"),
+    (dict(name="resnet18", checkpoint="model.h5"), r"keras\.applications \.h5 checkpoints are not converted yet"),
+    (dict(name="resnet18", source="timm"), r"looks like a torchvision checkpoint, not a timm one"),
+])
+def test_wrong_names_sources_and_files_get_one_line_errors(resnet18_checkpoint, tmp_path, monkeypatch, arguments,
+                                                           message):
+    monkeypatch.chdir(tmp_path)
+    pathlib.Path("notes.txt").write_text("not a checkpoint")
+    pathlib.Path("model.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
+    arguments = {"checkpoint": str(resnet18_checkpoint[0]), **arguments}
+    with pytest.raises(ValueError, match=message) as error:
+        pretrained.convert(arguments.pop("name"), output="out.keras", **arguments)
+    assert "\n" not in str(error.value)
+    assert sorted(os.listdir()) == ["model.h5", "notes.txt"]
+
+
+def test_the_script_writes_a_file_plain_keras_loads(resnet18_checkpoint, tmp_path):
+    checkpoint, _ = resnet18_checkpoint
+    output = tmp_path / "resnet18.keras"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "convert_weights.py"), "--model=resnet18",
+                           f"--checkpoint={checkpoint}", f"--output={output}"], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"into {output}" in done.stdout
+    images = np.random.default_rng(0).random((2, 224, 224, 3), dtype=np.float32)
+    np.save(tmp_path / "images.npy", images)
+    load = ("import sys, keras, numpy as np; model = keras.saving.load_model(sys.argv[1], safe_mode=True); "
+            "np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0)); "
+            "assert 'keras_inception' not in sys.modules")
+    loaded = subprocess.run([sys.executable, "-c", load, str(output), str(tmp_path / "images.npy"),
+                             str(tmp_path / "out.npy")], capture_output=True, text=True, env=env, timeout=300)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    expected = pretrained.load("resnet18", str(checkpoint)).predict(images, verbose=0)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6)
+    before = output.stat().st_mtime_ns
+    with pytest.raises(ValueError, match=r"exists; pass overwrite=True \(--overwrite\) to replace it"):
+        pretrained.convert("resnet18", str(checkpoint), str(output))
+    assert output.stat().st_mtime_ns == before
+
+
+def test_imagenet_names_decode_predictions_offline():
+    classes = pretrained.imagenet_classes()
+    assert len(classes) == 1000 and len({wnid for wnid, _ in classes}) == 1000
+    assert classes[0] == ("n01440764", "tench") and classes[999] == ("n15075141", "toilet tissue")
+    assert [wnid for wnid, _ in classes] == sorted(wnid for wnid, _ in classes)  # the checkpoints' order
+    assert len({name for _, name in classes}) == 1000  # torchvision's names, made unique there
+    scores = np.zeros((2, 1000), np.float32)
+    scores[0, [1, 0, 999]] = [0.6, 0.3, 0.1]
+    scores[1, 207] = 1.0
+    decoded = keras_inception.decode_predictions(scores, top=3)
+    assert decoded[0] == [("n01443537", "goldfish", pytest.approx(0.6)), ("n01440764", "tench", pytest.approx(0.3)),
+                          ("n15075141", "toilet tissue", pytest.approx(0.1))]
+    assert decoded[1][0][1] == "golden retriever"
+    digits = keras_inception.decode_predictions(np.eye(10)[[3]], top=1, class_names=[str(d) for d in range(10)])
+    assert digits == [[("3", "3", 1.0)]]
+    with pytest.raises(ValueError, match=r"^Scores of 10 classes need `class_names`"):
+        keras_inception.decode_predictions(np.eye(10))
+
+
+def test_the_class_names_are_in_a_regular_wheel(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
+                           str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("keras_inception-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        assert "keras_inception/pretrained/imagenet_classes.txt" in names
+        assert archive.read("keras_inception/pretrained/imagenet_classes.txt").decode().count("\n") == 1004
+    assert not any(name.startswith(("benchmarks/", "tests/")) for name in names)
+
+
+def test_every_builder_takes_an_input_tensor():
+    inputs = keras.Input((65, 65, 3))
+    x = keras.layers.Rescaling(2.0, offset=-1.0, name="to_signed")(inputs)
+    model = keras_inception.get_model("resnet18", input_tensor=x, width_multiplier=0.25)
+    assert model.input is inputs and model.layers[1].name == "to_signed"
+    with pytest.raises(ValueError, match=r"^`input_shape` differs from `input_tensor`'s shape \(65, 65, 3\)"):
+        keras_inception.get_model("resnet18", input_tensor=x, input_shape=(64, 64, 3))
+    with pytest.raises(ValueError, match=r"^`input_tensor` must be a Keras tensor of images"):
+        keras_inception.get_model("vgg11", input_tensor=np.zeros((1, 32, 32, 3)))
+
+
+def test_build_options_default_to_the_nets_as_they_were():
+    plain = keras_inception.get_model("resnet18", input_shape=(64, 64, 3))
+    assert not [layer for layer in plain.layers if layer.name.endswith("_pad")]
+    assert {layer.epsilon for layer in plain.layers if isinstance(layer, keras.layers.BatchNormalization)} == {1e-3}
+    torch_form = keras_inception.get_model("resnet18", input_shape=(64, 64, 3), symmetric_padding=True,
+                                           bn_epsilon=1e-5)
+    assert [layer.name for layer in torch_form.layers if layer.name.endswith("_pad")] == [
+        "conv1_pad", "pool1_pad", "conv3_block1_1_pad", "conv4_block1_1_pad", "conv5_block1_1_pad"]
+    assert torch_form.count_params() == plain.count_params()
+    saved = json.loads(json.dumps(torch_form.get_config()))  # what a .keras file records
+    assert {layer["config"]["epsilon"] for layer in saved["layers"] if layer["class_name"] == "BatchNormalization"} == {1e-5}
+
+
+def test_imagenet_weights_come_from_the_local_caches(resnet18_checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    with pytest.raises(ValueError) as error:
+        keras_inception.get_model("resnet18", weights="imagenet")
+    assert str(error.value) == (
+        f"No ImageNet checkpoint of resnet18 is on this machine, and none is downloaded: put resnet18-f37072fd.pth "
+        f"in {tmp_path / 'torch' / 'hub' / 'checkpoints'}/ (fetch https://download.pytorch.org/models/"
+        f"resnet18-f37072fd.pth where there is a network), or the Hugging Face hub's timm/resnet18.a1_in1k in "
+        f"{tmp_path / 'hf'}/ (huggingface-cli download timm/resnet18.a1_in1k). Received: weights='imagenet'")
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    (folder / "resnet18-f37072fd.pth").write_bytes(resnet18_checkpoint[0].read_bytes())
+    images = np.random.default_rng(0).random((2, 64, 64, 3), dtype=np.float32)
+    found = keras_inception.get_model("resnet18", weights="imagenet", input_shape=(64, 64, 3))
+    expected = pretrained.load("resnet18", str(resnet18_checkpoint[0]), input_shape=(64, 64, 3))
+    np.testing.assert_array_equal(found.predict(images, verbose=0), expected.predict(images, verbose=0))
+    assert len(found.class_names) == 1000
+    # Without the top, the backbone alone; with other classes, a new head on it, said in a warning.
+    backbone = keras_inception.get_model("resnet18", weights="imagenet", input_shape=(64, 64, 3),
+                                         include_top=False, pooling="avg")
+    assert backbone.output_shape == (None, 512)
+    features = keras.Model(expected.input, expected.get_layer("main_pool").output)
+    np.testing.assert_allclose(backbone.predict(images, verbose=0), features.predict(images, verbose=0), atol=1e-6)
+    with pytest.warns(UserWarning, match=r"resnet18: the converted ImageNet backbone with a new 10-class head; "
+                                         r"freshly initialized: main$"):
+        ten = keras_inception.get_model("resnet18", weights="imagenet", input_shape=(64, 64, 3), num_classes=10)
+    assert ten.output_shape == (None, 10)
+    np.testing.assert_array_equal(ten.get_layer("conv5_block2_2_conv").kernel.numpy(),
+                                  expected.get_layer("conv5_block2_2_conv").kernel.numpy())
+
