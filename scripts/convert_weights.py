@@ -2,9 +2,11 @@
 
     python scripts/convert_weights.py --model=resnet50 --checkpoint=~/.cache/torch/hub/checkpoints/resnet50-11ad3fa6.pth
     python scripts/convert_weights.py --source=timm --model=inception_v3.tf_in1k --checkpoint=inception_v3.tf_in1k/
+    python scripts/convert_weights.py --model=InceptionV3 --checkpoint=~/.keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels.h5
 
-The source (torchvision .pth, timm hub folder or .safetensors) is recognised from the file when
---source is not given. Nothing is downloaded, and nothing in the file runs.
+The source (torchvision .pth, timm hub folder or .safetensors, keras.applications .h5) is
+recognised from the file when --source is not given. Nothing is downloaded, and nothing in the
+file runs.
 """
 
 import script_setup  # beside this script
@@ -16,8 +18,11 @@ from absl import flags  # noqa: E402
 from keras_inception import cli, pretrained  # noqa: E402
 
 flags.DEFINE_enum("source", None, list(pretrained.SOURCES), "Where the checkpoint comes from; default: from the file.")
-flags.DEFINE_string("model", None, "The source's name of the net: " + ", ".join(pretrained.supported()) + ".")
-flags.DEFINE_string("checkpoint", None, "The checkpoint: a .pth file, a timm hub folder or a .safetensors file.")
+flags.DEFINE_string("model", None, "The source's name of the net: " + ", ".join(pretrained.supported())
+                    + " (torchvision; timm's hub IDs of the same), " + ", ".join(pretrained.supported("keras"))
+                    + " (keras.applications).")
+flags.DEFINE_string("checkpoint", None, "The checkpoint: a .pth file, a timm hub folder or .safetensors file, "
+                    "or a keras.applications .h5 file.")
 flags.DEFINE_string("output", None, "The .keras file to write; default: <model>.keras here.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing output file.")
 flags.mark_flags_as_required(["model", "checkpoint"])

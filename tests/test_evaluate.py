@@ -60,7 +60,7 @@ def exported_run(digits_run, tmp_path_factory):
     run = tmp_path_factory.mktemp("evaluated_run")
     for name in ("model.keras", "run.json"):
         shutil.copy(os.path.join(digits_run.run_dir, name), run / name)
-    export_model(str(run), modes=("float32", "int8"))
+    export_model(str(run), modes=("float32", "int8"), calibration_images=64, verification_images=32)
     return run
 
 

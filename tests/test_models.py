@@ -33,6 +33,8 @@ RESNET_SMALL = dict(stem="small", width_multiplier=0.125)
 VGG_SMALL = dict(input_shape=(32, 32, 3), width_multiplier=0.125)
 ZOO = {
     "alexnet": Net((227, 227, 3), MAIN, 1000, 60_965_224, 60_965_224, small=dict(stem="small", width_multiplier=0.25)),
+    "alexnet_torchvision": Net((224, 224, 3), MAIN, 1000, 61_100_840, 61_100_840,
+                               small=dict(stem="small", width_multiplier=0.25)),
     "googlenet": Net((224, 224, 3), AUX, 1000, 13_378_280, 13_378_280, small=SMALL_GOOGLENET),
     "googlenet_bn": Net((224, 224, 3), AUX, 1000, 13_400_888, 13_385_816, small=SMALL_GOOGLENET),
     "googlenet_cifar": Net((32, 32, 3), MAIN, 100, 6_410_916, 6_394_852, small=dict(width_multiplier=0.25)),

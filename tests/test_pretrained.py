@@ -26,15 +26,31 @@ PARITY = 1e-4
 torch = pytest.importorskip("torch")  # torch alone loads beside TensorFlow; it writes the crafted files
 
 
-def reference(source, name, size, folder):
-    """The checkpoint and the source net's logits, from tests/torch_reference.py."""
-    done = subprocess.run([sys.executable, str(ROOT / "tests" / "torch_reference.py"), source, name, str(size),
-                           str(folder)], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    aux = folder / "aux.npy"
-    checkpoint = folder / ("checkpoint.pth" if source == "torchvision" else "checkpoint")
-    return (checkpoint, np.load(folder / "images.npy"), np.load(folder / "main.npy"),
-            np.load(aux) if aux.exists() else None)
+@pytest.fixture(scope="session")
+def torch_server():
+    """A tests/torch_reference.py process serving this worker's requests."""
+    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "torch_reference.py"), "--serve"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    yield server
+    server.stdin.close()
+    server.wait(timeout=60)
+
+
+@pytest.fixture
+def reference(torch_server):
+    """reference(source, name, size, folder): the checkpoint and the source net's logits, from
+    tests/torch_reference.py."""
+
+    def generate(source, name, size, folder):
+        torch_server.stdin.write(f"{source} {name} {size} {folder}\n")
+        torch_server.stdin.flush()
+        assert torch_server.stdout.readline().strip() == "done", "tests/torch_reference.py failed (its stderr above)"
+        aux = folder / "aux.npy"
+        checkpoint = folder / ("checkpoint.pth" if source == "torchvision" else "checkpoint")
+        return (checkpoint, np.load(folder / "images.npy"), np.load(folder / "main.npy"),
+                np.load(aux) if aux.exists() else None)
+
+    return generate
 
 
 def assert_parity(ours, theirs):
@@ -45,7 +61,7 @@ def assert_parity(ours, theirs):
         np.testing.assert_array_equal(np.argsort(-ours, axis=-1)[:, :5], np.argsort(-theirs, axis=-1)[:, :5])
 
 
-def check_converted(source, name, size, folder, **arguments):
+def check_converted(reference, source, name, size, folder, **arguments):
     checkpoint, images, main, aux = reference(source, name, size, folder)
     if main.ndim == 4:  # the source's feature map (VGG below 224), as our net without the top gives it
         arguments["include_top"] = False
@@ -67,22 +83,23 @@ def check_converted(source, name, size, folder, **arguments):
 TORCHVISION_CASES = [
     ("resnet18", 224), ("resnet34", 65), ("resnet50", 64), ("resnet101", 33), ("resnet152", 33),
     ("googlenet", 224), ("googlenet", 67), ("inception_v3", 299), ("inception_v3", 99),
-    ("vgg11", 224), ("vgg11_bn", 224), ("vgg13", 35), ("vgg13_bn", 32), ("vgg16", 32), ("vgg16_bn", 35),
+    ("alexnet", 224), ("vgg11", 224), ("vgg11_bn", 224), ("vgg13", 35), ("vgg13_bn", 32), ("vgg16", 32), ("vgg16_bn", 35),
     ("vgg19", 32), ("vgg19_bn", 35),
 ]
 
 
 @pytest.mark.parametrize("name, size", TORCHVISION_CASES)
-def test_torchvision_checkpoints_convert_to_the_same_function(name, size, tmp_path):
+def test_torchvision_checkpoints_convert_to_the_same_function(name, size, tmp_path, reference):
     # Inception v3's trained auxiliary head converts at 299, where its 5x5 conv covers the pooled map.
     arguments = {"aux_heads": False} if name == "inception_v3" and size != 299 else {}
-    check_converted("torchvision", name, size, tmp_path, **arguments)
+    check_converted(reference, "torchvision", name, size, tmp_path, **arguments)
 
 
 @pytest.mark.parametrize("name, size", [("resnet50.a1_in1k", 65), ("vgg11_bn.tv_in1k", 224),
-                                        ("inception_v3.tf_in1k", 101), ("inception_v3.tv_in1k", 299)])
-def test_timm_hub_folders_convert_to_the_same_function(name, size, tmp_path):
-    check_converted("timm", name, size, tmp_path)
+                                        ("inception_v3.tf_in1k", 101),
+                                        ("inception_v4.tf_in1k", 299), ("inception_resnet_v2.tf_in1k", 107)])
+def test_timm_hub_folders_convert_to_the_same_function(name, size, tmp_path, reference):
+    check_converted(reference, "timm", name, size, tmp_path)
     folder = tmp_path / "checkpoint"
     assert (folder / "model.safetensors").exists() and (folder / "config.json").exists()
     assert pretrained.checkpoints.source_of(str(folder / "model.safetensors")) == "timm"
@@ -136,9 +153,12 @@ def test_a_malicious_pickle_is_refused_before_its_payload_runs(tmp_path, use_tor
 
 
 @pytest.fixture(scope="module")
-def resnet18_checkpoint(tmp_path_factory):
+def resnet18_checkpoint(tmp_path_factory, torch_server):
     folder = tmp_path_factory.mktemp("checkpoint")
-    path, *_ = reference("torchvision", "resnet18", 64, folder)
+    torch_server.stdin.write(f"torchvision resnet18 64 {folder}\n")
+    torch_server.stdin.flush()
+    assert torch_server.stdout.readline().strip() == "done"
+    path = folder / "checkpoint.pth"
     return path, torch_files.read_pth(str(path), use_torch=False)
 
 
@@ -174,13 +194,14 @@ def test_a_checkpoint_that_does_not_fit_is_refused_in_one_line(resnet18_checkpoi
 @pytest.mark.parametrize("arguments, message", [
     (dict(name="resnet50"), r"holds a resnet18 \(layer4\.1\.conv2\.weight \(512, 512, 3, 3\)\), not a resnet50\. "
                             r"Received: model='resnet50'$"),
-    (dict(name="alexnet"), r"^No torchvision conversion for 'alexnet'; converted: googlenet, inception_v3, resnet18"),
+    (dict(name="nin_cifar10"), r"^No torchvision conversion for 'nin_cifar10'; converted: alexnet, googlenet, "
+                               r"inception_v3, resnet18"),
     (dict(name="resnet18", source="caffe"), r"^`source` must be one of 'torchvision', 'timm', 'keras'\. "
                                             r"Received: source='caffe'$"),
     (dict(name="resnet18", checkpoint="missing.pth"), r"^The checkpoint file does not exist\. "
                                                       r"Received: checkpoint='missing.pth'$"),
     (dict(name="resnet18", checkpoint="notes.txt"), r"notes\.txt is no checkpoint this package reads"),
-    (dict(name="resnet18", checkpoint="model.h5"), r"keras\.applications \.h5 checkpoints are not converted yet"),
+    (dict(name="resnet18", checkpoint="model.h5"), r"model\.h5 is not a readable HDF5 file"),
     (dict(name="resnet18", source="timm"), r"looks like a torchvision checkpoint, not a timm one"),
 ])
 def test_wrong_names_sources_and_files_get_one_line_errors(resnet18_checkpoint, tmp_path, monkeypatch, arguments,
@@ -214,6 +235,19 @@ def test_the_script_writes_a_file_plain_keras_loads(resnet18_checkpoint, tmp_pat
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     expected = pretrained.load("resnet18", str(checkpoint)).predict(images, verbose=0)
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6)
+    # The file carries the ImageNet names, which predict.py reads from it.
+    with zipfile.ZipFile(output) as archive:
+        assert len(json.loads(archive.read("class_names.json"))) == 1000
+    from keras_inception.evaluation.artifacts import open_artifact
+    from keras_inception.evaluation.predict import predict_files, read_image
+
+    image = tmp_path / "image.png"
+    keras.utils.save_img(image, (255 * images[0]).astype("uint8"))
+    ((path, top),) = predict_files(str(output), [str(image)], top=2)
+    artifact = open_artifact(str(output))
+    scores = np.asarray(artifact.scores(artifact.view(read_image(str(image)))[None].numpy()))
+    assert path == str(image) and top == keras_inception.decode_predictions(scores, top=2)[0]
+    assert top[0][0].startswith("n") and top[0][1] in {name for _, name in pretrained.imagenet_classes()}
     before = output.stat().st_mtime_ns
     with pytest.raises(ValueError, match=r"exists; pass overwrite=True \(--overwrite\) to replace it"):
         pretrained.convert("resnet18", str(checkpoint), str(output))
@@ -306,3 +340,83 @@ def test_imagenet_weights_come_from_the_local_caches(resnet18_checkpoint, tmp_pa
     np.testing.assert_array_equal(ten.get_layer("conv5_block2_2_conv").kernel.numpy(),
                                   expected.get_layer("conv5_block2_2_conv").kernel.numpy())
 
+
+
+def _write_keras_applications(model, path):
+    """The published weights format (Keras 2's legacy `.h5`), written by Keras's own writer for
+    it: no public function writes it any more."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    with h5py.File(path, "w") as file:
+        legacy_h5_format.save_weights_to_hdf5_group(file, model)
+    return path
+
+
+def _perturb(model, seed=0):
+    """Batch-norm statistics, scales and shifts, and conv biases, away from their initial values."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            values = []
+            for variable, value in zip(layer.weights, layer.get_weights()):
+                kind = variable.name
+                noise = rng.standard_normal(value.shape).astype("float32")
+                values.append(1 + 0.2 * noise if kind == "gamma" else 0.1 * noise if kind in ("beta", "moving_mean")
+                              else rng.uniform(0.5, 1.5, value.shape).astype("float32"))
+            layer.set_weights(values)
+        elif isinstance(layer, keras.layers.Conv2D) and layer.use_bias:
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel, 0.1 * rng.standard_normal(bias.shape).astype("float32")])
+
+
+# (keras.applications net, input size, with the top): each family at its source's size once.
+KERAS_CASES = [("ResNet50", 224, True), ("ResNet101", 33, True), ("ResNet152", 35, True), ("VGG16", 224, True),
+               ("VGG19", 32, False), ("InceptionV3", 299, True), ("InceptionResNetV2", 299, True)]
+KERAS_PREPROCESSING = {"ResNet": "resnet", "VGG16": "vgg16", "VGG19": "vgg19", "InceptionV3": "inception_v3",
+                       "InceptionResNetV2": "inception_resnet_v2"}
+
+
+@pytest.mark.parametrize("name, size, include_top", KERAS_CASES)
+def test_keras_applications_files_convert_to_the_same_function(name, size, include_top, tmp_path):
+    keras.utils.set_random_seed(0)
+    top = {"classifier_activation": None} if include_top else {}
+    reference = getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3), include_top=include_top,
+                                                  **top)
+    _perturb(reference)
+    checkpoint = _write_keras_applications(reference, tmp_path / f"{name}.h5")
+    converted = pretrained.load(name, str(checkpoint), input_shape=(size, size, 3), include_top=include_top, **top)
+    images = np.random.default_rng(1).random((2, size, size, 3), dtype=np.float32)
+    module = getattr(keras.applications, KERAS_PREPROCESSING[name.rstrip("0123456789") if name.startswith("ResNet")
+                                                             else name])
+    expected = reference.predict(module.preprocess_input(255 * images), verbose=0)
+    assert_parity(converted.predict(images, verbose=0), expected)
+
+
+def test_a_keras_applications_file_of_another_net_is_refused(tmp_path):
+    keras.utils.set_random_seed(0)
+    checkpoint = _write_keras_applications(keras.applications.ResNet50(weights=None), tmp_path / "resnet50.h5")
+    with pytest.raises(ValueError, match=r"resnet50\.h5 holds a ResNet50, not a VGG16\. Received: model='vgg16'$"):
+        pretrained.load("vgg16", str(checkpoint))
+
+
+def test_imagenet_weights_come_from_the_keras_cache_too(tmp_path, monkeypatch):
+    for variable, folder in (("TORCH_HOME", "torch"), ("HF_HUB_CACHE", "hf"), ("KERAS_HOME", "keras")):
+        monkeypatch.setenv(variable, str(tmp_path / folder))
+    with pytest.raises(ValueError, match=r"^No ImageNet checkpoint of inception_resnet_v2 is on this machine, and none "
+                                         r"is downloaded: put inception_resnet_v2_weights_tf_dim_ordering_tf_kernels\.h5 "
+                                         r"in .*keras/models/ \(fetch https://storage\.googleapis\.com/tensorflow/"
+                                         r"keras-applications/inception_resnet_v2/"):
+        keras_inception.get_model("inception_resnet_v2", weights="imagenet")
+    (tmp_path / "keras" / "models").mkdir(parents=True)
+    keras.utils.set_random_seed(0)
+    reference = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3))
+    _perturb(reference)
+    path = _write_keras_applications(reference, tmp_path / "keras" / "models" /
+                                     "resnet50_weights_tf_dim_ordering_tf_kernels.h5")
+    found = keras_inception.get_model("resnet50", weights="imagenet", input_shape=(64, 64, 3))
+    images = np.random.default_rng(0).random((2, 64, 64, 3), dtype=np.float32)
+    np.testing.assert_allclose(found.predict(images, verbose=0),
+                               reference.predict(keras.applications.resnet.preprocess_input(255 * images), verbose=0),
+                               atol=1e-5)
+    assert path.exists()

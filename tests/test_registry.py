@@ -12,7 +12,7 @@ def test_list_models_is_sorted_and_complete():
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"alexnet, googlenet, googlenet_bn.*Received: name='inception_v9'"):
+    with pytest.raises(ValueError, match=r"alexnet, alexnet_torchvision, googlenet, googlenet_bn.*Received: name='inception_v9'"):
         keras_inception.get_model("inception_v9")
 
 

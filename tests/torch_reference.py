@@ -2,6 +2,10 @@
 process of its own: torchvision imported after TensorFlow crashes (triton's native library).
 
     python tests/torch_reference.py SOURCE NAME SIZE FOLDER
+    python tests/torch_reference.py --serve    # the same, one request per line on stdin
+
+A served process answers each request with one line, "done" or "failed", so that a test worker
+imports torch once rather than once per net.
 
 The net gets random weights and batch-norm statistics measured on random batches and then
 perturbed, with random scales and shifts, so that an epsilon, padding or layout slip shows while
@@ -82,5 +86,18 @@ def main(source, name, size, folder):
             np.save(folder / "aux.npy", (both[1] if isinstance(both, tuple) else both.aux_logits).numpy())
 
 
+def serve():
+    import traceback
+
+    for line in sys.stdin:
+        try:
+            main(*line.split())
+            answer = "done"
+        except Exception:  # noqa: BLE001 - reported to the test, which fails on it
+            traceback.print_exc()
+            answer = "failed"
+        print(answer, flush=True)
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    serve() if sys.argv[1:] == ["--serve"] else main(*sys.argv[1:])

@@ -4,8 +4,9 @@
         print(path, top)  # [(class id, class name, score), ...], best first
 
 Each image goes through the artifact's own view (`artifacts.Artifact.view`): the central crop
-resized to its input, as it was evaluated. The names are ImageNet's for a 1000-class model that no
-run of ours trained (a converted checkpoint), else those of the run's dataset.
+resized to its input, as it was evaluated. The names are those a `.keras` file carries (a
+converted checkpoint's ImageNet names), else those of the training run's dataset, else ImageNet's
+for a 1000-class model.
 """
 
 import os
@@ -15,7 +16,7 @@ import tensorflow as tf
 
 from keras_inception import data
 from keras_inception.evaluation.artifacts import open_artifact
-from keras_inception.pretrained.classes import decode_predictions, imagenet_classes
+from keras_inception.pretrained.classes import decode_predictions, imagenet_classes, read_class_names
 from keras_inception.runs import run_settings
 from keras_inception.validation import check_integer
 
@@ -32,7 +33,12 @@ def read_image(path):
 
 
 def class_names_for(model_path, classes, *, dataset=None, data_dir=None):
-    """The names of an artifact's `classes` outputs (see the module docstring)."""
+    """The names of an artifact's `classes` outputs (see the module docstring); None for
+    ImageNet's, which `decode_predictions` gives with their WordNet IDs."""
+    imagenet_names = tuple(name for _, name in imagenet_classes())
+    carried = read_class_names(model_path) if model_path.endswith(".keras") and not dataset else None
+    if carried is not None and len(carried) == classes:
+        return None if carried == imagenet_names else carried
     run = run_settings(model_path)
     if run or dataset:
         names = data.splits_of_run(run, dataset=dataset, data_dir=data_dir).class_names

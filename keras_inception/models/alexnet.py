@@ -42,6 +42,25 @@ ALEXNET_TRUNK = (
     ("pool5", Pool("max", 3, 2, "valid")),  # 6x6x256
 )
 
+# torchvision's AlexNet: the one-tower form of Krizhevsky's "One weird trick" (arXiv:1404.5997),
+# not the paper's net: 64-192-384-256-256 maps, no LRN, padded convs.
+ALEXNET_TORCHVISION_STEMS = {
+    "imagenet": (  # 224x224
+        ("conv1", Conv(64, 11, 4, padding=2)),  # 55x55x64
+        ("pool1", Pool("max", 3, 2, "valid")),  # 27x27x64
+    ),
+    "small": (("conv1", Conv(64, 5)), ("pool1", Pool("max", 3, 2, "valid"))),  # as the paper form's
+}
+ALEXNET_TORCHVISION = (
+    ("conv2", Conv(192, 5)),  # 27x27x192
+    ("pool2", Pool("max", 3, 2, "valid")),  # 13x13x192
+    ("conv3", Conv(384, 3)),  # 13x13x384
+    ("conv4", Conv(256, 3)),  # 13x13x256
+    ("conv5", Conv(256, 3)),  # 13x13x256
+    ("pool5", Pool("max", 3, 2, "valid")),  # 6x6x256
+)
+VARIANTS = ("paper", "torchvision")
+
 # ZFNet is AlexNet with a smaller, denser first layer (7x7/2 rather than 11x11/4, which the
 # paper's visualisations showed left dead and aliased filters), a strided conv2, and dense
 # connections throughout (one GPU). Normalisation follows the pooling (paper, figure 3).
@@ -79,7 +98,7 @@ ZFNET_TRUNKS = {
     # The paper's best single model widens layers 3-5 (Table 2, "Layers 3,4,5: 512,1024,512").
     "wide": _zfnet_trunk(512, 1024, 512),
 }
-DEFAULT_INPUT_SHAPES = {"alexnet": (227, 227, 3), "zfnet": (224, 224, 3)}
+DEFAULT_INPUT_SHAPES = {"alexnet": (227, 227, 3), "alexnet_torchvision": (224, 224, 3), "zfnet": (224, 224, 3)}
 ENDPOINTS = ("pool1", "pool2", "conv3_relu", "conv4_relu", "pool5")
 
 
@@ -123,8 +142,9 @@ def alexnet(
     width_multiplier=1.0,
     fc_units=(4096, 4096),
     dropout_rate=0.5,
+    variant="paper",
 ):
-    """Builds AlexNet as in the paper.
+    """Builds AlexNet as in the paper, or torchvision's one-tower form.
 
     Reference:
         Krizhevsky, Sutskever, Hinton, "ImageNet Classification with Deep Convolutional
@@ -141,12 +161,24 @@ def alexnet(
         width_multiplier: scales every conv and hidden dense width (kept even with towers).
         fc_units: widths of the hidden dense layers fc6 and fc7.
         dropout_rate: dropout after fc6 and fc7 (0.5).
+        variant: "paper", or "torchvision": the one-tower net of torchvision's checkpoint
+            (`ALEXNET_TORCHVISION`, 224x224, 61,100,840 parameters), without LRN or towers.
 
     Returns:
         A single-output `keras.Model`.
     """
     check_choice("stem", stem, tuple(ALEXNET_STEMS))
     check_bool("two_towers", two_towers)
+    check_choice("variant", variant, VARIANTS)
+    if variant == "torchvision":
+        return _build(
+            ALEXNET_TORCHVISION_STEMS[stem] + ALEXNET_TORCHVISION, scale=common.width_scaler(width_multiplier),
+            net="torchvision's AlexNet",
+            stem=stem, default_input_shape=DEFAULT_INPUT_SHAPES["alexnet_torchvision"], include_top=include_top,
+            weights=weights, input_shape=input_shape, input_tensor=input_tensor, pooling=pooling,
+            num_classes=num_classes, classifier_activation=classifier_activation, name=name,
+            width_multiplier=width_multiplier, fc_units=fc_units, dropout_rate=dropout_rate,
+        )
     sequence = ALEXNET_STEMS[stem] + ALEXNET_TRUNK
     if two_towers:
         # Each tower holds half of every layer's maps, so widths stay even.
@@ -212,5 +244,7 @@ def zfnet(
 
 
 register_model("alexnet", alexnet, endpoints=ENDPOINTS)
+register_model("alexnet_torchvision", functools.partial(alexnet, variant="torchvision", two_towers=False,
+                                                        name="alexnet_torchvision"), endpoints=ENDPOINTS)
 register_model("zfnet", zfnet, endpoints=ENDPOINTS)
 register_model("zfnet_wide", functools.partial(zfnet, config="wide"), endpoints=ENDPOINTS)

@@ -11,9 +11,11 @@ blocks' linear 1x1 convs have a bias and no batch norm.
 """
 
 import functools
+import re
 
 import keras
 
+from keras_inception.layers import BN_EPSILON
 from keras_inception.models import common
 from keras_inception.models.inception_v3 import (
     INCEPTION_CONV,
@@ -22,7 +24,7 @@ from keras_inception.models.inception_v3 import (
 )
 from keras_inception.models.tables import Conv, Mixed, Pool, Residual, Split, build_trunk
 from keras_inception.registry import register_model
-from keras_inception.validation import check_choice, check_number
+from keras_inception.validation import check_bool, check_choice, check_number
 
 VALID = "valid"
 
@@ -54,6 +56,7 @@ V4_STEM = (  # figure 3: 299 -> 35
     ))),  # 71x71x192
     ("mixed_5a", Mixed(((Conv(192, 3, 2, VALID),), (Pool("max", 3, 2, VALID),)))),  # 35x35x384
 )
+
 V4_INCEPTION_A = Mixed((  # figure 4, 35x35x384
     (Conv(96, 1),),
     (Conv(64, 1), Conv(96, 3)),
@@ -85,6 +88,30 @@ INCEPTION_V4 = (
     + (("mixed_7a", V4_REDUCTION_B),)  # 8x8x1536
     + tuple((f"mixed_7{letter}", V4_INCEPTION_C) for letter in "bcd")  # 8x8x1536
 )
+
+
+
+def _transposed(conv):
+    height, width = conv.kernel
+    return conv._replace(kernel=(width, height))
+
+
+def tf_slim_release(sequence):
+    """Inception v4 as TF-slim released it (and timm ported it): the factorized convs of
+    mixed_4a's second branch and of the B and C modules' third branches turned the other way
+    (a 7x1 where the paper's figures 3, 5 and 6 have a 1x7, and back), widths unchanged."""
+    turned = []
+    for name, element in sequence:
+        branch = 1 if name == "mixed_4a" else 2 if re.fullmatch(r"mixed_(6[b-h]|7[b-d])", name) else None
+        if branch is not None:
+            ops = tuple(_transposed(op) if isinstance(op, Conv) and isinstance(op.kernel, tuple) else op
+                        for op in element.branches[branch])
+            branches = list(element.branches)
+            branches[branch] = ops
+            element = element._replace(branches=tuple(branches))
+        turned.append((name, element))
+    return tuple(turned)
+
 
 # ---------------------------------------------------------------------------------------------
 # Inception-ResNet v1 (figure 15 with the v1 blocks): every block adds its branches back to
@@ -191,6 +218,9 @@ def _inception_v4_family(
     stem="imagenet",
     width_multiplier=1.0,
     dropout_rate=0.2,
+    bn_scale=False,
+    bn_epsilon=BN_EPSILON,
+    tf_slim_order=False,
 ):
     """Builds Inception v4, Inception-ResNet v1 or Inception-ResNet v2.
 
@@ -206,6 +236,10 @@ def _inception_v4_family(
         stem: "imagenet" (the paper's, 299 -> 35) or "small" (stride-1 convs, no pools).
         width_multiplier: scales every width.
         dropout_rate: dropout before the classifier (the paper's keep probability 0.8).
+        bn_scale: batch norm learns a scale (gamma), as timm's ports do.
+        bn_epsilon: batch norm's epsilon.
+        tf_slim_order: Inception v4's factorized convs turned as TF-slim's released checkpoint
+            has them (`tf_slim_release`), for its weights.
 
     Returns:
         A single-output `keras.Model` (the paper trains these without auxiliary heads).
@@ -217,10 +251,18 @@ def _inception_v4_family(
     )
     check_choice("stem", stem, STEM_NAMES)
     check_number("dropout_rate", dropout_rate, "in [0, 1)")
+    check_bool("bn_scale", bn_scale)
+    check_number("bn_epsilon", bn_epsilon, "in (0, 1)")
+    check_bool("tf_slim_order", tf_slim_order)
+    sequence = NETS[net][stem] + NETS[net]["body"]
+    if tf_slim_order:
+        if net != "inception_v4":
+            raise ValueError(f"`tf_slim_order` applies to Inception v4. Received: tf_slim_order=True for {net}")
+        sequence = tf_slim_release(sequence)
     inputs, _, x = build_trunk(
-        NETS[net][stem] + NETS[net]["body"], input_shape=input_shape, input_tensor=input_tensor,
+        sequence, input_shape=input_shape, input_tensor=input_tensor,
         default_input_shape=(299, 299, 3) if stem == "imagenet" else (32, 32, 3),
-        include_top=include_top, conv_options=INCEPTION_CONV,
+        include_top=include_top, conv_options={**INCEPTION_CONV, "bn_scale": bn_scale, "bn_epsilon": bn_epsilon},
         scale=common.width_scaler(width_multiplier), net=f"{net} with the {stem!r} stem",
     )
     x = common.global_pool_top(

@@ -191,11 +191,11 @@ def _branches(x, branches, *, name, conv_options, scale):
         for position, op in enumerate(branch):
             if isinstance(op, Split):
                 for fork, conv in enumerate(op.convs):
-                    results.append(_conv(y, conv, name=f"{name}_{_conv_key(index, position, conv, fork)}",
+                    results.append(_conv(y, conv, name=f"{name}_{conv_key(index, position, conv, fork)}",
                                          conv_options=conv_options, scale=scale))
                 break
             if isinstance(op, Conv):
-                y = _conv(y, op, name=f"{name}_{_conv_key(index, position, op)}",
+                y = _conv(y, op, name=f"{name}_{conv_key(index, position, op)}",
                           conv_options=conv_options, scale=scale)
             else:
                 y = _pool(y, op, name=f"{name}_{op.name or f'b{index}_{position}_{op.kind}pool'}",
@@ -226,7 +226,7 @@ def _residual(x, block, *, name, conv_options, scale):
 # Widths: what a width search reads and changes
 
 
-def _conv_key(index, position, conv, fork=None):
+def conv_key(index, position, conv, fork=None):
     """A conv's name within its block: its own `name`, or its branch, position in the branch
     (a letter for each fork of a Split) and kernel, e.g. "b1_1_5x5" or "b2_3a_1x3"."""
     if conv.name:
@@ -246,10 +246,10 @@ def _map_convs(element, change):
         ops = []
         for position, op in enumerate(branch):
             if isinstance(op, Split):
-                op = Split(tuple(change(_conv_key(index, position, conv, fork), conv)
+                op = Split(tuple(change(conv_key(index, position, conv, fork), conv)
                                  for fork, conv in enumerate(op.convs)))
             elif isinstance(op, Conv):
-                op = change(_conv_key(index, position, op), op)
+                op = change(conv_key(index, position, op), op)
             ops.append(op)
         branches.append(tuple(ops))
     return element._replace(branches=tuple(branches))

@@ -15,27 +15,43 @@ import keras
 
 from keras_inception import registry
 from keras_inception.files import write_atomically
-from keras_inception.pretrained import timm, torchvision
+from keras_inception.pretrained import keras_applications, timm, torchvision
 from keras_inception.pretrained.assign import assign_weights, layers_with_weights
 from keras_inception.pretrained.checkpoints import SOURCES, architecture_of, describe, read_checkpoint
-from keras_inception.pretrained.classes import decode_predictions, imagenet_classes
+from keras_inception.pretrained.classes import add_class_names, decode_predictions, imagenet_classes
 
 __all__ = ["SOURCES", "convert", "decode_predictions", "imagenet_classes", "load", "supported"]
 
 # The source tensors of auxiliary heads, left out when a caller drops the heads.
 AUX_KEYS = ("AuxLogits.*", "aux1.*", "aux2.*")
 # Our registered names for a source's net where they differ from the source's.
-ALIASES = {"googlenet_torchvision": "googlenet"}
+ALIASES = {"googlenet_torchvision": "googlenet", "alexnet_torchvision": "alexnet"}
 
 
 def supported(source="torchvision"):
     """The source's net names that convert."""
+    if source == "keras":
+        return tuple(keras_applications.CONVERSIONS)
     names = tuple(torchvision.CONVERSIONS)
-    return names if source == "torchvision" else tuple(name for name in names if name != "googlenet")
+    if source == "torchvision":
+        return names
+    return tuple(name for name in names if name not in ("googlenet", "alexnet")) + tuple(timm.INCEPTION_V4_FAMILY)
 
 
 def _conversion(name, checkpoint):
     architecture = ALIASES.get(name, name)
+    if checkpoint.source == "keras":
+        # keras.applications' names ("ResNet50"), or ours ("resnet50").
+        ours = {conversion.model: key for key, conversion in keras_applications.CONVERSIONS.items()}
+        architecture = ours.get(name, name)
+        conversion = keras_applications.CONVERSIONS.get(architecture)
+        held, _ = keras_applications.architecture_of(checkpoint.state)
+        if conversion is None:
+            raise ValueError(f"No keras conversion for {name!r}; converted: {', '.join(supported('keras'))}. "
+                             f"Received: model={name!r}")
+        if held is not None and held != architecture:
+            raise ValueError(f"{checkpoint.path} holds a {held}, not a {architecture}. Received: model={name!r}")
+        return architecture, conversion
     if checkpoint.source == "timm":
         architecture = architecture.split(".")[0]  # a hub ID such as "resnet50.a1_in1k"
         config_architecture = checkpoint.config.get("architecture")
@@ -94,14 +110,24 @@ def load(name, checkpoint, source=None, *, input_shape=None, **arguments):
         ignore += AUX_KEYS
     model = build_converted(conversion, input_shape, **arguments)  # the builder checks include_top and pooling
     layer_names = [layer.name for layer in layers_with_weights(model)]
-    assign_weights(model, read.state, conversion.layer_map(layer_names), checkpoint=read.path,
-                   ignore=ignore, flattened_from=conversion.flattened_from)
+    assign_weights(model, read.state, conversion.layer_map(layer_names, read.state), checkpoint=read.path,
+                   ignore=ignore, flattened_from=conversion.flattened_from, layout=conversion.layout)
+    if conversion.bgr:
+        _take_rgb(model)
     if include_top is False:
         return model
     if num_classes == len(imagenet_classes()):
         model.class_names = tuple(class_name for _, class_name in imagenet_classes())
         return model
     return _with_new_head(model, conversion, input_shape, name, {**arguments, "num_classes": num_classes})
+
+
+def _take_rgb(model):
+    """Reverses the first conv's input channels: a net whose weights expect BGR then computes
+    the same on RGB, exactly."""
+    first = next(layer for layer in layers_with_weights(model) if isinstance(layer, keras.layers.Conv2D))
+    weights = first.get_weights()
+    first.set_weights([weights[0][:, :, ::-1, :], *weights[1:]])
 
 
 def _with_new_head(converted, conversion, input_shape, name, arguments):
@@ -127,12 +153,18 @@ def _with_new_head(converted, conversion, input_shape, name, arguments):
 
 def convert(name, checkpoint, output=None, source=None, *, overwrite=False):
     """`load`, then the model saved as `output` (default: `<name>.keras` in the working folder),
-    written atomically. Returns the output path."""
+    written atomically, its ImageNet class names inside (`classes.read_class_names`). Returns the
+    output path."""
     output = os.fspath(output or f"{ALIASES.get(name, name).split('.')[0]}.keras")
     if not output.endswith(".keras"):
         raise ValueError(f"The output must be a .keras file. Received: output={output!r}")
     if os.path.exists(output) and not overwrite:
         raise ValueError(f"{output} exists; pass overwrite=True (--overwrite) to replace it. Received: output={output!r}")
     model = load(name, checkpoint, source)
-    write_atomically(output, model.save)
+
+    def write(path):
+        model.save(path)
+        add_class_names(path, model.class_names)
+
+    write_atomically(output, write)
     return output

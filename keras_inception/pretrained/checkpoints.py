@@ -3,7 +3,8 @@ saying which net it holds.
 
 - timm: a hub folder (`model.safetensors` and `config.json`) or the `.safetensors` file itself,
   read with safetensors' NumPy API (no torch needed);
-- torchvision: a `.pth` state dict (see `torch_files`).
+- torchvision: a `.pth` state dict (see `torch_files`);
+- keras: keras.applications' `.h5` weights, read with h5py (see `keras_applications`).
 """
 
 import json
@@ -64,8 +65,9 @@ def read_checkpoint(path, source=None):
         _fail(path, f"{path} looks like a {found} checkpoint, not a {source} one")
     source = source or found
     if found == "keras":
-        _fail(path, "keras.applications .h5 checkpoints are not converted yet; convert a torchvision or timm "
-                    "checkpoint of the same net")
+        from keras_inception.pretrained.keras_applications import read_h5
+
+        return Checkpoint(path, source, _read_h5(path, read_h5), {})
     config = {}
     if found == "timm":
         folder = path if os.path.isdir(path) else os.path.dirname(path)
@@ -81,6 +83,15 @@ def read_checkpoint(path, source=None):
     else:
         state = torch_files.read_pth(path)
     return Checkpoint(path, source, state, config)
+
+
+def _read_h5(path, read_h5):
+    try:
+        return read_h5(path)
+    except OSError as error:  # h5py's error for a file that is no HDF5
+        _fail(path, f"{path} is not a readable HDF5 file ({str(error).splitlines()[0]})")
+    except KeyError as error:
+        _fail(path, f"{path} lacks a group its layer_names list ({error})")
 
 
 def _read_safetensors(path):
@@ -106,6 +117,10 @@ def architecture_of(state):
         return "googlenet", "inception3a.branch1.conv.weight"
     if "Mixed_5b.branch1x1.conv.weight" in keys:
         return "inception_v3", "Mixed_5b.branch1x1.conv.weight"
+    if "features.21.branch3.1.conv.weight" in keys:
+        return "inception_v4", "features.21.branch3.1.conv.weight"
+    if "repeat_2.0.conv2d.weight" in keys:
+        return "inception_resnet_v2", "repeat_2.0.conv2d.weight"
     if "layer1.0.conv1.weight" in keys:
         blocks = tuple(len({key.split(".")[1] for key in keys if key.startswith(f"layer{stage}.")})
                        for stage in (1, 2, 3, 4))

@@ -1,7 +1,13 @@
-"""Class names offline: the 1000 ImageNet classes shipped with the package, and
-`decode_predictions` for them or any dataset's names."""
+"""Class names offline: the 1000 ImageNet classes shipped with the package, `decode_predictions`
+for them or any dataset's names, and names carried inside a `.keras` file.
+
+A `.keras` file is a zip archive; Keras reads only its own members, so a `class_names.json`
+beside them travels with the model and plain Keras still loads it.
+"""
 
 import functools
+import json
+import zipfile
 from importlib import resources
 
 import numpy as np
@@ -9,6 +15,7 @@ import numpy as np
 from keras_inception.validation import check_integer
 
 IMAGENET_CLASSES_FILE = "imagenet_classes.txt"
+CLASS_NAMES_MEMBER = "class_names.json"
 
 
 @functools.cache
@@ -42,3 +49,25 @@ def decode_predictions(scores, top=5, class_names=None):
         best = np.argsort(-row, kind="stable")[:top]
         decoded.append([(labels[index][0], labels[index][1], float(row[index])) for index in best])
     return decoded
+
+
+def add_class_names(keras_path, names):
+    """Writes `names` into the `.keras` archive at `keras_path`, as `class_names.json`."""
+    with zipfile.ZipFile(keras_path, "a") as archive:
+        archive.writestr(CLASS_NAMES_MEMBER, json.dumps([str(name) for name in names]))
+
+
+def read_class_names(keras_path):
+    """The class names a `.keras` file carries, or None."""
+    if not zipfile.is_zipfile(keras_path):
+        return None
+    with zipfile.ZipFile(keras_path) as archive:
+        if CLASS_NAMES_MEMBER not in archive.namelist():
+            return None
+        try:
+            names = json.loads(archive.read(CLASS_NAMES_MEMBER))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        return None
+    return tuple(names)

@@ -5,7 +5,9 @@ Where a file is looked for (each folder as its library resolves it):
 
 - torch hub: `$TORCH_HOME/hub/checkpoints/` (default `~/.cache/torch/hub/checkpoints/`);
 - Hugging Face hub: `$HF_HUB_CACHE/models--timm--<id>/snapshots/*/` (default
-  `~/.cache/huggingface/hub/`).
+  `~/.cache/huggingface/hub/`);
+- Keras: `$KERAS_HOME/models/` (default `~/.keras/models/`), where keras.applications keeps the
+  `.h5` files it fetched.
 """
 
 import glob
@@ -15,6 +17,7 @@ TORCH_DOWNLOADS = "https://download.pytorch.org/models/"
 # Our net (and batch_norm for VGG) -> the source net and its checkpoints, the best first:
 # torchvision files by name, timm hub IDs.
 KNOWN = {
+    "alexnet_torchvision": ("alexnet", ["alexnet-owt-7be5be79.pth", "alexnet-owt-4df8aa71.pth"], []),
     "googlenet_torchvision": ("googlenet", ["googlenet-1378be20.pth"], []),
     "inception_v3": ("inception_v3", ["inception_v3_google-0cc3c7bd.pth"],
                      ["inception_v3.tf_in1k", "inception_v3.tv_in1k"]),
@@ -31,6 +34,18 @@ KNOWN = {
        for (depth, suffix), digest in {(11, ""): "8a719046", (13, ""): "19584684", (16, ""): "397923af",
                                        (19, ""): "dcbb9e9d", (11, "_bn"): "6002323d", (13, "_bn"): "abd245e5",
                                        (16, "_bn"): "6c64b313", (19, "_bn"): "c79401a0"}.items()},
+    "inception_resnet_v2": (None, [], []),
+}
+KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
+# Our net -> (keras.applications' net, its file under ~/.keras/models/ and on KERAS_APPLICATIONS).
+KERAS_FILES = {
+    "inception_v3": ("InceptionV3", "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5"),
+    "inception_resnet_v2": ("InceptionResNetV2",
+                            "inception_resnet_v2/inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5"),
+    "vgg16": ("VGG16", "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5"),
+    "vgg19": ("VGG19", "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels.h5"),
+    **{f"resnet{depth}": (f"ResNet{depth}", f"resnet/resnet{depth}_weights_tf_dim_ordering_tf_kernels.h5")
+       for depth in (50, 101, 152)},
 }
 def torch_hub_checkpoints():
     """torch hub's checkpoint folder, as `torch.hub.get_dir()` resolves it without torch."""
@@ -54,6 +69,11 @@ def known_key(name, kwargs):
     return key if key in KNOWN else None
 
 
+def keras_models():
+    """keras.applications' download folder (`keras.utils.get_file`'s cache)."""
+    return os.path.join(os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")), "models")
+
+
 def find_checkpoint(key):
     """(source net, path) of the first known checkpoint of `key` in the caches, or None."""
     source_net, torch_files, timm_ids = KNOWN[key]
@@ -66,6 +86,11 @@ def find_checkpoint(key):
         for folder in sorted(glob.glob(snapshots)):
             if os.path.isfile(os.path.join(folder, "model.safetensors")):
                 return hub_id, folder
+    if key in KERAS_FILES:
+        keras_net, file_name = KERAS_FILES[key]
+        path = os.path.join(keras_models(), os.path.basename(file_name))
+        if os.path.isfile(path):
+            return keras_net, path
     return None
 
 
@@ -81,12 +106,15 @@ def imagenet_model(name, **kwargs):
     found = find_checkpoint(key)
     if found is None:
         _, torch_files, timm_ids = KNOWN[key]
-        timm = (f", or the Hugging Face hub's timm/{timm_ids[0]} in {hugging_face_hub()}/ (huggingface-cli "
-                f"download timm/{timm_ids[0]})") if timm_ids else ""
-        raise ValueError(
-            f"No ImageNet checkpoint of {name} is on this machine, and none is downloaded: put {torch_files[0]} "
-            f"in {torch_hub_checkpoints()}/ (fetch {TORCH_DOWNLOADS}{torch_files[0]} where there is a network)"
-            f"{timm}. Received: weights='imagenet'")
+        places = [f"{torch_files[0]} in {torch_hub_checkpoints()}/ (fetch {TORCH_DOWNLOADS}{torch_files[0]} where "
+                  f"there is a network)"] if torch_files else []
+        places += [f"the Hugging Face hub's timm/{timm_ids[0]} in {hugging_face_hub()}/ (huggingface-cli download "
+                   f"timm/{timm_ids[0]})"] if timm_ids else []
+        if key in KERAS_FILES:
+            file_name = KERAS_FILES[key][1]
+            places.append(f"{os.path.basename(file_name)} in {keras_models()}/ (fetch {KERAS_APPLICATIONS}{file_name})")
+        raise ValueError(f"No ImageNet checkpoint of {name} is on this machine, and none is downloaded: put "
+                         f"{', or '.join(places)}. Received: weights='imagenet'")
     source_net, path = found
     arguments = {key: value for key, value in kwargs.items() if key != "batch_norm"}
     return pretrained.load(source_net, path, **arguments)

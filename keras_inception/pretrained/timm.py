@@ -3,22 +3,109 @@
 timm's ResNets and Inception v3 keep torchvision's key names, so their conversions are
 torchvision's with the normalization that `config.json` gives; its VGGs store the first two
 fully connected layers as convs (`pre_logits.fc1`, `pre_logits.fc2`) and the classifier as
-`head.fc`.
+`head.fc`. Its Inception v4 (`features.0` ... `features.21`) and Inception-ResNet v2
+(`conv2d_1a`, `mixed_5b`, `repeat.0` ...) name their modules by place; their branches follow our
+tables' order, so each conv's name comes from its place in the table.
 """
 
 import functools
+import re
 
+from keras_inception.models.inception_v4 import NETS, tf_slim_release
+from keras_inception.models.tables import Conv, Mixed, Residual, Split, conv_key
 from keras_inception.pretrained import torchvision
-from keras_inception.pretrained.torchvision import Conversion, Preprocessing
+from keras_inception.pretrained.torchvision import INCEPTION, Conversion, Preprocessing
 
 VGG_CLASSIFIER = ("pre_logits.fc1", "pre_logits.fc2", "head.fc")
 
 
+def _table_convs(sequence):
+    """(our conv block, its block, branch index, position, fork letter, the branch's length) for
+    every conv of a table; a Residual's linear 1x1 has the position "up"."""
+    for block, element in sequence:
+        if isinstance(element, Conv):
+            yield block, block, None, None, "", 1
+        elif isinstance(element, (Mixed, Residual)):
+            for index, branch in enumerate(element.branches):
+                for position, op in enumerate(branch):
+                    convs = op.convs if isinstance(op, Split) else (op,) if isinstance(op, Conv) else ()
+                    for fork, conv in enumerate(convs):
+                        letter = "ab"[fork] if isinstance(op, Split) else ""
+                        key = conv_key(index, position, conv, fork if isinstance(op, Split) else None)
+                        yield f"{block}_{key}", block, index, position, letter, len(branch)
+            if isinstance(element, Residual):
+                yield f"{block}_up", block, None, "up", "", 1
+
+
+def _branch(index, position, letter, length):
+    """timm's name of a branch's conv: `branch1` alone, `branch1.2` in a Sequential."""
+    return f"branch{index}" if length == 1 else f"branch{index}.{position}"
+
+
+# Inception-ResNet v2's modules, ours -> timm's.
+IR_V2_STEM = {"conv_1a": "conv2d_1a", "conv_2a": "conv2d_2a", "conv_2b": "conv2d_2b", "conv_3b": "conv2d_3b",
+              "conv_4a": "conv2d_4a", "conv_7b": "conv2d_7b"}
+IR_V2_REPEATS = {"block35": "repeat", "block17": "repeat_1", "block8": "repeat_2"}
+
+
+def _ir_v2_module(block):
+    if block == "block8_10":
+        return "block8"  # the last block, without its ReLU, stands apart
+    match = re.fullmatch(r"(block35|block17|block8)_(\d+)", block)
+    return f"{IR_V2_REPEATS[match.group(1)]}.{int(match.group(2)) - 1}" if match else block
+
+
+def inception_resnet_v2_map(names, state=None):
+    mapping = {"main": "classif"}
+    net = NETS["inception_resnet_v2"]
+    for ours, block, index, position, letter, length in _table_convs(net["imagenet"] + net["body"]):
+        if block in IR_V2_STEM:
+            theirs = IR_V2_STEM[block]
+        elif position == "up":
+            mapping[f"{ours}_conv"] = f"{_ir_v2_module(block)}.conv2d"
+            continue
+        else:
+            theirs = f"{_ir_v2_module(block)}.{_branch(index, position, letter, length)}"
+        mapping.update({f"{ours}_conv": f"{theirs}.conv", f"{ours}_bn": f"{theirs}.bn"})
+    return mapping
+
+
+# Inception v4's InceptionC modules name their convs after the split (`branch1_1a`), and its two
+# stem modules with one conv call it `conv`.
+V4_SINGLE_CONV = ("mixed_3a", "mixed_5a")
+
+
+def inception_v4_map(names, state=None):
+    mapping = {"main": "last_linear"}
+    sequence = tf_slim_release(NETS["inception_v4"]["imagenet"] + NETS["inception_v4"]["body"])
+    places = {block: index for index, (block, _) in enumerate(sequence)}
+    for ours, block, index, position, letter, length in _table_convs(sequence):
+        prefix = f"features.{places[block]}"
+        if index is None:
+            theirs = prefix
+        elif block in V4_SINGLE_CONV:
+            theirs = f"{prefix}.conv"
+        elif block.startswith("mixed_7") and block != "mixed_7a" and index in (1, 2):
+            theirs = f"{prefix}.branch{index}_{position}{letter}"
+        else:
+            theirs = f"{prefix}.{_branch(index, position, letter, length)}"
+        mapping.update({f"{ours}_conv": f"{theirs}.conv", f"{ours}_bn": f"{theirs}.bn"})
+    return mapping
+
+
+INCEPTION_V4_FAMILY = {
+    "inception_v4": Conversion("inception_v4", {"bn_scale": True, "tf_slim_order": True}, INCEPTION,
+                               inception_v4_map, source_size=299, head=("last_linear.*",)),
+    "inception_resnet_v2": Conversion("inception_resnet_v2", {"bn_scale": True}, INCEPTION, inception_resnet_v2_map,
+                                      source_size=299, head=("classif.*",)),
+}
+
+
 def conversion(architecture, config, state):
-    """The `Conversion` of timm's `architecture` ("resnet50", "vgg16_bn", "inception_v3"),
-    normalized as its `config.json` says; None for an architecture we do not convert."""
-    base = torchvision.CONVERSIONS.get(architecture)
-    if base is None or architecture == "googlenet":  # timm has no GoogLeNet
+    """The `Conversion` of timm's `architecture` ("resnet50", "vgg16_bn", "inception_v3",
+    "inception_v4"), normalized as its `config.json` says; None for one we do not convert."""
+    base = torchvision.CONVERSIONS.get(architecture) or INCEPTION_V4_FAMILY.get(architecture)
+    if base is None or architecture in ("googlenet", "alexnet"):  # timm has neither
         return None
     pretrained = config.get("pretrained_cfg", config)
     preprocessing = Preprocessing(tuple(pretrained.get("mean", base.preprocessing.mean)),

@@ -32,7 +32,7 @@ class Conversion(NamedTuple):
     model: str  # our registered net
     build: dict  # builder arguments that make it the source's net
     preprocessing: Preprocessing
-    layer_map: object  # function: our layer names -> {our layer: source prefix}
+    layer_map: object  # function (our layer names, the source's state) -> {our layer: source prefix}
     ignore: tuple = ("*num_batches_tracked",)
     flattened_from: dict = None  # {our Dense: (C, H, W) the source flattened}
     source_size: int = 224  # the input size the publisher evaluates at
@@ -41,15 +41,7 @@ class Conversion(NamedTuple):
     bgr: bool = False  # the source's net takes BGR: its first conv's input channels are reversed
 
 
-def _conv_block_map(ours, theirs, *, bn=True):
-    """A conv block of ours (`{ours}_conv`, `{ours}_bn`) from torch's conv and batch norm."""
-    mapping = {f"{ours}_conv": theirs[0]}
-    if bn:
-        mapping[f"{ours}_bn"] = theirs[1]
-    return mapping
-
-
-def resnet_map(names):
+def resnet_map(names, state=None):
     mapping = {"conv1_conv": "conv1", "conv1_bn": "bn1", "main": "fc"}
     for name in names:
         match = re.fullmatch(r"conv(\d)_block(\d+)_(\d)_(conv|bn)", name)
@@ -70,7 +62,7 @@ GOOGLENET_BRANCHES = {"1x1": "branch1", "3x3_reduce": "branch2.0", "3x3": "branc
                       "5x5_reduce": "branch3.0", "5x5": "branch3.1", "pool_proj": "branch4.1"}
 
 
-def googlenet_map(names):
+def googlenet_map(names, state=None):
     mapping = {"main": "fc"}
     for index in (1, 2, 3):
         mapping.update({f"stem_conv{index}_conv": f"conv{index}.conv", f"stem_conv{index}_bn": f"conv{index}.bn"})
@@ -105,7 +97,7 @@ INCEPTION_V3_BLOCKS = {"mixed_5b": "A", "mixed_5c": "A", "mixed_5d": "A", "mixed
                        "mixed_7c": "E"}
 
 
-def inception_v3_map(names):
+def inception_v3_map(names, state=None):
     mapping = {"main": "fc", "aux_1x1_conv": "AuxLogits.conv0.conv", "aux_1x1_bn": "AuxLogits.conv0.bn",
                "aux_fc_conv": "AuxLogits.conv1.conv", "aux_fc_bn": "AuxLogits.conv1.bn", "aux": "AuxLogits.fc"}
     for ours, theirs in INCEPTION_V3_STEM.items():
@@ -119,7 +111,7 @@ def inception_v3_map(names):
     return mapping
 
 
-def vgg_map(names, *, classifier=("classifier.0", "classifier.3", "classifier.6")):
+def vgg_map(names, state=None, *, classifier=("classifier.0", "classifier.3", "classifier.6")):
     """torchvision's `features.{i}` count every module: conv, [batch norm,] ReLU, and each pool."""
     convs = sorted((name for name in names if re.fullmatch(r"block\d_conv\d_conv", name)),
                    key=lambda name: (int(name[5]), int(name[11])))
@@ -136,8 +128,13 @@ def vgg_map(names, *, classifier=("classifier.0", "classifier.3", "classifier.6"
     return mapping
 
 
+ALEXNET = {"conv1_conv": "features.0", "conv2_conv": "features.3", "conv3_conv": "features.6",
+           "conv4_conv": "features.8", "conv5_conv": "features.10", "fc6": "classifier.1", "fc7": "classifier.4",
+           "main": "classifier.6"}
 RESNET = {"stride_on_3x3": True, "bn_epsilon": 1e-5, "symmetric_padding": True}
 CONVERSIONS = {
+    "alexnet": Conversion("alexnet_torchvision", {}, TORCH, lambda names, state=None: ALEXNET,
+                          flattened_from={"fc6": (256, 6, 6)}, head=("classifier.*",)),
     "googlenet": Conversion("googlenet_torchvision", {"symmetric_padding": True, "ceil_mode": True,
                                                       "pool4_size": 2, "aux_heads": False},
                             INCEPTION, googlenet_map,

@@ -1,0 +1,138 @@
+"""keras.applications' ImageNet `.h5` files (the legacy weights format they are published in) in
+our nets: InceptionV3, InceptionResNetV2, VGG16, VGG19, ResNet50, ResNet101 and ResNet152.
+
+The VGGs and ResNets name their layers as ours do. InceptionV3 and InceptionResNetV2 leave
+most of theirs to Keras's automatic names (`conv2d_17`, `batch_normalization_17`), which number
+the layers in the order the code creates them; our tables list the convs in that same order, so
+the n-th conv of the table takes the n-th automatic name in the file (a file written in a
+process that had built other nets first starts past `conv2d`). The ResNets and VGGs were converted from Caffe:
+they take BGR images from 0 to 255 less the ImageNet mean, and the ResNets' convs have biases
+(folded into their batch norms).
+"""
+
+import re
+
+import numpy as np
+
+from keras_inception.models.inception_v3 import INCEPTION_V3
+from keras_inception.models.inception_v3 import STEMS as INCEPTION_V3_STEMS
+from keras_inception.models.inception_v4 import NETS as INCEPTION_V4_NETS
+from keras_inception.models.tables import Conv, Mixed, Residual, Split, conv_key
+from keras_inception.pretrained.torchvision import INCEPTION, Conversion, Preprocessing
+
+# keras.applications.imagenet_utils.preprocess_input(mode="caffe"): BGR, 0-255, less the mean.
+CAFFE = Preprocessing(tuple(value / 255 for value in (123.68, 116.779, 103.939)), (1 / 255,) * 3)
+
+
+def read_h5(path):
+    """{"layer.weight": array} of a Keras legacy `.h5` weights file (`layer_names` and each layer's
+    `weight_names` attributes, as Keras 2 wrote them and keras.applications publishes them)."""
+    import h5py
+
+    state = {}
+    with h5py.File(path, "r") as file:
+        root = file["model_weights"] if "model_weights" in file else file
+        if "layer_names" not in root.attrs:
+            raise ValueError(f"{path} is an HDF5 file without Keras's layer_names: not a keras.applications "
+                             f"weights file. Received: checkpoint={path!r}")
+        for layer in root.attrs["layer_names"]:
+            layer = layer.decode() if isinstance(layer, bytes) else str(layer)
+            group = root[layer]
+            for weight in group.attrs.get("weight_names", []):
+                weight = weight.decode() if isinstance(weight, bytes) else str(weight)
+                base = weight.split("/")[-1].split(":")[0]
+                state[f"{layer}.{base}"] = np.asarray(group[weight])
+    return state
+
+
+def _same_names(names, state=None, top="predictions"):
+    """Our layer names are keras.applications' (VGG, ResNet), the classifier aside."""
+    return {name: (top if name == "main" else name) for name in names}
+
+
+def vgg_map(names, state=None):
+    return {name: (name[: -len("_conv")] if re.fullmatch(r"block\d_conv\d_conv", name) else
+                   "predictions" if name == "main" else name) for name in names}
+
+
+def _table_convs(sequence):
+    """Our conv blocks in the order their table declares them: (name, is a residual block's
+    linear up-projection)."""
+    convs = []
+    for name, element in sequence:
+        if isinstance(element, Conv):
+            convs.append((name, False))
+        elif isinstance(element, (Mixed, Residual)):
+            for index, branch in enumerate(element.branches):
+                for position, op in enumerate(branch):
+                    if isinstance(op, Split):
+                        convs += [(f"{name}_{conv_key(index, position, conv, fork)}", False)
+                                  for fork, conv in enumerate(op.convs)]
+                    elif isinstance(op, Conv):
+                        convs.append((f"{name}_{conv_key(index, position, op)}", False))
+            if isinstance(element, Residual):
+                convs.append((f"{name}_up", True))
+    return convs
+
+
+def automatic_names(state, base):
+    """The layers of `state` that Keras named automatically after `base`, in creation order."""
+    numbers = {int(match.group(1) or 0) for key in state
+               if (match := re.fullmatch(rf"{base}(?:_(\d+))?\.\w+", key))}
+    return [base if number == 0 else f"{base}_{number}" for number in sorted(numbers)]
+
+
+def creation_order_map(sequence, state, named=()):
+    """{our layer: theirs} for a net whose convs keras.applications names automatically in
+    creation order; `named` convs (their names are ours) and up-projections (`block35_1_conv`)
+    keep names."""
+    convs, norms = automatic_names(state, "conv2d"), automatic_names(state, "batch_normalization")
+    mapping, index = {"main": "predictions"}, 0
+    for name, up in _table_convs(sequence):
+        if up:
+            mapping[f"{name}_conv"] = name[: -len("_up")] + "_conv"
+        elif name in named:
+            mapping.update({f"{name}_conv": name, f"{name}_bn": f"{name}_bn"})
+        elif index < min(len(convs), len(norms)):
+            mapping.update({f"{name}_conv": convs[index], f"{name}_bn": norms[index]})
+            index += 1
+    return mapping
+
+
+RESNET = {"symmetric_padding": True, "bn_epsilon": 1.001e-5}
+CONVERSIONS = {
+    "InceptionV3": Conversion(
+        "inception_v3", {"aux_heads": False}, INCEPTION,
+        lambda names, state: creation_order_map(INCEPTION_V3_STEMS["imagenet"] + INCEPTION_V3, state),
+        source_size=299, head=("predictions.*",), layout="keras"),
+    "InceptionResNetV2": Conversion(
+        "inception_resnet_v2", {}, INCEPTION,
+        lambda names, state: creation_order_map(INCEPTION_V4_NETS["inception_resnet_v2"]["imagenet"]
+                                                + INCEPTION_V4_NETS["inception_resnet_v2"]["body"], state,
+                                                named=("conv_7b",)),
+        source_size=299, head=("predictions.*",), layout="keras"),
+    "VGG16": Conversion("vgg16", {}, CAFFE, vgg_map, head=("fc1.*", "fc2.*", "predictions.*"), layout="keras",
+                        bgr=True),
+    "VGG19": Conversion("vgg19", {}, CAFFE, vgg_map, head=("fc1.*", "fc2.*", "predictions.*"), layout="keras",
+                        bgr=True),
+    **{f"ResNet{depth}": Conversion(f"resnet{depth}", RESNET, CAFFE, _same_names, head=("predictions.*",),
+                                    layout="keras", bgr=True) for depth in (50, 101, 152)},
+}
+# What a keras.applications file's layer names say about the net (the ResNets' deepest block).
+ARCHITECTURE_KEYS = {"conv5_block3_3_conv.kernel": None, "block5_conv4.kernel": "VGG19", "block5_conv3.kernel": "VGG16",
+                     "block8_10_conv.kernel": "InceptionResNetV2"}
+INCEPTION_V3_CONVS = 94
+
+
+def architecture_of(state):
+    """(the keras.applications net a state holds, or None, and the key that shows it)."""
+    for key, net in ARCHITECTURE_KEYS.items():
+        if key in state:
+            if net is None:  # a ResNet: its depth from the blocks of conv4_x
+                blocks = {match.group(1) for k in state if (match := re.match(r"conv4_block(\d+)_", k))}
+                net = {6: "ResNet50", 23: "ResNet101", 36: "ResNet152"}.get(len(blocks))
+            return net, key
+    convs = automatic_names(state, "conv2d")
+    if len(convs) == INCEPTION_V3_CONVS:
+        return "InceptionV3", f"{convs[-1]}.kernel"
+    return None, next(iter(state), None)
