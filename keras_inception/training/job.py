@@ -35,13 +35,13 @@ from keras_inception.files import (
     write_json_atomically,
     write_text_atomically,
 )
+from keras_inception.loading import check_model_file
 from keras_inception.models.multi_output import inference_model
 from keras_inception.training import callbacks as run_callbacks
+from keras_inception.training import fine_tune
 from keras_inception.training.distribution import gather_from_processes, start_distribution
 from keras_inception.training.precision import precision_policy
 from keras_inception.training.recipes import get_recipe, make_optimizer, schedule_callbacks
-from keras_inception.loading import check_model_file
-from keras_inception.training import fine_tune
 from keras_inception.training.speedups import fast_training
 from keras_inception.validation import check_bool, check_choice, check_integer, check_number
 
@@ -344,10 +344,9 @@ def make_pipelines(config, splits, model, recipe):
     )
 
 
-def compile_model(model, config, recipe, steps_per_epoch, phase=None):
-    """Compiles for `phase` (the run's only one by default): its backbone frozen or not, the
-    recipe's learning rate scaled, the schedule over the phase's epochs."""
-    phase = phase or fine_tune.phases(epochs=config.epochs, frozen_epochs=None, learning_rate_scale=1.0)[0]
+def compile_model(model, config, recipe, steps_per_epoch, phase):
+    """Compiles for `phase` (`fine_tune.phases`): its backbone frozen or not, the recipe's
+    learning rate scaled, the schedule over the phase's epochs."""
     if config.weights:
         fine_tune.freeze_backbone(model, phase.frozen)
     if phase.learning_rate_scale != 1.0:
@@ -393,7 +392,7 @@ def train(config):
     keras.utils.set_random_seed(config.seed)
     splits, recipe, steps_per_epoch = load_data_and_recipe(config)
 
-    phases = fine_tune.phases(epochs=config.epochs, frozen_epochs=config.frozen_epochs if config.weights else None,
+    phases = fine_tune.phases(epochs=config.epochs, frozen_epochs=config.frozen_epochs,
                               learning_rate_scale=config.fine_tune_learning_rate)
     with precision_policy(config.precision), scope:
         model = build_model(config, splits)
