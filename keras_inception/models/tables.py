@@ -255,6 +255,36 @@ def _map_convs(element, change):
     return element._replace(branches=tuple(branches))
 
 
+class ConvPlace(NamedTuple):
+    """Where a conv block sits in a table (`conv_places`)."""
+
+    name: str  # its layer name without "_conv"/"_bn", e.g. "mixed_5b_b1_1_5x5" or "block35_1_up"
+    block: str  # the table row it belongs to
+    branch: int = None  # its branch in a Mixed or Residual block; None for a plain Conv row
+    position: object = None  # its place in the branch; "up" for a Residual block's linear 1x1
+    fork: str = ""  # "a", "b", ... for the convs of a Split
+    branch_length: int = 1  # the branch's elements, pools included
+
+
+def conv_places(sequence):
+    """Every conv block of a table, in the order the table declares them (the order a checkpoint
+    converter maps them in)."""
+    for block, element in sequence:
+        if isinstance(element, Conv):
+            yield ConvPlace(block, block)
+        elif isinstance(element, (Mixed, Residual)):
+            for index, branch in enumerate(element.branches):
+                for position, op in enumerate(branch):
+                    forks = op.convs if isinstance(op, Split) else (op,) if isinstance(op, Conv) else ()
+                    for fork, conv in enumerate(forks):
+                        split = isinstance(op, Split)
+                        key = conv_key(index, position, conv, fork if split else None)
+                        yield ConvPlace(f"{block}_{key}", block, index, position, "abcdefgh"[fork] if split else "",
+                                        len(branch))
+            if isinstance(element, Residual):
+                yield ConvPlace(f"{block}_up", block, position="up")
+
+
 def conv_widths(element):
     """{key: filters} of the convs in a Mixed or Residual block. A key is the conv's layer name
     without the block's: "b1_1_5x5" in mixed_5b builds the layer mixed_5b_b1_1_5x5."""

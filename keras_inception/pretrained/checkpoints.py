@@ -65,9 +65,7 @@ def read_checkpoint(path, source=None):
         _fail(path, f"{path} looks like a {found} checkpoint, not a {source} one")
     source = source or found
     if found == "keras":
-        from keras_inception.pretrained.keras_applications import read_h5
-
-        return Checkpoint(path, source, _read_h5(path, read_h5), {})
+        return Checkpoint(path, source, _read_h5(path), {})
     config = {}
     if found == "timm":
         folder = path if os.path.isdir(path) else os.path.dirname(path)
@@ -85,7 +83,9 @@ def read_checkpoint(path, source=None):
     return Checkpoint(path, source, state, config)
 
 
-def _read_h5(path, read_h5):
+def _read_h5(path):
+    from keras_inception.pretrained.keras_applications import read_h5
+
     try:
         return read_h5(path)
     except OSError as error:  # h5py's error for a file that is no HDF5

@@ -17,7 +17,7 @@ import numpy as np
 from keras_inception.models.inception_v3 import INCEPTION_V3
 from keras_inception.models.inception_v3 import STEMS as INCEPTION_V3_STEMS
 from keras_inception.models.inception_v4 import NETS as INCEPTION_V4_NETS
-from keras_inception.models.tables import Conv, Mixed, Residual, Split, conv_key
+from keras_inception.models.tables import conv_places
 from keras_inception.pretrained.torchvision import INCEPTION, Conversion, Preprocessing
 
 # keras.applications.imagenet_utils.preprocess_input(mode="caffe"): BGR, 0-255, less the mean.
@@ -55,26 +55,6 @@ def vgg_map(names, state=None):
                    "predictions" if name == "main" else name) for name in names}
 
 
-def _table_convs(sequence):
-    """Our conv blocks in the order their table declares them: (name, is a residual block's
-    linear up-projection)."""
-    convs = []
-    for name, element in sequence:
-        if isinstance(element, Conv):
-            convs.append((name, False))
-        elif isinstance(element, (Mixed, Residual)):
-            for index, branch in enumerate(element.branches):
-                for position, op in enumerate(branch):
-                    if isinstance(op, Split):
-                        convs += [(f"{name}_{conv_key(index, position, conv, fork)}", False)
-                                  for fork, conv in enumerate(op.convs)]
-                    elif isinstance(op, Conv):
-                        convs.append((f"{name}_{conv_key(index, position, op)}", False))
-            if isinstance(element, Residual):
-                convs.append((f"{name}_up", True))
-    return convs
-
-
 def automatic_names(state, base):
     """The layers of `state` that Keras named automatically after `base`, in creation order."""
     numbers = {int(match.group(1) or 0) for key in state
@@ -88,9 +68,10 @@ def creation_order_map(sequence, state, named=()):
     keep names."""
     convs, norms = automatic_names(state, "conv2d"), automatic_names(state, "batch_normalization")
     mapping, index = {"main": "predictions"}, 0
-    for name, up in _table_convs(sequence):
-        if up:
-            mapping[f"{name}_conv"] = name[: -len("_up")] + "_conv"
+    for place in conv_places(sequence):
+        name = place.name
+        if place.position == "up":
+            mapping[f"{name}_conv"] = f"{place.block}_conv"
         elif name in named:
             mapping.update({f"{name}_conv": name, f"{name}_bn": f"{name}_bn"})
         elif index < min(len(convs), len(norms)):

@@ -12,34 +12,16 @@ import functools
 import re
 
 from keras_inception.models.inception_v4 import NETS, tf_slim_release
-from keras_inception.models.tables import Conv, Mixed, Residual, Split, conv_key
+from keras_inception.models.tables import conv_places
 from keras_inception.pretrained import torchvision
 from keras_inception.pretrained.torchvision import INCEPTION, Conversion, Preprocessing
 
 VGG_CLASSIFIER = ("pre_logits.fc1", "pre_logits.fc2", "head.fc")
 
 
-def _table_convs(sequence):
-    """(our conv block, its block, branch index, position, fork letter, the branch's length) for
-    every conv of a table; a Residual's linear 1x1 has the position "up"."""
-    for block, element in sequence:
-        if isinstance(element, Conv):
-            yield block, block, None, None, "", 1
-        elif isinstance(element, (Mixed, Residual)):
-            for index, branch in enumerate(element.branches):
-                for position, op in enumerate(branch):
-                    convs = op.convs if isinstance(op, Split) else (op,) if isinstance(op, Conv) else ()
-                    for fork, conv in enumerate(convs):
-                        letter = "ab"[fork] if isinstance(op, Split) else ""
-                        key = conv_key(index, position, conv, fork if isinstance(op, Split) else None)
-                        yield f"{block}_{key}", block, index, position, letter, len(branch)
-            if isinstance(element, Residual):
-                yield f"{block}_up", block, None, "up", "", 1
-
-
-def _branch(index, position, letter, length):
+def _branch(place):
     """timm's name of a branch's conv: `branch1` alone, `branch1.2` in a Sequential."""
-    return f"branch{index}" if length == 1 else f"branch{index}.{position}"
+    return f"branch{place.branch}" if place.branch_length == 1 else f"branch{place.branch}.{place.position}"
 
 
 # Inception-ResNet v2's modules, ours -> timm's.
@@ -58,15 +40,15 @@ def _ir_v2_module(block):
 def inception_resnet_v2_map(names, state=None):
     mapping = {"main": "classif"}
     net = NETS["inception_resnet_v2"]
-    for ours, block, index, position, letter, length in _table_convs(net["imagenet"] + net["body"]):
-        if block in IR_V2_STEM:
-            theirs = IR_V2_STEM[block]
-        elif position == "up":
-            mapping[f"{ours}_conv"] = f"{_ir_v2_module(block)}.conv2d"
+    for place in conv_places(net["imagenet"] + net["body"]):
+        if place.block in IR_V2_STEM:
+            theirs = IR_V2_STEM[place.block]
+        elif place.position == "up":
+            mapping[f"{place.name}_conv"] = f"{_ir_v2_module(place.block)}.conv2d"
             continue
         else:
-            theirs = f"{_ir_v2_module(block)}.{_branch(index, position, letter, length)}"
-        mapping.update({f"{ours}_conv": f"{theirs}.conv", f"{ours}_bn": f"{theirs}.bn"})
+            theirs = f"{_ir_v2_module(place.block)}.{_branch(place)}"
+        mapping.update({f"{place.name}_conv": f"{theirs}.conv", f"{place.name}_bn": f"{theirs}.bn"})
     return mapping
 
 
@@ -79,17 +61,17 @@ def inception_v4_map(names, state=None):
     mapping = {"main": "last_linear"}
     sequence = tf_slim_release(NETS["inception_v4"]["imagenet"] + NETS["inception_v4"]["body"])
     places = {block: index for index, (block, _) in enumerate(sequence)}
-    for ours, block, index, position, letter, length in _table_convs(sequence):
-        prefix = f"features.{places[block]}"
-        if index is None:
+    for place in conv_places(sequence):
+        prefix = f"features.{places[place.block]}"
+        if place.branch is None:
             theirs = prefix
-        elif block in V4_SINGLE_CONV:
+        elif place.block in V4_SINGLE_CONV:
             theirs = f"{prefix}.conv"
-        elif block.startswith("mixed_7") and block != "mixed_7a" and index in (1, 2):
-            theirs = f"{prefix}.branch{index}_{position}{letter}"
+        elif place.block.startswith("mixed_7") and place.block != "mixed_7a" and place.branch in (1, 2):
+            theirs = f"{prefix}.branch{place.branch}_{place.position}{place.fork}"
         else:
-            theirs = f"{prefix}.{_branch(index, position, letter, length)}"
-        mapping.update({f"{ours}_conv": f"{theirs}.conv", f"{ours}_bn": f"{theirs}.bn"})
+            theirs = f"{prefix}.{_branch(place)}"
+        mapping.update({f"{place.name}_conv": f"{theirs}.conv", f"{place.name}_bn": f"{theirs}.bn"})
     return mapping
 
 
