@@ -33,6 +33,9 @@ setup(
         "ai-edge-litert",
         # timm's checkpoints, read through its NumPy API without torch.
         "safetensors",
+        # The .tflite metadata's tables (MediaPipe's schema and builders), and the client every
+        # export is checked with; from 0.10.30 its wheels install beside TensorFlow's protobuf.
+        "mediapipe>=0.10.30",
     ],
     extras_require={
         # jax: the tests build and train the nets under Keras's JAX backend too (and on two

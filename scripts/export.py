@@ -4,8 +4,8 @@
     python scripts/export.py --model=saved_models/googlenet_bn_digits/model.keras
     python scripts/export.py --model=saved_models/googlenet_bn_digits --modes=float32,float16,dynamic,int8
 
-Prints the parity table (max abs error and top-1 agreement against Keras, size, latency) and
-writes it as JSON beside the artifacts. Exit code 1 when a verification target is missed.
+Prints the parity table (max abs error and top-1 agreement against Keras, MediaPipe's agreement
+with the interpreter, size, latency) and writes it as JSON beside the artifacts. Exit code 1 when a verification target is missed.
 """
 
 import os
@@ -59,6 +59,8 @@ def main(argv):
         print(f"error: verification target missed: {failure}", file=sys.stderr)
     for warning in result.warnings():
         print(f"warning: {warning}", file=sys.stderr)
+    for note in result.notes():
+        print(f"note: {note}")
     return 1 if result.failures() else 0
 
 

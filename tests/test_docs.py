@@ -20,6 +20,8 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "benc
 TEST_COMMAND = 'python3 -m pip install -e ".[test]" && python3 -m pytest -q'
 MAIN_COMMAND = "python3 -m pip install -e . && python3 scripts/train.py && python3 scripts/export.py"
 EVALUATE_COMMAND = "python3 scripts/evaluate.py --model=saved_models/googlenet_bn_digits"
+UINT8_COMMAND = ("python3 scripts/export.py --model=saved_models/googlenet_bn_digits --modes=int8 --int8_io=uint8 "
+                 "--nosaved_model --output_dir=saved_models/googlenet_bn_digits/uint8_io")
 TUNE_COMMAND = ("python3 scripts/tune.py --model=googlenet_bn --model_kwargs=stem=small --image_size=32 "
                 "--width_multipliers=0.125,0.25 --stage_multipliers=0.5,1,1.5 --max_macs=20e6 --max_trials=6 "
                 "--epochs=3 --export_modes=float32,int8")
@@ -32,6 +34,7 @@ SHOWN_COMMANDS = {
     "python3 scripts/export.py --model=saved_models/googlenet_bn_digits --modes=float32,float16,dynamic,int8 "
     "--overwrite": [],
     EVALUATE_COMMAND: [],
+    UINT8_COMMAND: [],
     "python3 scripts/train.py --model=resnet18 --epochs=5": ["--epochs=1", "--steps_per_epoch=2"],
     TUNE_COMMAND: ["--max_trials=2"],
     BENCHMARK_COMMAND: ["--smoke", "--output_dir=benchmark_smoke"],
@@ -107,6 +110,41 @@ def test_every_shown_command_runs_and_exits_0(tmp_path):
     assert app.returncode == 0, app.stderr[-3000:]
     share = float(re.search(r"([\d.]+)% of 360 test digits", app.stdout).group(1))
     assert share >= 95.0
+    _check_mediapipe_runs_the_files(run_dir, tmp_path, env)
+
+
+def _check_mediapipe_runs_the_files(run_dir, tmp_path, env):
+    """MediaPipe's ImageClassifier, given each of the main job's files alone and the 360 test
+    digits as 0-255 RGB at the net's size, names the digits and picks the LiteRT interpreter's
+    class; the app of docs/export.md names the same digits from image files."""
+    import mediapipe as mp
+    import tensorflow as tf
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    from keras_inception import data
+    from keras_inception.export.verify import run_tflite
+
+    images, labels = data.digits("test")
+    pixels = np.round(data.preprocessing.evaluation_view(images, 32, 3).numpy() * 255).astype(np.uint8)
+    picks = {}
+    for name in ("model_float32.tflite", "model_float16.tflite", "model_dynamic.tflite", "model_int8.tflite",
+                 "uint8_io/model_int8.tflite"):
+        options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(run_dir / name)),
+                                                max_results=1)
+        with vision.ImageClassifier.create_from_options(options) as classifier:
+            picks[name] = np.array([classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=image))
+                                    .classifications[0].categories[0].category_name for image in pixels])
+        interpreter = run_tflite(str(run_dir / name), pixels.astype(np.float32) / 255).argmax(-1)
+        assert np.mean(picks[name] == interpreter.astype(str)) >= 0.99, name
+        assert np.mean(picks[name] == labels.astype(str)) >= 0.95, name
+    files = [f"digit_{index}.png" for index in range(3)]
+    for index, file in enumerate(files):
+        (tmp_path / file).write_bytes(tf.io.encode_png(pixels[index]).numpy())
+    app = subprocess.run([sys.executable, str(ROOT / "examples" / "mediapipe_app.py"), *files],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert app.returncode == 0, app.stderr[-3000:]
+    named = re.findall(r"^digit_\d\.png (\d):[\d.]+ \d:[\d.]+ \d:[\d.]+$", app.stdout, re.M)
+    assert named == list(picks["model_int8.tflite"][:3]), app.stdout
 
 
 def _run_example(name):

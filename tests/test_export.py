@@ -15,8 +15,10 @@ import tensorflow as tf
 import keras_inception
 from keras_inception import data, files
 from keras_inception.export import ExportResult, export_graph, export_model, tflite
-from keras_inception.export.graph import TFLocalResponseNormalization
-from keras_inception.export.verify import parity_report, run_tflite, top2_margins
+from keras_inception.export.graph import DelegateLocalResponseNormalization, rgb_input
+from keras_inception.export.metadata import read_metadata
+from keras_inception.export.verify import parity_report, run_tflite, tflite_input_shape, top2_margins
+from keras_inception.pretrained.classes import read_class_names
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -40,7 +42,7 @@ def test_export_graph_drops_aux_heads_and_can_give_logits():
     graph = export_graph(model)
     assert len(graph.outputs) == 1 and graph.output_shape == (None, 10)
     assert not any(isinstance(layer, keras_inception.layers.LocalResponseNormalization) for layer in graph.layers)
-    assert sum(isinstance(layer, TFLocalResponseNormalization) for layer in graph.layers) == 1  # the small stem has one
+    assert sum(isinstance(layer, DelegateLocalResponseNormalization) for layer in graph.layers) == 1  # the small stem's
     expected = model.predict(images, verbose=0)["main"]
     np.testing.assert_allclose(graph.predict(images, verbose=0), expected, atol=1e-6)
     logits = export_graph(model, logits=True).predict(images, verbose=0)
@@ -142,12 +144,13 @@ def test_frozen_and_saved_model_conversions_give_the_same_files(monkeypatch):
                                   _signature_scores(from_saved_model["int8"], images))
 
 
-def test_full_int8_keeps_lrn_in_float(tmp_path):
+def test_full_int8_keeps_tflites_lrn_in_float(tmp_path):
     model = keras_inception.get_model("googlenet", stem="small", input_shape=(32, 32, 3), num_classes=10,
                                       width_multiplier=0.25, aux_heads=False)
     images = _digit_images(32, 3, count=16)
     path = tmp_path / "int8.tflite"
-    path.write_bytes(tflite.convert(export_graph(model), "int8", representative_images=images, int8_io="uint8"))
+    path.write_bytes(tflite.convert(export_graph(model, form="tensorflow"), "int8", representative_images=images,
+                                    int8_io="uint8"))
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
@@ -165,7 +168,16 @@ def test_export_job_meets_the_targets_on_the_digits(trained_run):
     result = export_model(str(trained_run / "model.keras"), modes=("float32", "int8"))
     assert result.reports["float32"]["max_abs_error"] <= 1e-4
     assert result.reports["int8"]["top1_agreement"] >= 0.98
-    assert result.failures() == []
+    assert all(report["mediapipe_top1_agreement"] >= 0.99 for report in result.reports.values())
+    assert result.failures() == [] and result.notes() == []
+    # The grayscale net's files take RGB, as phones give it, and name the digits.
+    for mode in ("float32", "int8"):
+        path = str(trained_run / f"model_{mode}.tflite")
+        assert tflite_input_shape(path) == (32, 32, 3)
+        metadata = read_metadata(path)
+        assert metadata["labels"] == tuple("0123456789") and metadata["color_space"] == "RGB"
+        assert metadata["description"].startswith("googlenet_bn trained on digits: probabilities of 10 classes")
+    assert read_class_names(str(trained_run / "inference.keras")) == tuple("0123456789")
     assert json.loads((trained_run / "model_int8.json").read_text())["images"] == 200
     assert set(json.loads((trained_run / "export_report.json").read_text())) == {"float32", "int8"}
     # The inference net as a plain Keras file: no auxiliary heads, the trained net's answers.
@@ -298,8 +310,8 @@ def test_export_killed_mid_write_leaves_whole_artifacts(tmp_path):
     command = [f"--model={model_path}", "--modes=float32", "--calibration_images=4", "--verification_images=8",
                "--overwrite"]
     saved_model, tflite_path = tmp_path / "saved_model", tmp_path / "model_float32.tflite"
-    images = _digit_images(32, 1, count=4)
-    expected = export_graph(keras.saving.load_model(model_path)).predict(images, verbose=0)
+    images = _digit_images(32, 3, count=4)  # the .tflite takes RGB, LeNet-5 gray
+    expected = rgb_input(export_graph(keras.saving.load_model(model_path))).predict(images, verbose=0)
 
     def assert_whole():
         np.testing.assert_allclose(run_tflite(str(tflite_path), images), expected, atol=1e-4)

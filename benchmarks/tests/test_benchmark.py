@@ -139,6 +139,22 @@ def test_int8_rows_say_how_near_a_tie_the_flipped_images_were():
         "; one convolution alone (28x28, 256 channels in and out): 3x3 1.01x, 1x1 0.91x")
 
 
+@pytest.mark.parametrize("vector, targeted", [(["avx2", "fma"], False), (["avx2", "fma", "avx512_vnni"], True),
+                                              (["asimddp"], True)])
+def test_int8_speed_target_applies_where_the_cpu_has_int8_dot_products(vector, targeted):
+    latency = {"float32": {"latency_ms": 17.4}, "int8": {"latency_ms": 20.6, "top1_agreement": 0.99}}
+    results = {"config": {"platform": "cpu"}, "machine": {"cpu": {"vector": vector}},
+               "models": {"googlenet": {"keras_latency": latency}}}
+    (row,) = [row for row in report.summarize(results)["googlenet"]["rows"] if row["measure"] == "TFLite int8 speed-up"]
+    assert row["ratio"] == pytest.approx(17.4 / 20.6)
+    if targeted:
+        assert (row["target"], row["met"]) == (">= 1.5", False)
+        assert row["note"].endswith(f"int8 dot-product instructions here: {vector[-1]}")
+    else:
+        assert (row["target"], row["met"]) == ("", None)
+        assert "int8 is a size and compatibility gain on this processor, measured 0.845x" in row["note"]
+
+
 def test_block_table_gives_each_blocks_ratio():
     blocks = {"mixed_5d": {"tflite_ms": 2.0, "onnx_ms": 1.6, "macs": 1_500, "onnx_macs": 1_500},
               "mixed_6a": {"tflite_ms": 1.0, "onnx_ms": 2.0, "macs": 90, "onnx_macs": 90}}

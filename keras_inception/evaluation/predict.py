@@ -4,9 +4,8 @@
         print(path, top)  # [(class id, class name, score), ...], best first
 
 Each image goes through the artifact's own view (`artifacts.Artifact.view`): the central crop
-resized to its input, as it was evaluated. The names are those a `.keras` file carries (a
-converted checkpoint's ImageNet names), else those of the training run's dataset, else ImageNet's
-for a 1000-class model.
+resized to its input, as it was evaluated. The names are `labels.class_names_for`'s: those the
+file carries, else those of the training run's dataset, else ImageNet's for a 1000-class model.
 """
 
 import os
@@ -14,10 +13,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_inception import data
 from keras_inception.evaluation.artifacts import open_artifact
-from keras_inception.pretrained.classes import decode_predictions, imagenet_classes, read_class_names
-from keras_inception.runs import run_settings
+from keras_inception.labels import class_names_for
+from keras_inception.pretrained.classes import decode_predictions
 from keras_inception.validation import check_integer
 
 
@@ -30,26 +28,6 @@ def read_image(path):
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
         raise ValueError(f"{path} is not an image TensorFlow decodes (PNG, JPEG, GIF or BMP). "
                          f"Received: image={path!r}") from None
-
-
-def class_names_for(model_path, classes, *, dataset=None, data_dir=None):
-    """The names of an artifact's `classes` outputs (see the module docstring); None for
-    ImageNet's, which `decode_predictions` gives with their WordNet IDs."""
-    imagenet_names = tuple(name for _, name in imagenet_classes())
-    carried = read_class_names(model_path) if model_path.endswith(".keras") and not dataset else None
-    if carried is not None and len(carried) == classes:
-        return None if carried == imagenet_names else carried
-    run = run_settings(model_path)
-    if run or dataset:
-        names = data.splits_of_run(run, dataset=dataset, data_dir=data_dir).class_names
-    elif classes == len(imagenet_classes()):
-        return None  # decode_predictions' own ImageNet names and WordNet IDs
-    else:
-        names = tuple(str(index) for index in range(classes))
-    if len(names) != classes:
-        raise ValueError(f"{model_path} scores {classes} classes; its dataset names {len(names)}. "
-                         f"Received: model={model_path!r}")
-    return names
 
 
 def predict_files(model_path, image_paths, *, top=5, dataset=None, data_dir=None, threads=None):

@@ -8,7 +8,10 @@ Files, beside the model unless `output_dir` says otherwise:
     inference.keras         the inference net in float32, auxiliary heads dropped: plain Keras
                             (nets with LRN need `import keras_inception.layers` to load it)
     saved_model/            serving signatures with the preprocessing inside (see savedmodel.py)
-    model_<mode>.tflite     one per mode;  model_<mode>.json: its parity report
+    model_<mode>.tflite     one per mode, RGB input, with the metadata MediaPipe reads (see
+                            metadata.py);  model_<mode>.json: its report (parity, MediaPipe,
+                            XNNPACK partitions, ops the GPU delegate refuses, size, latency and
+                            the processor it was measured on)
     export_report.json      all reports
 
 Every artifact is written under a temporary name and renamed into place; existing artifacts are
@@ -20,11 +23,14 @@ import os
 
 import numpy as np
 
-from keras_inception import data
+import keras_inception
+from keras_inception import cpu, data
 from keras_inception.export import tflite
-from keras_inception.export.graph import export_graph
+from keras_inception.export.delegates import gpu_unsupported_ops, xnnpack_partitions
+from keras_inception.export.graph import export_graph, rgb_input
+from keras_inception.export.metadata import with_metadata
 from keras_inception.export.savedmodel import write_saved_model
-from keras_inception.export.verify import parity_report
+from keras_inception.export.verify import mediapipe_agreement, parity_report
 from keras_inception.files import (
     recover_directory,
     write_atomically,
@@ -32,13 +38,19 @@ from keras_inception.files import (
     write_directory_atomically,
     write_json_atomically,
 )
+from keras_inception.labels import label_names
 from keras_inception.loading import load_model
+from keras_inception.pretrained.classes import add_class_names
 from keras_inception.runs import run_settings
 from keras_inception.validation import check_bool, check_choice, check_integer
 
-# Verification targets: float32 answers like Keras; int8 picks the same class almost always.
+# Verification targets: float32 answers like Keras; int8 picks the same class almost always;
+# MediaPipe picks the interpreter's class on the same pixels.
 FLOAT32_MAX_ABS_ERROR = 1e-4
 INT8_MIN_TOP1_AGREEMENT = 0.98
+MEDIAPIPE_MIN_TOP1_AGREEMENT = 0.99
+MEDIAPIPE_CANNOT_READ = ("int8 input and output (--int8_io=int8) cannot be read by MediaPipe Tasks, which "
+                         "takes uint8 or float32 tensors: for an app, export with --int8_io=uint8 or none")
 # An int8 miss is only a warning when every image whose class changed had its top two Keras
 # scores this close, as a share of the median image's gap or outright: rounding moves near
 # ties, while a broken quantization also changes the classes the net is sure of.
@@ -62,7 +74,18 @@ class ExportResult:
             missed.append(f"float32 max abs error {float32['max_abs_error']:.2e} > {FLOAT32_MAX_ABS_ERROR:g}")
         if self._int8_missed() and not self._int8_flips_are_near_ties():
             missed.append(self._int8_miss())
+        for mode, report in self.reports.items():
+            agreement = report.get("mediapipe_top1_agreement")
+            if agreement is not None and agreement < MEDIAPIPE_MIN_TOP1_AGREEMENT:
+                missed.append(f"{mode}: MediaPipe's top-1 agrees with the interpreter's on {agreement:.1%} "
+                              f"< {MEDIAPIPE_MIN_TOP1_AGREEMENT:.0%} of the images")
         return missed
+
+    def notes(self):
+        """What the files cannot do, one line each."""
+        unreadable = [mode for mode, report in self.reports.items()
+                      if "mediapipe_top1_agreement" in report and report["mediapipe_top1_agreement"] is None]
+        return [f"{', '.join(unreadable)}: {MEDIAPIPE_CANNOT_READ}"] if unreadable else []
 
     def warnings(self):
         """Misses that are the net's, not the export's, one line each: int8 changed the class
@@ -90,11 +113,29 @@ class ExportResult:
                 f"{int8['widest_flipped_margin']:.3g} apart (the median image's: {int8['median_margin']:.3g})")
 
     def table(self):
-        lines = ["mode      max abs error  top-1 agreement  size (KiB)  latency (ms)",
-                 "--------  -------------  ---------------  ----------  ------------"]
+        lines = ["mode      max abs error  top-1 agreement  MediaPipe agreement  XNNPACK partitions  size (KiB)  "
+                 "latency (ms)",
+                 "--------  -------------  ---------------  -------------------  ------------------  ----------  "
+                 "------------"]
         for mode, report in self.reports.items():
+            mediapipe = report.get("mediapipe_top1_agreement")
+            mediapipe = "cannot read" if mediapipe is None else f"{mediapipe:.2%}"
             lines.append(f"{mode:<8}  {report['max_abs_error']:>13.2e}  {report['top1_agreement']:>15.2%}  "
-                         f"{report['size_bytes'] / 1024:>10.1f}  {report['latency_ms']:>12.3f}")
+                         f"{mediapipe:>19}  {report['xnnpack_partitions']:>18}  {report['size_bytes'] / 1024:>10.1f}  "
+                         f"{report['latency_ms']:>12.3f}")
+        verdicts = {}
+        for mode, report in self.reports.items():
+            refused = report["gpu_unsupported_ops"]
+            verdict = "runs every op" if not refused else "cannot run " + ", ".join(
+                f"{reason} (x{count})" for reason, count in refused.items())
+            verdicts.setdefault(verdict, []).append(mode)
+        for verdict, modes in verdicts.items():
+            lines.append(f"The GPU delegate {verdict} of {', '.join(modes)}")
+        if self.reports:
+            measured_on = next(iter(self.reports.values()))["cpu"]
+            lines.append(f"Measured on {cpu.summary(measured_on)}")
+            if "int8" in self.reports:
+                lines.append(cpu.int8_speed_note(measured_on))
         return "\n".join(lines)
 
 
@@ -102,6 +143,15 @@ def _images(graph, dataset, count):
     batches = data.for_model(graph, dataset, training=False, batch_size=64, cache=False)
     images = np.concatenate([batch for batch, _ in batches.take(-(-count // 64)).as_numpy_iterator()])
     return images[:count]
+
+
+def _description(run, model, dataset, classes, logits):
+    """The metadata's one-line description of the net."""
+    source = dataset or run.get("dataset")
+    trained = f" trained on {source}" if source else ""
+    scores = "logits" if logits else "probabilities"
+    return (f"{run.get('model', model.name)}{trained}: {scores} of {classes} classes for an RGB image "
+            f"in [0, 1] (keras_inception {keras_inception.__version__}).")
 
 
 def load_for_export(model_path):
@@ -140,22 +190,38 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
         raise ValueError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it. "
                          f"Received: overwrite={overwrite!r}")
 
-    splits = data.splits_of_run(run_settings(model_path), dataset=dataset, data_dir=data_dir)
+    run = run_settings(model_path)
+    splits = data.splits_of_run(run, dataset=dataset, data_dir=data_dir)
     graph = export_graph(model, logits=logits)
-    calibration = _images(graph, splits.train, calibration_images)
-    verification = _images(graph, splits.test, verification_images)
-    keras_outputs = graph.predict(verification, verbose=0)
+    class_names = label_names(model_path, graph.output_shape[-1], dataset=dataset, data_dir=data_dir)
+    phone_graph = rgb_input(graph)
+    calibration = _images(phone_graph, splits.train, calibration_images)
+    verification = _images(phone_graph, splits.test, verification_images)
+    keras_outputs = phone_graph.predict(verification, verbose=0)
 
     os.makedirs(output_dir, exist_ok=True)
-    write_atomically(keras_path, export_graph(model, logits=logits, tensorflow_lrn=False).save)
+
+    def write_inference_keras(path):
+        export_graph(model, logits=logits, form="keras").save(path)
+        add_class_names(path, class_names)
+
+    write_atomically(keras_path, write_inference_keras)
     if saved_model:
-        write_directory_atomically(saved_model_path, lambda path: write_saved_model(graph, path, logits=logits))
+        serving_graph = export_graph(model, logits=logits, form="tensorflow")
+        write_directory_atomically(saved_model_path, lambda path: write_saved_model(serving_graph, path, logits=logits))
+    description = _description(run, model, dataset, len(class_names), logits)
+    processor = cpu.describe_cpu()
     reports = {}
-    for mode, converted in tflite.convert_modes(graph, modes, representative_images=calibration,
+    for mode, converted in tflite.convert_modes(phone_graph, modes, representative_images=calibration,
                                                 int8_io=int8_io):
         path = tflite_paths[mode]
-        write_bytes_atomically(path, converted)
+        write_bytes_atomically(path, with_metadata(converted, class_names=class_names, name=model.name,
+                                                   description=description, version=keras_inception.__version__,
+                                                   logits=logits))
         reports[mode] = parity_report(path, keras_outputs, verification, threads=threads)
+        reports[mode].update(mediapipe_top1_agreement=mediapipe_agreement(path, verification, threads=threads),
+                             xnnpack_partitions=xnnpack_partitions(path), gpu_unsupported_ops=gpu_unsupported_ops(path),
+                             cpu=processor)
         write_json_atomically(path[: -len(".tflite")] + ".json", reports[mode])
     write_json_atomically(os.path.join(output_dir, "export_report.json"), reports)
     return ExportResult(output_dir, saved_model_path if saved_model else None, reports, keras_path)

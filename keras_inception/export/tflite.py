@@ -6,6 +6,7 @@ in [0, 1] (or int8/uint8 with `int8_io`), and returns the class scores.
 
 import math
 import tempfile
+import warnings
 
 import keras
 import numpy as np
@@ -17,6 +18,11 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 MODES = ("float32", "float16", "dynamic", "int8")
 INT8_IO = ("none", "int8", "uint8")
 
+# In a full-int8 graph with float input and output, these ops stay float32 (between a
+# dequantize and a quantize): XNNPACK runs them only in float, and in int8 each would split
+# its graph. The 1x1 convolution of the LRN form stays int8.
+FLOAT_OPS_IN_INT8 = ("SOFTMAX", "AVERAGE_POOL_2D", "SQUARE", "SQRT", "RSQRT")
+
 # The .tflite's one signature, as the converter names a Keras model's: input `image`, output
 # `output_0`.
 SIGNATURE = "serving_default"
@@ -27,20 +33,22 @@ SIGNATURE = "serving_default"
 FROZEN_MAX_WEIGHT_BYTES = 32 * 2**20
 
 
-def convert(graph, mode, *, representative_images=None, int8_io="none"):
+def convert(graph, mode, *, representative_images=None, int8_io="none", float_ops=FLOAT_OPS_IN_INT8):
     """The .tflite bytes of `graph` (from `export_graph`).
 
     Modes: "float32"; "float16" weights; "dynamic" (int8 weights, float activations); "int8"
     (weights and activations, calibrated on `representative_images`, float32 (N, size, size,
-    channels) from the training pipeline). In "int8", an op without an int8 kernel (LRN) stays
-    float32 rather than failing the conversion.
+    channels) from the training pipeline). In "int8", an op without an int8 kernel (TFLite's
+    LRN) stays float32 rather than failing the conversion, and so do `float_ops` where the input
+    and output are float (`int8_io="none"`): TensorFlow keeps chosen ops float only through its
+    quantization debugger, whose files take and give float32.
     """
     for _, converted in convert_modes(graph, (mode,), representative_images=representative_images,
-                                      int8_io=int8_io):
+                                      int8_io=int8_io, float_ops=float_ops):
         return converted
 
 
-def convert_modes(graph, modes, *, representative_images=None, int8_io="none"):
+def convert_modes(graph, modes, *, representative_images=None, int8_io="none", float_ops=FLOAT_OPS_IN_INT8):
     """Yields (mode, .tflite bytes) for each of `modes` in turn (see `convert`), all from one
     trace of `graph`: frozen for a net up to `FROZEN_MAX_WEIGHT_BYTES`, else a SavedModel."""
     single_image = tf.function(lambda image: graph(image, training=False))
@@ -51,7 +59,7 @@ def convert_modes(graph, modes, *, representative_images=None, int8_io="none"):
         frozen = convert_variables_to_constants_v2(single_image.get_concrete_function(spec))
         yield from _convert_each(
             lambda: tf.lite.TFLiteConverter.from_concrete_functions([frozen], tf.Module()),
-            modes, representative_images, int8_io)
+            modes, representative_images, int8_io, float_ops)
         return
     with tempfile.TemporaryDirectory(prefix="keras_inception_tflite_") as directory:
         archive = keras.export.ExportArchive()
@@ -60,13 +68,23 @@ def convert_modes(graph, modes, *, representative_images=None, int8_io="none"):
         archive.write_out(directory, verbose=False)
         yield from _convert_each(
             lambda: tf.lite.TFLiteConverter.from_saved_model(directory, signature_keys=[SIGNATURE]),
-            modes, representative_images, int8_io)
+            modes, representative_images, int8_io, float_ops)
 
 
-def _convert_each(new_converter, modes, representative_images, int8_io):
+def _convert_each(new_converter, modes, representative_images, int8_io, float_ops):
     """(mode, .tflite bytes) for each mode, a fresh converter (`new_converter()`) for each."""
     for mode in modes:
-        yield mode, _configure(new_converter(), mode, representative_images, int8_io).convert()
+        converter = _configure(new_converter(), mode, representative_images, int8_io)
+        if mode == "int8" and int8_io == "none" and float_ops:
+            with warnings.catch_warnings():
+                # The debugger opens its models in TensorFlow's own interpreter, which warns it is deprecated.
+                warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+                debugger = tf.lite.experimental.QuantizationDebugger(
+                    converter=converter, debug_dataset=converter.representative_dataset,
+                    debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(float_ops)))
+            yield mode, debugger.get_nondebug_quantized_model()
+        else:
+            yield mode, converter.convert()
 
 
 def _weight_bytes(graph):

@@ -1,5 +1,6 @@
 """Checks a .tflite against the Keras model with the LiteRT interpreter (`ai-edge-litert`, the
-runtime mobile apps ship), and measures it."""
+runtime mobile apps ship), and against the interpreter with MediaPipe Tasks' `ImageClassifier`
+(the client apps call), and measures it."""
 
 import os
 import statistics
@@ -108,3 +109,35 @@ def parity_report(tflite_path, keras_outputs, images, *, threads=None):
         "latency_ms": single_image_latency_ms(tflite_path, images[0], threads=threads),
         "images": len(images),
     }
+
+
+# MediaPipe Tasks takes images as uint8 or float32 tensors only.
+MEDIAPIPE_INPUT_TYPES = (np.uint8, np.float32)
+
+
+def tflite_input_dtype(tflite_path):
+    (input_detail,) = _interpreter(tflite_path, None).get_input_details()
+    return input_detail["dtype"]
+
+
+def mediapipe_top1(tflite_path, pixels):
+    """MediaPipe's top-1 class ids for uint8 RGB `pixels` (N, H, W, 3), from the file alone: its
+    metadata gives the normalization."""
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=tflite_path), max_results=1)
+    with vision.ImageClassifier.create_from_options(options) as classifier:
+        return np.array([classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image)))
+                         .classifications[0].categories[0].index for image in pixels])
+
+
+def mediapipe_agreement(tflite_path, images, *, threads=None):
+    """The share of `images` (float32 RGB in [0, 1], the file's input size) on which MediaPipe,
+    given them as 0-255 pixels, picks the LiteRT interpreter's top-1 class; None for a file
+    MediaPipe cannot read (int8 input)."""
+    if tflite_input_dtype(tflite_path) not in MEDIAPIPE_INPUT_TYPES:
+        return None
+    pixels = np.round(np.clip(images, 0, 1) * 255).astype(np.uint8)
+    interpreter_top1 = run_tflite(tflite_path, pixels.astype(np.float32) / 255, threads=threads).argmax(-1)
+    return float(np.mean(mediapipe_top1(tflite_path, pixels) == interpreter_top1))

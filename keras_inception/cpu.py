@@ -1,0 +1,46 @@
+"""The processor a measurement ran on: its model, cores and the vector instructions that decide
+how fast float32, bfloat16 and int8 run on it (read from /proc/cpuinfo)."""
+
+import os
+
+# The vector instructions that decide these ratios: XNNPACK's int8 kernels and oneDNN's
+# convolutions run far faster with AVX-512 and VNNI (int8 dot products) than with AVX2 alone.
+VECTOR_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8",
+                   "amx_bf16", "asimddp")
+# The instructions that give int8 more multiply-adds per instruction than float32 (x86's VNNI
+# and AMX, ARM's dot product); without them XNNPACK's int8 kernels do about as many.
+INT8_DOT_PRODUCT = ("amx_int8", "avx512_vnni", "avx_vnni", "asimddp")
+
+
+def describe_cpu():
+    """{model, family_model, vector, int8_dot_product, cores}: the processor's model name and
+    numbers, its `VECTOR_FEATURES`, those of them in `INT8_DOT_PRODUCT`, and the cores this
+    process may use."""
+    fields = {}
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", fields.get("Features", "")).split())  # x86 / ARM
+    vector = [feature for feature in VECTOR_FEATURES if feature in flags]
+    return {"model": fields.get("model name", fields.get("Hardware", "unknown")),
+            "family_model": f"{fields.get('cpu family', '?')}/{fields.get('model', '?')}",
+            "vector": vector,
+            "int8_dot_product": [feature for feature in INT8_DOT_PRODUCT if feature in vector],
+            "cores": len(os.sched_getaffinity(0))}
+
+
+def int8_speed_note(cpu):
+    """One line: what int8 can gain on `cpu` (from `describe_cpu`), and why."""
+    if cpu["int8_dot_product"]:
+        return (f"int8 dot-product instructions: {', '.join(cpu['int8_dot_product'])}, so int8 is expected to "
+                "run faster than float32 here")
+    return ("no int8 dot-product instructions (VNNI, AMX or ARM's dot product): XNNPACK's int8 kernels do about "
+            "as many multiply-adds per instruction as float32 here, so int8 is a size and compatibility gain, "
+            "not a speed one")
+
+
+def summary(cpu):
+    """`cpu` (from `describe_cpu`) in one line."""
+    return f"{cpu['model']} ({cpu['family_model']}), {cpu['cores']} cores, {' '.join(cpu['vector']) or 'no AVX2'}"
