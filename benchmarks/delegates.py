@@ -59,7 +59,7 @@ def parse_net(text):
 def measure(nets, *, threads, rounds, runs, calibration_images, directory):
     rows, files = [], {}
     for name, size, modes in nets:
-        net = keras_inception.get_model(name, input_shape=(size, size, 3), aux_heads=False)
+        net = keras_inception.get_model(name, input_shape=(size, size, 3))  # export drops aux heads
         images = np.random.default_rng(0).random((calibration_images, size, size, 3), dtype=np.float32)
         for form, (graph_form, float_ops) in FORMS.items():
             graph = export_graph(net, form=graph_form)
