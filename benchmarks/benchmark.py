@@ -43,7 +43,9 @@ flags.DEFINE_integer("windows", 5, "Timed windows; the median is reported.", low
 flags.DEFINE_integer("window_steps", 2, "Training steps per window.", lower_bound=1)
 flags.DEFINE_integer("fit_epochs", 2, "Epochs on the digits after the timing, so int8 agreement is "
                      "measured on a trained net (0: none).", lower_bound=0)
-flags.DEFINE_enum("precision", None, runner.PRECISIONS, "Default: float32 on the CPU, mixed_bfloat16 on a GPU.")
+flags.DEFINE_enum("precision", "auto", runner.PRECISIONS,
+                  "auto: float32 on the CPU, with bfloat16 rows (ours and torchvision's autocast) where the CPU "
+                  "has bfloat16 instructions; mixed_bfloat16 on a GPU.")
 flags.DEFINE_float("width_multiplier", None, "Scales our nets' widths (the peers stay as they are).")
 flags.DEFINE_bool("peers", True, "Measure torchvision and ONNX Runtime too.")
 flags.DEFINE_bool("profile_blocks", False, "Also time each block of both nets (TFLite and ONNX Runtime), "

@@ -17,6 +17,7 @@ TARGETS = {
     "TFLite float32 latency": ("<=", 1.0),
     "TFLite int8 speed-up": (">=", 1.5),
     "TFLite int8 top-1 agreement": (">=", 0.98),
+    "bfloat16 training throughput": (">=", 1.3),
 }
 _COMPARE = {">=": operator.ge, "<=": operator.le}
 # Targets on a fraction (of throughput lost, of images agreeing): missed by points, where the
@@ -103,6 +104,24 @@ def _int8_speed_note(dot_product, ratio):
             "where those instructions are")
 
 
+def _bfloat16_rows(model, float32_rate):
+    """Ours in bfloat16 against ours in float32 and against torchvision's CPU autocast."""
+    measured, reason = model.get("bfloat16_rows", (False, None))
+    if reason is None:
+        return []
+    if not measured:
+        return [_row("bfloat16 training throughput", None, None, None, "images/s",
+                     "torchvision (autocast bfloat16, channels_last)", note=f"not measured: {reason}")]
+    rate = lookup(model, "keras_train_bfloat16", "memory_fed", "images_per_second")
+    torch_rate = lookup(model, "torch_train_bfloat16", "memory_fed", "images_per_second")
+    return [
+        _row("bfloat16 training vs our float32", rate, float32_rate, _ratio(rate, float32_rate), "images/s",
+             "ours in float32", note=f"mixed_bfloat16, fed from memory; {reason}"),
+        _row("bfloat16 training throughput", rate, torch_rate, _ratio(rate, torch_rate), "images/s",
+             "torchvision (autocast bfloat16, channels_last)", note=reason),
+    ]
+
+
 def _cpu_rows(model, peak, cpu=None):
     ours, torch = model.get("keras_train", {}), model.get("torch_train")
     torch_cl, latency, onnx = (model.get("torch_train_channels_last"),
@@ -128,6 +147,7 @@ def _cpu_rows(model, peak, cpu=None):
              why=_peak_why(_ratio(gflops, peak_gflops), _ratio(torch_gflops, peak_gflops))),
         _row("training throughput vs channels_last", rate, torch_cl_rate,
              _ratio(rate, torch_cl_rate), "images/s", "torchvision (channels_last)"),
+        *_bfloat16_rows(model, rate),
         _row("training peak memory", lookup(ours, "peak_rss_mb"), lookup(torch, "peak_rss_mb"),
              _ratio(lookup(ours, "peak_rss_mb"), lookup(torch, "peak_rss_mb")), "MiB RSS",
              "torchvision",

@@ -30,12 +30,13 @@ from benchmarks.data import write_digit_jpegs
 from benchmarks.forked import run_forked
 from benchmarks.pairs import DEFAULT_PAIRS, PAIRS
 from benchmarks.report import lookup, summarize, write_report
+from keras_inception.cpu import bfloat16_instructions
 from keras_inception.validation import MULTIPLIER_INTERVAL, check_choice, check_integer, check_number
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]  # where `python -m benchmarks.worker` runs
 
 PLATFORMS = ("cpu", "gpu")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 PEER_MODULES = ("torch", "torchvision", "onnxruntime")
 
 
@@ -49,7 +50,9 @@ class BenchmarkConfig:
     warmup_steps: int = 3
     windows: int = 5
     window_steps: int = 2
-    precision: str = None  # None: float32 on the CPU, mixed_bfloat16 on a GPU
+    # "auto": the main rows in float32 on the CPU (bfloat16 rows beside them where the processor
+    # has bfloat16 instructions, `bfloat16_rows`), in mixed_bfloat16 on a GPU.
+    precision: str = "auto"
     model_kwargs: dict = dataclasses.field(default_factory=dict)
     train_images: int = None  # None: all 1,437 training digits
     # Epochs on the training JPEGs after the timed steps, so that int8 agreement is measured on
@@ -88,8 +91,7 @@ class BenchmarkConfig:
             raise ValueError(f"`models` must name at least one of {', '.join(PAIRS)}. "
                              "Received: models=()")
         check_choice("platform", self.platform, PLATFORMS)
-        if self.precision is not None:
-            check_choice("precision", self.precision, PRECISIONS)
+        check_choice("precision", self.precision, PRECISIONS)
         for name in ("threads", "batch_size", "warmup_steps", "windows", "window_steps",
                      "test_images", "calibration_images", "matmul_size", "latency_rounds",
                      "max_batch", "timeout_s"):
@@ -114,9 +116,19 @@ class BenchmarkConfig:
 
     @property
     def resolved_precision(self):
-        if self.precision is not None:
+        if self.precision != "auto":
             return self.precision
         return "float32" if self.platform == "cpu" else "mixed_bfloat16"
+
+    @property
+    def bfloat16_rows(self):
+        """(measured, reason): whether both sides also train in bfloat16 on the CPU, and why."""
+        if self.platform != "cpu" or self.precision != "auto":
+            return False, f"precision={self.precision!r} on the {self.platform}"
+        found = bfloat16_instructions(machine.describe_cpu())
+        if not found:
+            return False, "this CPU has no bfloat16 instructions (AVX-512 BF16 or AMX): float32 only"
+        return True, f"this CPU has {', '.join(found)}"
 
     @property
     def resolved_largest_batch(self):
@@ -253,10 +265,18 @@ def _cpu_measurements(name, config, workdir, log):
             "calibration": config.calibration_images, "test_images": config.test_images,
             "output_dir": model_dir,
         }, config, log)
+    results["bfloat16_rows"] = list(config.bfloat16_rows)  # [measured, reason]
+    bfloat16 = results["bfloat16_rows"][0]
+    if bfloat16:  # fed from memory, as the peer is
+        results["keras_train_bfloat16"] = run_task("keras_train", _keras_train_spec(
+            name, config, timing, jpeg_dir=None, save_to=None, precision="mixed_bfloat16"), config, log)
     if config.peers:
         for key, channels_last in (("torch_train", False), ("torch_train_channels_last", True)):
             results[key] = run_task("torch_train", _torch_train_spec(
                 name, config, timing, channels_last), config, log)
+        if bfloat16:  # CPU autocast, in torchvision's faster layout
+            results["torch_train_bfloat16"] = run_task("torch_train", {
+                **_torch_train_spec(name, config, timing, channels_last=True), "amp": "bfloat16"}, config, log)
         results["onnx_latency"] = run_task("onnx_latency", {
             "pair": name, "image_size": image_size, "threads": config.threads,
             "output_dir": model_dir,

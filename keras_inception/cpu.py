@@ -10,6 +10,8 @@ VECTOR_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_
 # The instructions that give int8 more multiply-adds per instruction than float32 (x86's VNNI
 # and AMX, ARM's dot product); without them XNNPACK's int8 kernels do about as many.
 INT8_DOT_PRODUCT = ("amx_int8", "avx512_vnni", "avx_vnni", "asimddp")
+# The instructions that TensorFlow's oneDNN kernels run bfloat16 with; without them it is emulated.
+BFLOAT16_INSTRUCTIONS = ("avx512_bf16", "amx_bf16")
 
 
 def describe_cpu():
@@ -29,6 +31,12 @@ def describe_cpu():
             "vector": vector,
             "int8_dot_product": [feature for feature in INT8_DOT_PRODUCT if feature in vector],
             "cores": len(os.sched_getaffinity(0))}
+
+
+def bfloat16_instructions(cpu=None):
+    """The processor's `BFLOAT16_INSTRUCTIONS` (`cpu`: from `describe_cpu`, default this one's)."""
+    cpu = cpu or describe_cpu()
+    return [feature for feature in BFLOAT16_INSTRUCTIONS if feature in cpu["vector"]]
 
 
 def int8_speed_note(cpu):

@@ -47,7 +47,9 @@ flags.DEFINE_float("weight_decay", None, "Weight decay; default: the recipe's.")
 flags.DEFINE_enum("schedule", None, list(recipes.SCHEDULES), "Learning-rate schedule; default: the recipe's.")
 flags.DEFINE_enum("augmentation", "auto", list(AUGMENTATIONS), "Training augmentation.")
 flags.DEFINE_bool("flip", None, "Horizontal flips in training; default: on, off for the digits.")
-flags.DEFINE_enum("precision", "auto", list(precision.PRECISIONS), "auto: mixed_float16 with a GPU, float32 without.")
+flags.DEFINE_enum("precision", "auto", list(precision.PRECISIONS),
+                  "auto: mixed_float16 with a GPU; mixed_bfloat16 on a CPU with bfloat16 instructions "
+                  "(AVX-512 BF16 or AMX); float32 otherwise.")
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"], "XLA; auto: on with a GPU, off on CPU.")
 flags.DEFINE_enum("distribution", "none", list(distribution.DISTRIBUTIONS), "Devices and hosts to train on.")
 flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (jax_data_parallel over several processes).")

@@ -37,7 +37,7 @@ SHOWN_COMMANDS = {
     UINT8_COMMAND: [],
     "python3 scripts/train.py --model=resnet18 --epochs=5": ["--epochs=1", "--steps_per_epoch=2"],
     TUNE_COMMAND: ["--max_trials=2"],
-    BENCHMARK_COMMAND: ["--smoke", "--output_dir=benchmark_smoke"],
+    BENCHMARK_COMMAND: ["--smoke", "--output_dir=benchmark_smoke", "--models=resnet18"],
     TEST_COMMAND: None,
 }
 INSTALLS = ("python3 -m pip install -e .", 'python3 -m pip install -e ".[bench]"', 'python3 -m pip install -e ".[test]"')

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_inception import files, training
+from keras_inception import cpu, files, training
 from keras_inception.training import callbacks as run_callbacks
 from keras_inception.training import distribution, job, precision, recipes
 from tests.conftest import free_port
@@ -96,11 +96,25 @@ def test_bad_settings_are_refused_in_one_line(call, error, message):
     assert "\n" not in str(caught.value)
 
 
-def test_float16_without_a_gpu_warns_and_auto_stays_float32():
+def test_float16_without_a_gpu_warns():
     assert not precision.has_accelerator()  # this suite runs on a CPU machine
-    assert precision.resolve_precision("auto") == "float32"
     with pytest.warns(UserWarning, match="without a GPU"):
         assert precision.resolve_precision("mixed_float16") == "mixed_float16"
+
+
+def test_auto_precision_is_bfloat16_where_the_cpu_has_its_instructions():
+    without = {"vector": ["avx2", "fma", "avx512f", "avx512_vnni"]}
+    assert precision.describe_auto(without) == ("float32", "this CPU has no bfloat16 instructions (AVX-512 BF16 or AMX)")
+    assert precision.precision_words("auto", without) == (
+        "float32 (auto: this CPU has no bfloat16 instructions (AVX-512 BF16 or AMX))")
+    with pytest.warns(UserWarning, match="emulated there"):
+        assert precision.resolve_precision("mixed_bfloat16", cpu=without) == "mixed_bfloat16"
+    for vector in (["avx2", "avx512_bf16"], ["avx2", "amx_tile", "amx_bf16"]):
+        assert precision.describe_auto({"vector": vector}) == ("mixed_bfloat16", f"this CPU has {vector[-1]}")
+    # And this host as it is: the choice follows its own flags.
+    here = cpu.describe_cpu()
+    expected = "mixed_bfloat16" if {"avx512_bf16", "amx_bf16"} & set(here["vector"]) else "float32"
+    assert precision.resolve_precision("auto") == expected
 
 
 def test_mixed_precision_job_keeps_heads_float32_and_scales_the_loss(tmp_path):

@@ -17,6 +17,7 @@ import pytest
 
 from benchmarks import batch_search, machine, memory, report, resume, runner, timing
 from benchmarks.pairs import PAIRS
+from keras_inception.cpu import bfloat16_instructions
 from tests.test_scripts import run_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -153,6 +154,25 @@ def test_int8_speed_target_applies_where_the_cpu_has_int8_dot_products(vector, t
     else:
         assert (row["target"], row["met"]) == ("", None)
         assert "int8 is a size and compatibility gain on this processor, measured 0.845x" in row["note"]
+
+
+def test_bfloat16_rows_compare_with_our_float32_and_torchvisions_autocast():
+    def train(rate):
+        return {"memory_fed": {"images_per_second": rate}}
+
+    measured = {"keras_train": train(20.0), "keras_train_bfloat16": train(28.0), "torch_train_bfloat16": train(24.0),
+                "bfloat16_rows": [True, "this CPU has amx_bf16"]}
+    skipped = {"keras_train": train(20.0), "bfloat16_rows": [False, "this CPU has no bfloat16 instructions"]}
+    results = {"config": {"platform": "cpu"}, "models": {"resnet18": measured, "googlenet": skipped}}
+    summary = report.summarize(results)
+    rows = {row["measure"]: row for row in summary["resnet18"]["rows"]}
+    assert rows["bfloat16 training vs our float32"]["ratio"] == pytest.approx(1.4)
+    own = rows["bfloat16 training throughput"]
+    assert (own["ratio"], own["target"], own["met"]) == (pytest.approx(28 / 24), ">= 1.3", False)
+    assert own["peer_name"] == "torchvision (autocast bfloat16, channels_last)" and own["note"] == "this CPU has amx_bf16"
+    (row,) = [row for row in summary["googlenet"]["rows"] if row["measure"].startswith("bfloat16")]
+    assert (row["ours"], row["met"]) == (None, None)
+    assert row["note"] == "not measured: this CPU has no bfloat16 instructions"
 
 
 def test_block_table_gives_each_blocks_ratio():
@@ -325,6 +345,14 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     assert train["backend"] == "tensorflow" and train["precision"] == "float32"
     assert train["onednn"] is True  # turned on by the runner where TensorFlow leaves it off
     assert train["fit"]["epochs"] == runner.SMOKE["fit_epochs"] and train["fit"]["seconds"] > 0
+    # bfloat16 beside float32 where this CPU has its instructions, and a reason where not.
+    measured, reason = net["bfloat16_rows"]
+    assert measured == bool(bfloat16_instructions(machine.describe_cpu())), reason
+    if measured:
+        bfloat16 = net["keras_train_bfloat16"]
+        assert bfloat16["precision"] == "mixed_bfloat16" and bfloat16["memory_fed"]["images_per_second"] > 0
+        if machine.is_available(*runner.PEER_MODULES):
+            assert net["torch_train_bfloat16"]["memory_fed"]["images_per_second"] > 0
     latency = net["keras_latency"]
     assert train["macs"] == latency["macs"] == RESNET18_QUARTER_MACS_80
     # The .tflite answers as Keras does. The smoke's epoch at batch 4 leaves logits in the

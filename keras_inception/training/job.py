@@ -40,7 +40,7 @@ from keras_inception.models.multi_output import inference_model
 from keras_inception.training import callbacks as run_callbacks
 from keras_inception.training import fine_tune
 from keras_inception.training.distribution import gather_from_processes, start_distribution
-from keras_inception.training.precision import precision_policy
+from keras_inception.training.precision import precision_policy, precision_words
 from keras_inception.training.recipes import get_recipe, make_optimizer, schedule_callbacks
 from keras_inception.training.speedups import fast_training
 from keras_inception.validation import check_bool, check_choice, check_integer, check_number
@@ -180,12 +180,14 @@ class TrainResult:
     epochs_completed: int
     epochs_this_run: int
     seconds: float
+    precision: str = ""  # the policy, in words (`precision.precision_words`)
 
     def summary(self):
         return (
             f"Test accuracy (main head) on {self.test_size} held-out images: {self.test_accuracy:.2%}\n"
             f"Best validation accuracy {self.best_validation_accuracy:.2%} after {self.epochs_completed} "
             f"epochs ({self.epochs_this_run} in this run, {self.seconds:.0f} s)\n"
+            f"Precision: {self.precision}\n"
             f"Model: {os.path.join(self.run_dir, 'model.keras')}  (history.csv, history.png, logs/ beside it)"
         )
 
@@ -436,6 +438,7 @@ def train(config):
         epochs_completed=len(history),
         epochs_this_run=max(0, phases[-1].last_epoch - first_done),
         seconds=seconds,
+        precision=precision_words(config.precision),
     )
     _write_results(result, model, config, recipe)
     return result

@@ -2,6 +2,11 @@
 
 The builders put the heads in float32 under a mixed policy (`models.common.head_dtype`), and
 `Model.compile` wraps the optimizer in a `LossScaleOptimizer` under "mixed_float16".
+
+"auto" is mixed_float16 with a GPU or TPU; on a CPU it is mixed_bfloat16 where the processor
+has bfloat16 instructions (AVX-512 BF16 or AMX) and the backend is TensorFlow, whose oneDNN
+kernels use them, and float32 elsewhere: without them bfloat16 is emulated and several times
+slower. `describe_auto` says which, and why.
 """
 
 import contextlib
@@ -9,6 +14,7 @@ import warnings
 
 import keras
 
+from keras_inception.cpu import bfloat16_instructions
 from keras_inception.validation import check_choice
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -32,17 +38,43 @@ def has_accelerator():
     return False
 
 
-def resolve_precision(precision):
-    """"auto" is mixed_float16 with a GPU or TPU and float32 without one."""
+def describe_auto(cpu=None):
+    """(policy, reason): what "auto" picks here (see the module docstring), and why in words."""
+    if has_accelerator():
+        return "mixed_float16", "a GPU or TPU is here"
+    found = bfloat16_instructions(cpu)
+    if not found:
+        return "float32", "this CPU has no bfloat16 instructions (AVX-512 BF16 or AMX)"
+    if keras.backend.backend() != "tensorflow":
+        return "float32", (f"this CPU has {', '.join(found)}, but only TensorFlow's kernels are known to use "
+                           f"them, not {keras.backend.backend()}'s")
+    return "mixed_bfloat16", f"this CPU has {', '.join(found)}"
+
+
+def resolve_precision(precision, *, cpu=None):
+    """The policy name for `precision`; "auto" as `describe_auto` picks it."""
     check_choice("precision", precision, PRECISIONS)
     if precision == "auto":
-        return "mixed_float16" if has_accelerator() else "float32"
+        return describe_auto(cpu)[0]
     if precision == "mixed_float16" and not has_accelerator():
         warnings.warn(
             "precision=mixed_float16 on a machine without a GPU: CPUs have no fast float16 "
             "arithmetic, so this trains several times slower than float32. Use float32 here."
         )
+    if precision == "mixed_bfloat16" and not has_accelerator() and not bfloat16_instructions(cpu):
+        warnings.warn(
+            "precision=mixed_bfloat16 on a CPU without bfloat16 instructions (AVX-512 BF16 or AMX): "
+            "it is emulated there and trains several times slower than float32. Use float32 here."
+        )
     return precision
+
+
+def precision_words(precision, cpu=None):
+    """The policy `precision` resolves to, in words: "auto" says why."""
+    if precision != "auto":
+        return resolve_precision(precision, cpu=cpu)
+    policy, reason = describe_auto(cpu)
+    return f"{policy} (auto: {reason})"
 
 
 @contextlib.contextmanager
