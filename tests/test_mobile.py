@@ -43,6 +43,7 @@ def test_metadata_leaves_signature_and_outputs_bit_identical(mode, int8_io, rgb_
     plain.write_bytes(converted)
     path.write_bytes(with_metadata(converted, class_names=NAMES, name="googlenet_bn", description="digits",
                                    version="2"))
+    assert read_metadata(str(plain)) is None
     signature, expected = _signature_and_outputs(plain, rgb_digits)
     assert signature == {"serving_default": {"inputs": ["image"], "outputs": ["output_0"]}}
     signature_after, outputs = _signature_and_outputs(path, rgb_digits)

@@ -93,9 +93,14 @@ def with_metadata(tflite_bytes, *, class_names, name, description="", version="1
     return packed.getvalue()
 
 
+def _text(value):
+    return value.decode() if value else None
+
+
 def read_metadata(tflite_path):
-    """{name, description, version, min_parser_version, color_space, mean, std, labels} of a
-    .tflite's metadata; None when it has none."""
+    """{name, description, version, min_parser_version, color_space, mean, std, label_file,
+    labels} of a .tflite's metadata, each None where the file leaves it out (as another
+    writer's may); None when there is no metadata."""
     with open(tflite_path, "rb") as file:
         content = file.read()
     model = tflite_schema.Model.GetRootAsModel(content, 0)
@@ -105,17 +110,24 @@ def read_metadata(tflite_path):
         return None
     data = model.Buffers(found[0].Buffer()).DataAsNumpy().tobytes()
     table = metadata_schema.ModelMetadataT.InitFromObj(metadata_schema.ModelMetadata.GetRootAsModelMetadata(data, 0))
-    (image,), (scores,) = table.subgraphMetadata[0].inputTensorMetadata, table.subgraphMetadata[0].outputTensorMetadata
-    (normalization,) = image.processUnits
-    label_file = scores.associatedFiles[0].name.decode()
-    with zipfile.ZipFile(io.BytesIO(content)) as archive:
-        labels = tuple(archive.read(label_file).decode().splitlines())
+    subgraph = (table.subgraphMetadata or [metadata_schema.SubGraphMetadataT()])[0]
+    image = (subgraph.inputTensorMetadata or [metadata_schema.TensorMetadataT()])[0]
+    scores = (subgraph.outputTensorMetadata or [metadata_schema.TensorMetadataT()])[0]
+    normalization = next((unit.options for unit in image.processUnits or []
+                          if unit.optionsType == metadata_schema.ProcessUnitOptions.NormalizationOptions), None)
+    properties = image.content and image.content.contentProperties
+    color_spaces = {value: key for key, value in vars(metadata_schema.ColorSpaceType).items() if not key.startswith("_")}
+    label_file = _text(scores.associatedFiles[0].name) if scores.associatedFiles else None
+    labels = None
+    if label_file and zipfile.is_zipfile(io.BytesIO(content)):
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            if label_file in archive.namelist():
+                labels = tuple(archive.read(label_file).decode("utf-8", "replace").splitlines())
     return {
-        "name": table.name.decode(), "description": (table.description or b"").decode(),
-        "version": table.version.decode(), "min_parser_version": table.minParserVersion.decode(),
-        "color_space": {value: key for key, value in vars(metadata_schema.ColorSpaceType).items()
-                        if not key.startswith("_")}[image.content.contentProperties.colorSpace],
-        "mean": [float(value) for value in normalization.options.mean],
-        "std": [float(value) for value in normalization.options.std],
+        "name": _text(table.name), "description": _text(table.description) or "",
+        "version": _text(table.version), "min_parser_version": _text(table.minParserVersion),
+        "color_space": color_spaces.get(getattr(properties, "colorSpace", None)),
+        "mean": normalization and [float(value) for value in normalization.mean],
+        "std": normalization and [float(value) for value in normalization.std],
         "label_file": label_file, "labels": labels,
     }
