@@ -8,7 +8,8 @@
 
 CPU: `model.fit` throughput against torchvision in PyTorch (fed from memory, and from the real
 JPEG pipeline), peak memory, achieved GFLOP/s against the machine's matrix-multiply peak, and
-single-image latency of Keras, .tflite float32 and int8 against ONNX Runtime. GPU: training in
+single-image latency of Keras, .tflite float32 and int8 against ONNX Runtime; where the CPU has
+bfloat16 instructions, training in bfloat16 against our float32 and torchvision's autocast. GPU: training in
 mixed precision through Keras's JAX backend against torchvision with AMP and channels_last,
 and each side's largest training batch that fits in the device's memory. Writes
 benchmark_<platform>.json and .md to --output_dir and prints the table. The peers need the

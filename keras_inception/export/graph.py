@@ -36,7 +36,6 @@ GRAYSCALE_WEIGHTS = (0.2989, 0.5870, 0.1140)
 _INVERSE_POWERS = {
     0.5: tf.math.rsqrt,
     0.75: lambda base: tf.math.rsqrt(base) * tf.math.rsqrt(tf.sqrt(base)),
-    1.0: tf.math.reciprocal,
 }
 FORMS = ("delegates", "tensorflow", "keras")
 
@@ -59,12 +58,13 @@ class DelegateLocalResponseNormalization(keras.layers.Layer):
         return inputs * _INVERSE_POWERS[self.beta](base)
 
 
+# XNNPACK's concatenation takes at most this many tensors; a wider one leaves its graph.
 XNNPACK_MAX_CONCAT_INPUTS = 5
 
 
 class NestedConcatenate(keras.layers.Concatenate):
-    """`Concatenate` as nested concatenations of at most `XNNPACK_MAX_CONCAT_INPUTS` tensors,
-    the same tensor, for export only."""
+    """`Concatenate` written as nested concatenations of at most `XNNPACK_MAX_CONCAT_INPUTS`
+    tensors each, which give the same tensor, for export only."""
 
     def call(self, inputs):
         inputs = list(inputs)
