@@ -39,7 +39,7 @@ flags.DEFINE_integer("runs", 10, "Timed invokes per file and round.", lower_boun
 flags.DEFINE_integer("calibration_images", 8, "Random images that calibrate int8.", lower_bound=1)
 FLAGS = flags.FLAGS
 # Before: the graph as TFLite converts it directly; after: ours.
-FORMS = {"direct": ("tensorflow", ()), "ours": ("delegates", tflite.FLOAT_OPS_IN_INT8)}
+CONVERSIONS = {"direct": ("tensorflow", ()), "ours": ("delegates", tflite.FLOAT_OPS_IN_INT8)}
 
 
 def parse_net(text):
@@ -61,7 +61,7 @@ def measure(nets, *, threads, rounds, runs, calibration_images, directory):
     for name, size, modes in nets:
         net = keras_inception.get_model(name, input_shape=(size, size, 3))  # export drops aux heads
         images = np.random.default_rng(0).random((calibration_images, size, size, 3), dtype=np.float32)
-        for form, (graph_form, float_ops) in FORMS.items():
+        for form, (graph_form, float_ops) in CONVERSIONS.items():
             graph = export_graph(net, form=graph_form)
             for mode, converted in tflite.convert_modes(graph, modes, representative_images=images,
                                                         float_ops=float_ops):

@@ -5,7 +5,7 @@ import operator
 import os
 
 from benchmarks.batch_search import RESOLUTION
-from keras_inception.cpu import INT8_DOT_PRODUCT
+from keras_inception.cpu import int8_dot_product, int8_speed_note
 from keras_inception.files import write_json_atomically, write_text_atomically
 
 # measure -> (comparison, target): the issue's goals, as ratios (ours / peer unless noted).
@@ -85,23 +85,11 @@ def model_errors(model):
                      if isinstance(result, dict) and "error" in result)
 
 
-def int8_dot_product(cpu):
-    """The processor's int8 dot-product instructions (`keras_inception.cpu`), [] for none; None
-    when the results do not say."""
-    if not cpu or "vector" not in cpu:
-        return None
-    return cpu.get("int8_dot_product", [feature for feature in INT8_DOT_PRODUCT if feature in cpu["vector"]])
-
-
-def _int8_speed_note(dot_product, ratio):
-    if dot_product is None:
+def _int8_speed_note(cpu, ratio):
+    note = int8_speed_note(cpu, ratio)
+    if not note:
         return ""
-    if dot_product:
-        return f"; int8 dot-product instructions here: {', '.join(dot_product)}"
-    return (f"; no int8 dot-product instructions here (VNNI, AMX or ARM's dot product), so XNNPACK's int8 "
-            f"kernels do about as many multiply-adds per instruction as float32: int8 is a size and "
-            f"compatibility gain on this processor, measured {_fmt(ratio)}x, and the speed target applies "
-            "where those instructions are")
+    return f"; {note}" + ("" if int8_dot_product(cpu) else ", and the speed target applies where those instructions are")
 
 
 def _bfloat16_rows(model, float32_rate):
@@ -178,7 +166,7 @@ def _cpu_rows(model, peak, cpu=None):
         _row("TFLite int8 speed-up", int8_ms, float32_ms, _ratio(float32_ms, int8_ms), "ms",
              "TFLite float32",
              note="ratio = float32 time / int8 time" + _convolution_note(latency)
-                  + _int8_speed_note(int8_dot_product(cpu), _ratio(float32_ms, int8_ms)),
+                  + _int8_speed_note(cpu, _ratio(float32_ms, int8_ms)),
              why=_int8_kernels_why(latency), targeted=int8_dot_product(cpu) != []),
         _row("TFLite int8 top-1 agreement", lookup(latency, "int8", "top1_agreement"), None,
              lookup(latency, "int8", "top1_agreement"), "fraction", "Keras",

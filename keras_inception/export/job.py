@@ -135,7 +135,9 @@ class ExportResult:
             measured_on = next(iter(self.reports.values()))["cpu"]
             lines.append(f"Measured on {cpu.summary(measured_on)}")
             if "int8" in self.reports:
-                lines.append(cpu.int8_speed_note(measured_on))
+                float32 = self.reports.get("float32")
+                ratio = float32 and float32["latency_ms"] / self.reports["int8"]["latency_ms"]
+                lines.append(cpu.int8_speed_note(measured_on, ratio))
         return "\n".join(lines)
 
 

@@ -54,10 +54,14 @@ def run_tflite(tflite_path, images, *, threads=None):
     return tflite_runner(tflite_path, threads=threads)(images)
 
 
+def _input_detail(tflite_path):
+    (input_detail,) = _interpreter(tflite_path, None).get_input_details()
+    return input_detail
+
+
 def tflite_input_shape(tflite_path):
     """(size, size, channels) of the .tflite's one input."""
-    (input_detail,) = _interpreter(tflite_path, None).get_input_details()
-    return tuple(int(dim) for dim in input_detail["shape"][1:])
+    return tuple(int(dim) for dim in _input_detail(tflite_path)["shape"][1:])
 
 
 def median_latency_ms(call, *, warmup=5, runs=30):
@@ -115,10 +119,6 @@ def parity_report(tflite_path, keras_outputs, images, *, threads=None):
 MEDIAPIPE_INPUT_TYPES = (np.uint8, np.float32)
 
 
-def tflite_input_dtype(tflite_path):
-    (input_detail,) = _interpreter(tflite_path, None).get_input_details()
-    return input_detail["dtype"]
-
 
 def mediapipe_top1(tflite_path, pixels):
     """MediaPipe's top-1 class ids for uint8 RGB `pixels` (N, H, W, 3), from the file alone: its
@@ -136,7 +136,7 @@ def mediapipe_agreement(tflite_path, images, *, threads=None):
     """The share of `images` (float32 RGB in [0, 1], the file's input size) on which MediaPipe,
     given them as 0-255 pixels, picks the LiteRT interpreter's top-1 class; None for a file
     MediaPipe cannot read (int8 input)."""
-    if tflite_input_dtype(tflite_path) not in MEDIAPIPE_INPUT_TYPES:
+    if _input_detail(tflite_path)["dtype"] not in MEDIAPIPE_INPUT_TYPES:
         return None
     pixels = np.round(np.clip(images, 0, 1) * 255).astype(np.uint8)
     interpreter_top1 = run_tflite(tflite_path, pixels.astype(np.float32) / 255, threads=threads).argmax(-1)
