@@ -6,10 +6,12 @@
     python benchmarks/benchmark.py --models=googlenet --largest_batch --memory_budget_mb=6000
     KERAS_BACKEND=jax python benchmarks/benchmark.py --platform=gpu   # a GPU machine, no TensorFlow
 
-CPU: `model.fit` throughput against torchvision in PyTorch (fed from memory, and from the real
-JPEG pipeline), peak memory, achieved GFLOP/s against the machine's matrix-multiply peak, and
-single-image latency of Keras, .tflite float32 and int8 against ONNX Runtime; where the CPU has
-bfloat16 instructions, training in bfloat16 against our float32 and torchvision's autocast. GPU: training in
+CPU: `model.fit` throughput against torchvision in PyTorch at its best of three settings (fed
+from memory, and from the real JPEG pipeline), peak memory, achieved GFLOP/s against the
+machine's matrix-multiply peak, the SavedModel's serving throughput against ONNX Runtime and
+torchvision, and single-image latency of Keras, .tflite float32 and int8 against ONNX Runtime;
+where the CPU has bfloat16 instructions, training in bfloat16 against our float32 and
+torchvision's autocast. GPU: training in
 mixed precision through Keras's JAX backend against torchvision with AMP and channels_last,
 and each side's largest training batch that fits in the device's memory. Writes
 benchmark_<platform>.json and .md to --output_dir and prints the table. The peers need the
@@ -49,6 +51,8 @@ flags.DEFINE_enum("precision", "auto", runner.PRECISIONS,
                   "has bfloat16 instructions; mixed_bfloat16 on a GPU.")
 flags.DEFINE_float("width_multiplier", None, "Scales our nets' widths (the peers stay as they are).")
 flags.DEFINE_bool("peers", True, "Measure torchvision and ONNX Runtime too.")
+flags.DEFINE_bool("compiled_peer", True, "Also train the peer through torch.compile (channels_last), "
+                  "its third setting beside NCHW and channels_last; needs a C++ compiler.")
 flags.DEFINE_bool("profile_blocks", False, "Also time each block of both nets (TFLite and ONNX Runtime), "
                   "to show where a latency gap lies.")
 flags.DEFINE_bool("largest_batch", None, "Also search each side's largest training batch that fits "
@@ -81,7 +85,8 @@ def main(argv):
         batch_size=FLAGS.batch_size, image_size=FLAGS.image_size,
         warmup_steps=FLAGS.warmup_steps, windows=FLAGS.windows, window_steps=FLAGS.window_steps,
         fit_epochs=FLAGS.fit_epochs,
-        precision=FLAGS.precision, peers=FLAGS.peers, profile_blocks=FLAGS.profile_blocks,
+        precision=FLAGS.precision, peers=FLAGS.peers, compiled_peer=FLAGS.compiled_peer,
+        profile_blocks=FLAGS.profile_blocks,
         largest_batch=FLAGS.largest_batch, max_batch=FLAGS.max_batch,
         memory_budget_mb=FLAGS.memory_budget_mb, resume=FLAGS.resume,
         output_dir=FLAGS.output_dir,

@@ -84,18 +84,18 @@ def _pipeline(jpeg_dir, image_size, batch_size, seed=0):
     )
 
 
-def _in_memory(batches):
-    import tensorflow as tf
-
-    images, labels = (np.stack(part) for part in zip(*batches))
-    return tf.data.Dataset.from_tensor_slices((images, labels)).repeat()
-
-
 def _random_batches(batch_size, image_size, count=2):
-    """Batches for a backend without tf.data (JAX on a GPU machine)."""
+    """`count` batches of random images and labels, repeated: what the training is fed from
+    memory, as the peer is. On TensorFlow a `tf.data.Dataset`; a generator for a backend
+    without tf.data (JAX on a GPU machine)."""
     rng = np.random.default_rng(0)
     batches = [(rng.random((batch_size, image_size, image_size, 3), dtype=np.float32),
                 rng.integers(0, 10, batch_size).astype(np.int32)) for _ in range(count)]
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        images, labels = (np.concatenate(part) for part in zip(*batches))
+        return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size).repeat()
 
     def generate():
         while True:
@@ -126,28 +126,47 @@ def train_throughput(spec):
     threads, precision, jpeg_dir (None: random batches), fit_epochs (whole epochs on the
     JPEGs after the timing, before the model is saved), save_to (None: not saved).
     """
-    from keras_inception.profile import profile
-
     backend = keras.backend.backend()
     if backend == "tensorflow":
         configure_tensorflow_threads(spec["threads"])
-    keras.mixed_precision.set_global_policy(spec.get("precision") or "float32")
+    with _as_the_training_job_computes(spec.get("precision") or "float32") as policy:
+        return _train_throughput(spec, backend, policy)
+
+
+def _as_the_training_job_computes(precision):
+    """The training job's precision (`precision.precision_policy`: mixed_bfloat16 on a CPU is
+    TensorFlow's oneDNN rewrite) under TensorFlow; the Keras policy alone under JAX, whose
+    machines may have no TensorFlow for the training package to import."""
+    if keras.backend.backend() != "tensorflow":
+        keras.mixed_precision.set_global_policy(precision)
+        return contextlib.nullcontext(precision)
+    from keras_inception.training.precision import precision_policy
+
+    return precision_policy(precision)
+
+
+def _bfloat16_rewrite(policy):
+    from keras_inception.training.precision import uses_bfloat16_rewrite
+
+    return uses_bfloat16_rewrite(policy)
+
+
+def _train_throughput(spec, backend, policy):
+    from keras_inception.profile import profile
+
     batch_size, image_size = spec["batch_size"], spec["image_size"]
     model = build_training_model(spec["model"], image_size, spec.get("model_kwargs"))
     window = {"skip": spec["warmup_steps"], "window_steps": spec["window_steps"],
               "batch_size": batch_size}
     steps = spec["warmup_steps"] + spec["windows"] * spec["window_steps"]
-    jpeg_dir = spec.get("jpeg_dir")
-    if jpeg_dir:
-        pipeline = _pipeline(jpeg_dir, image_size, batch_size).repeat()
-        memory_data = _in_memory(list(pipeline.take(2).as_numpy_iterator()))
-    else:
-        memory_data = _random_batches(batch_size, image_size)
+    # From memory first, as the peer is fed, and its peak memory before the pipeline starts.
+    memory_data = _random_batches(batch_size, image_size)
     base_rss = memory.rss_mb()
     result = {
         "backend": backend,
         "onednn": backend == "tensorflow" and _onednn_enabled(),
-        "precision": keras.mixed_precision.global_policy().name,
+        "precision": policy,
+        "bfloat16_rewrite": backend == "tensorflow" and _bfloat16_rewrite(policy),
         "params": model.count_params(),
         "macs": profile(model).macs,
         "memory_fed": _timed_fit(model, memory_data, steps, **window),
@@ -156,10 +175,11 @@ def train_throughput(spec):
     }
     if backend == "jax":
         result["peak_device_mb"] = _device_peak_mb()
+    jpeg_dir = spec.get("jpeg_dir")
     if jpeg_dir:
-        # The first step refills the pipeline; the windows are steady state, as in memory.
+        # The first step fills the pipeline; the windows are steady state, as in memory.
         result["pipeline_fed"] = _timed_fit(
-            model, pipeline, 1 + spec["windows"] * spec["window_steps"],
+            model, _pipeline(jpeg_dir, image_size, batch_size).repeat(), 1 + spec["windows"] * spec["window_steps"],
             **{**window, "skip": 1},
         )
         if spec.get("fit_epochs"):
@@ -236,6 +256,32 @@ def inference_latency(spec):
     return result
 
 
+def serving_throughput(spec):
+    """Images per second of the trained model served as the export job writes it: its
+    SavedModel's `serve_float` signature (preprocessing inside) on batches of `batch_size`
+    images at the net's size, the median of `runs` timed batches.
+
+    spec: model_path, image_size, batch_size, threads, runs, output_dir (where the SavedModel
+    is left).
+    """
+    import tensorflow as tf
+
+    from keras_inception.export.graph import export_graph
+    from keras_inception.export.savedmodel import write_saved_model
+    from keras_inception.export.verify import median_latency_ms
+
+    configure_tensorflow_threads(spec["threads"])
+    path = os.path.join(spec["output_dir"], "saved_model")
+    write_saved_model(export_graph(keras.saving.load_model(spec["model_path"]), form="tensorflow"), path)
+    serve = tf.saved_model.load(path).signatures["serve_float"]
+    size, batch_size = spec["image_size"], spec["batch_size"]
+    images = tf.constant(np.random.default_rng(0).random((batch_size, size, size, 3), dtype=np.float32))
+    batch_ms = median_latency_ms(lambda: serve(images=images)["class_ids"].numpy(), warmup=2,
+                                 runs=spec["runs"])
+    return {"images_per_second": batch_size / (batch_ms / 1000), "batch_size": batch_size,
+            "path": path}
+
+
 # One convolution alone, 256 channels in and out at 28x28 (inception 3b's input in GoogLeNet),
 # for each kernel size: how much faster LiteRT's int8 kernels are than its float32 ones on this
 # processor, whatever the net around them.
@@ -301,17 +347,17 @@ def block_files(spec):
 
 
 def matmul_peak_gflops(spec):
-    """This machine's float32 matrix-multiply rate (GFLOP/s) with `threads` threads: the best
-    of several n x n products in TensorFlow (oneDNN on the CPU)."""
+    """This machine's matrix-multiply rate (GFLOP/s) with `threads` threads, in `dtype`
+    (float32 unless given; bfloat16 runs on the processor's bfloat16 instructions where it has
+    them): the best of several n x n products in TensorFlow (oneDNN on the CPU)."""
     import tensorflow as tf
 
     from keras_inception.export.verify import median_latency_ms
 
     configure_tensorflow_threads(spec["threads"])
-    n = spec["n"]
-    a = tf.random.uniform((n, n))
-    b = tf.random.uniform((n, n))
+    n, dtype = spec["n"], spec.get("dtype", "float32")
+    a = tf.cast(tf.random.uniform((n, n)), dtype)
+    b = tf.cast(tf.random.uniform((n, n)), dtype)
     product = tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)))
     best = min(median_latency_ms(product, warmup=2, runs=1) for _ in range(spec["runs"]))
-    return {"gflops": 2 * n**3 / (best / 1000) / 1e9, "n": n}
-
+    return {"gflops": 2 * n**3 / (best / 1000) / 1e9, "n": n, "dtype": dtype}

@@ -16,7 +16,7 @@ NOT_MEASURED = ("models", "output_dir", "timeout_s", "resume")
 
 def earlier_results(results, config, log):
     """The nets of `config.models` that the run in `config.output_dir` measured without an
-    error, with its matrix-multiply peak; refused where that run's settings, machine or
+    error, with its matrix-multiply peaks; refused where that run's settings, machine or
     versions differ from this one's."""
     path = report_stem(config.output_dir, config.platform) + ".json"
     if not os.path.exists(path):
@@ -40,7 +40,8 @@ def earlier_results(results, config, log):
             if name in config.models and not model_errors(model)}
     log(f"Resuming {path}: keeping {', '.join(kept) or 'no net'}.")
     resumed = {"models": kept}
-    peak = earlier.get("matmul_peak")
-    if peak and "error" not in peak:
-        resumed["matmul_peak"] = peak
+    for key in ("matmul_peak", "matmul_peak_bfloat16"):
+        peak = earlier.get(key)
+        if peak and "error" not in peak:
+            resumed[key] = peak
     return resumed

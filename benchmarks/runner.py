@@ -3,9 +3,11 @@
 net: a run cut short keeps the nets it finished, and `resume` measures only the others.
 
 On the CPU (TensorFlow backend): training throughput fed from memory and from the real JPEG
-pipeline, peak memory, achieved GFLOP/s against the measured matrix-multiply peak, and the
-single-image latency of Keras, .tflite float32 and int8 (LiteRT); the peers are torchvision
-in PyTorch (training) and ONNX Runtime (inference), with the same thread count.
+pipeline, peak memory, achieved GFLOP/s against the measured matrix-multiply peak, the
+SavedModel's serving throughput at the training batch, and the single-image latency of Keras,
+.tflite float32 and int8 (LiteRT); the peers are torchvision in PyTorch (training in NCHW, in
+channels_last and through torch.compile; serving) and ONNX Runtime (inference), with the same
+thread count.
 
 On a GPU (JAX backend, TensorFlow not installed): training throughput in mixed precision and
 peak device memory, against torchvision with AMP and channels_last, and the largest training
@@ -63,6 +65,9 @@ class BenchmarkConfig:
     matmul_size: int = 2048
     latency_rounds: int = 5  # TFLite and ONNX Runtime measured in turn, median of the rounds
     peers: bool = True
+    # The peer's third training setting, channels_last through torch.compile (which needs a C++
+    # compiler, and compiles in the first step).
+    compiled_peer: bool = True
     # Per-block TFLite and ONNX Runtime latencies (`Pair.blocks`): where a latency gap lies.
     profile_blocks: bool = False
     # The largest training batch of each side that fits (`batch_search`): None, on a GPU only,
@@ -139,13 +144,14 @@ class BenchmarkConfig:
 # speed figure. The smallest pair at a quarter of its
 # widths on our side (tracing and converting take time by the layer and by the weight), our
 # tasks forked from the script's process. The largest-batch search, a training run per size
-# tried, only where asked for (`--largest_batch`), and then up to batch 8.
+# tried, only where asked for (`--largest_batch`), and then up to batch 8. The compiled peer
+# only where asked for (`--compiled_peer`): compiling takes longer than the rest of the smoke.
 SMOKE = {
     "models": ("resnet18",), "model_kwargs": {"width_multiplier": 0.25}, "image_size": 80,
     "batch_size": 4, "warmup_steps": 1, "windows": 2, "window_steps": 1, "train_images": 64,
     "test_images": 16, "calibration_images": 8, "matmul_size": 256, "latency_rounds": 2,
     "fit_epochs": 1, "profile_blocks": True, "largest_batch": False, "max_batch": 8,
-    "fork_workers": True,
+    "fork_workers": True, "compiled_peer": False,
 }
 
 
@@ -233,10 +239,10 @@ def _keras_train_spec(name, config, timing, **data):
             "precision": config.resolved_precision, **data}
 
 
-def _torch_train_spec(name, config, timing, channels_last):
+def _torch_train_spec(name, config, timing, channels_last, compiled=False):
     if config.platform == "cpu":
         return {**timing, "pair": name, "device": "cpu", "amp": None,
-                "channels_last": channels_last}
+                "channels_last": channels_last, "compile": compiled}
     amp = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(
         config.resolved_precision)
     return {**timing, "pair": name, "device": "cuda", "amp": amp, "channels_last": channels_last}
@@ -265,21 +271,34 @@ def _cpu_measurements(name, config, workdir, log):
             "calibration": config.calibration_images, "test_images": config.test_images,
             "output_dir": model_dir,
         }, config, log)
+        results["keras_serving"] = run_task("keras_serving", {
+            "model_path": model_path, "image_size": image_size, "batch_size": config.batch_size,
+            "threads": config.threads, "runs": config.windows, "output_dir": model_dir,
+        }, config, log)
     results["bfloat16_rows"] = list(config.bfloat16_rows)  # [measured, reason]
     bfloat16 = results["bfloat16_rows"][0]
     if bfloat16:  # fed from memory, as the peer is
         results["keras_train_bfloat16"] = run_task("keras_train", _keras_train_spec(
             name, config, timing, jpeg_dir=None, save_to=None, precision="mixed_bfloat16"), config, log)
     if config.peers:
-        for key, channels_last in (("torch_train", False), ("torch_train_channels_last", True)):
+        # The peer at each of its settings: PyTorch's default layout, its faster one, and that
+        # one through torch.compile.
+        settings = [("torch_train", False, False), ("torch_train_channels_last", True, False)]
+        if config.compiled_peer:
+            settings.append(("torch_train_compiled", True, True))
+        for key, channels_last, compiled in settings:
             results[key] = run_task("torch_train", _torch_train_spec(
-                name, config, timing, channels_last), config, log)
+                name, config, timing, channels_last, compiled), config, log)
         if bfloat16:  # CPU autocast, in torchvision's faster layout
             results["torch_train_bfloat16"] = run_task("torch_train", {
                 **_torch_train_spec(name, config, timing, channels_last=True), "amp": "bfloat16"}, config, log)
         results["onnx_latency"] = run_task("onnx_latency", {
             "pair": name, "image_size": image_size, "threads": config.threads,
             "output_dir": model_dir,
+        }, config, log)
+        results["torch_serving"] = run_task("torch_serving", {
+            "pair": name, "image_size": image_size, "batch_size": config.batch_size,
+            "threads": config.threads, "runs": config.windows, "output_dir": model_dir,
         }, config, log)
     files = {"float32": lookup(results, "keras_latency", "float32", "path"),
              "int8": lookup(results, "keras_latency", "int8", "path"),
@@ -419,6 +438,13 @@ def run_benchmark(config, log=print):
                 results["matmul_peak"] = run_task(
                     "matmul_peak", {"threads": config.threads, "n": config.matmul_size,
                                     "runs": 5}, config, log)
+            if config.bfloat16_rows[0]:  # what the bfloat16 rows' share is of
+                results["matmul_peak_bfloat16"] = earlier.get("matmul_peak_bfloat16")
+                if results["matmul_peak_bfloat16"] is None:
+                    log("bfloat16 matmul peak ...")
+                    results["matmul_peak_bfloat16"] = run_task(
+                        "matmul_peak", {"threads": config.threads, "n": config.matmul_size,
+                                        "runs": 5, "dtype": "bfloat16"}, config, log)
         for name in config.models:
             if name in earlier.get("models", {}):
                 results["models"][name] = earlier["models"][name]

@@ -53,7 +53,8 @@ def train_throughput(spec):
     losses weighted 0.3), the median of the timed windows, and the peak memory.
 
     spec: pair, image_size, batch_size, warmup_steps, windows, window_steps, threads, device
-    ("cpu" or "cuda"), amp (None, "bfloat16" or "float16"), channels_last.
+    ("cpu" or "cuda"), amp (None, "bfloat16" or "float16"), channels_last, compile (optional:
+    the net through `torch.compile`, which compiles in the first, untimed, step).
     """
     import torch
 
@@ -66,6 +67,8 @@ def train_throughput(spec):
     net.train().to(device)
     memory_format = torch.channels_last if spec["channels_last"] else torch.contiguous_format
     net = net.to(memory_format=memory_format)
+    if spec.get("compile"):
+        net = torch.compile(net)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     scaler = torch.amp.GradScaler(device, enabled=spec["amp"] == "float16")
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -106,6 +109,7 @@ def train_throughput(spec):
                                 window_steps=spec["window_steps"], batch_size=batch_size)
     result = {
         "framework": f"torch {torch.__version__}",
+        "compiled": bool(spec.get("compile")),
         "compute_dtype": str(compute_dtype).removeprefix("torch."),  # the logits', under AMP
         "params": params,
         "macs": macs,
@@ -177,3 +181,45 @@ def block_files(spec):
         if len(files) == len(cuts):
             break
     return {"files": files, "macs": macs}
+
+
+def serving_throughput(spec):
+    """Inference images per second at `batch_size` of torchvision's net in PyTorch (in NCHW and
+    in channels_last, under `torch.inference_mode`) and of the same net exported to ONNX in ONNX
+    Runtime, each the median of `runs` timed batches: the peers of our SavedModel.
+
+    spec: pair, image_size, batch_size, threads, runs, output_dir (where the .onnx file is left).
+    """
+    import onnxruntime
+    import torch
+
+    from benchmarks.latency import onnx_session  # after torch (see `onnx_latency`)
+    from keras_inception.export.verify import median_latency_ms
+
+    torch.set_num_threads(spec["threads"])
+    batch_size, image_size = spec["batch_size"], spec["image_size"]
+    net = torchvision_net(spec["pair"], training=False)
+    images = torch.rand(batch_size, 3, image_size, image_size)
+    rates = {}
+    for layout, memory_format in (("nchw", torch.contiguous_format), ("channels_last", torch.channels_last)):
+        laid_out, batch = net.to(memory_format=memory_format), images.contiguous(memory_format=memory_format)
+
+        def infer():
+            with torch.inference_mode():
+                laid_out(batch)
+
+        rates[f"torch_{layout}"] = _images_per_second(median_latency_ms(infer, warmup=2, runs=spec["runs"]),
+                                                      batch_size)
+    path = os.path.join(spec["output_dir"], f"{spec['pair']}_batch{batch_size}.onnx")
+    torch.onnx.export(net.to(memory_format=torch.contiguous_format), (images,), path, dynamo=False,
+                      input_names=["image"])
+    session = onnx_session(path, spec["threads"])
+    feed = {"image": images.numpy()}
+    rates["onnxruntime"] = _images_per_second(
+        median_latency_ms(lambda: session.run(None, feed), warmup=2, runs=spec["runs"]), batch_size)
+    return {"images_per_second": rates, "batch_size": batch_size,
+            "frameworks": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__}}
+
+
+def _images_per_second(batch_ms, batch_size):
+    return batch_size / (batch_ms / 1000)

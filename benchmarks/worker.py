@@ -32,7 +32,9 @@ TASKS = {
     "matmul_peak": ("benchmarks.keras_side", "matmul_peak_gflops", None),
     "keras_blocks": ("benchmarks.keras_side", "block_files", None),
     "onnx_blocks": ("benchmarks.torch_side", "block_files", "torch"),
+    "keras_serving": ("benchmarks.keras_side", "serving_throughput", None),
     "torch_train": ("benchmarks.torch_side", "train_throughput", "torch"),
+    "torch_serving": ("benchmarks.torch_side", "serving_throughput", "torch"),
     "onnx_latency": ("benchmarks.torch_side", "onnx_latency", "torch"),
 }
 

@@ -1,8 +1,8 @@
 """Searches GoogLeNet's or Inception v3's widths with keras-tuner, within a compute budget.
 
     python scripts/tune.py --model=googlenet_bn --model_kwargs=stem=small --image_size=32 \\
-        --width_multipliers=0.125,0.25 --stage_multipliers=0.5,1,1.5 --max_macs=20e6 \\
-        --max_trials=6 --epochs=3 --export_modes=float32,int8        # offline digits, minutes
+        --width_multipliers=0.25,0.5 --stage_multipliers=0.5,1,1.5 --max_macs=40e6 \\
+        --max_trials=6 --epochs=5 --export_modes=float32,int8        # offline digits, minutes
     python scripts/tune.py --model=inception_v3 --model_kwargs=stem=small --image_size=32 \\
         --tuner=bayesian --branch_blocks=mixed_6b --max_params=5e6
 

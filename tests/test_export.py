@@ -15,6 +15,7 @@ import tensorflow as tf
 import keras_inception
 from keras_inception import data, files
 from keras_inception.export import ExportResult, export_graph, export_model, tflite
+from keras_inception.export.folding import foldable_batch_norms
 from keras_inception.export.graph import DelegateLocalResponseNormalization, rgb_input
 from keras_inception.export.metadata import read_metadata
 from keras_inception.export.verify import parity_report, run_tflite, tflite_input_shape, top2_margins
@@ -332,3 +333,41 @@ def test_export_killed_mid_write_leaves_whole_artifacts(tmp_path):
     assert final["returncode"] == 0, final["stderr"][-2000:]
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
     assert_whole()
+
+
+def _with_random_batch_norm_statistics(model, seed=0):
+    """Batch norms as after training: means, variances, scales and shifts away from 0 and 1."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.set_weights([rng.uniform(0.5, 2.0, w.shape).astype("float32") if "variance" in v.path or "gamma" in v.path
+                               else rng.normal(0, 0.2, w.shape).astype("float32")
+                               for v, w in zip(layer.weights, layer.get_weights())])
+    return model
+
+
+def test_batch_norms_fold_into_the_convolution_before_them_where_it_alone_feeds_them():
+    inputs = keras.Input((8, 8, 3))
+    a = keras.layers.BatchNormalization(scale=False, name="a_bn")(  # TF-slim's: no gamma
+        keras.layers.Conv2D(4, 3, use_bias=False, name="a")(inputs))
+    b = keras.layers.BatchNormalization(name="b_bn")(keras.layers.Conv2D(4, 1, name="b")(keras.layers.ReLU()(a)))
+    c = keras.layers.BatchNormalization(name="c_bn")(keras.layers.Conv2D(4, 1, activation="relu", name="c")(b))
+    d = keras.layers.Conv2D(4, 1, name="d")(c)  # its output goes to its batch norm and to the sum
+    outputs = keras.layers.Add()([keras.layers.BatchNormalization(name="d_bn")(d), d])
+    model = _with_random_batch_norm_statistics(keras.Model(inputs, outputs))
+    folds = foldable_batch_norms(model)
+    assert {name: batch_norm.name for name, batch_norm in folds.items()} == {"a": "a_bn", "b": "b_bn"}
+    graph = export_graph(model, form="tensorflow")
+    assert [type(layer).__name__ for layer in graph.layers].count("FoldedBatchNormalization") == 2
+    images = np.random.default_rng(1).random((4, 8, 8, 3), dtype=np.float32)
+    np.testing.assert_allclose(graph.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+
+
+def test_the_saved_model_graph_of_a_resnet_has_every_batch_norm_folded():
+    model = _with_random_batch_norm_statistics(keras_inception.get_model("resnet18", input_shape=(32, 32, 3)))
+    graph = export_graph(model, form="tensorflow")
+    assert not [layer for layer in graph.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(foldable_batch_norms(model)) == 20  # 17 convolutions and 3 projections
+    images = np.random.default_rng(1).random((4, 32, 32, 3), dtype=np.float32)
+    np.testing.assert_allclose(graph.predict(images, verbose=0), export_graph(model, form="keras").predict(images, verbose=0),
+                               atol=1e-5)

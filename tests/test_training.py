@@ -13,6 +13,7 @@ import time
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_inception import cpu, files, training
 from keras_inception.training import callbacks as run_callbacks
@@ -115,6 +116,23 @@ def test_auto_precision_is_bfloat16_where_the_cpu_has_its_instructions():
     here = cpu.describe_cpu()
     expected = "mixed_bfloat16" if {"avx512_bf16", "amx_bf16"} & set(here["vector"]) else "float32"
     assert precision.resolve_precision("auto") == expected
+
+
+@pytest.mark.skipif(not cpu.bfloat16_instructions(cpu.describe_cpu()), reason="needs a CPU with bfloat16 instructions")
+def test_bfloat16_on_a_cpu_is_tensorflows_onednn_rewrite_of_a_float32_model():
+    """Inside the block a float32 model computes in bfloat16 (errors of bfloat16's 8-bit
+    mantissa); after it, the same model's graphs compute in float32 again."""
+    images = np.random.default_rng(0).random((4, 32, 32, 3), dtype=np.float32)
+    with precision.precision_policy("mixed_bfloat16") as policy:
+        model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(16, 3, activation="relu"),
+                                  keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
+        assert (policy, model.dtype_policy.name) == ("mixed_bfloat16", "float32")
+        rewritten = model.predict(images, verbose=0)
+    model.make_predict_function(force=True)
+    exact = model(images).numpy()
+    assert np.abs(rewritten - exact).max() > 1e-4
+    np.testing.assert_allclose(model.predict(images, verbose=0), exact, atol=1e-6)
+    assert not tf.config.optimizer.get_experimental_options().get(precision.ONEDNN_BFLOAT16_REWRITE)
 
 
 def test_mixed_precision_job_keeps_heads_float32_and_scales_the_loss(tmp_path):

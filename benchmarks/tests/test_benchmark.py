@@ -18,6 +18,7 @@ import pytest
 from benchmarks import batch_search, machine, memory, report, resume, runner, timing
 from benchmarks.pairs import PAIRS
 from keras_inception.cpu import bfloat16_instructions
+from tests.test_docs import BENCHMARK_COMMAND, command_steps
 from tests.test_scripts import run_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -61,8 +62,8 @@ def test_report_ratios_and_missed_targets():
     assert rows["training peak memory"]["ratio"] == 1.25
     # Nothing profiled on a GPU to say why: by how much only.
     assert [(row["shortfall"], row["evidence"]) for row in rows.values() if row["met"] is False] == [
-        (pytest.approx(0.1), None), (pytest.approx(0.25), None)]
-    assert report.missed_targets(results)[1] == "googlenet: training peak memory 1.25 (target <= 1, 25% over)"
+        (pytest.approx(0.1), None), (pytest.approx(1.25 / 0.9 - 1), None)]
+    assert report.missed_targets(results)[1] == "googlenet: training peak memory 1.25 (target <= 0.9, 39% over)"
 
 
 def test_missed_targets_say_by_how_much_and_where_the_gap_lies():
@@ -77,7 +78,7 @@ def test_missed_targets_say_by_how_much_and_where_the_gap_lies():
               "1x1": {"speedup": 0.91, "input_shape": [28, 28, 256]}}
     model = {
         "keras_train": ours, "torch_train": train(10.0, [10.0], 1100, 4650, 3500),
-        "keras_latency": {"float32": {"latency_ms": 20.0}, "int8": {
+        "keras_latency": {"macs": 10**9, "float32": {"latency_ms": 20.0}, "int8": {
             "latency_ms": 25.0, "top1_agreement": 0.97, "widest_flipped_margin": 0.1,
             "median_margin": 1.5}, "int8_convolutions": probes},
         "onnx_latency": {"ms": 16.0},
@@ -92,12 +93,15 @@ def test_missed_targets_say_by_how_much_and_where_the_gap_lies():
     assert missed.keys() == {"training throughput", "training peak memory", "pipeline cost",
                              "TFLite float32 latency", "TFLite int8 speed-up", "TFLite int8 top-1 agreement"}
     expected = {  # measure: (ratio, shortfall, evidence)
-        "training throughput": (1.0, 0.2, {"ours_share_of_peak": 0.3, "peer_share_of_peak": 0.3}),
-        "training peak memory": (5300 / 4650, 5300 / 4650 - 1, {
+        "training throughput": (1.0, 1 - 1 / 1.3, {"ours_share_of_peak": 0.3, "peer_share_of_peak": 0.3}),
+        "training peak memory": (5300 / 4650, 5300 / 4650 / 0.9 - 1, {
             "ours_before_mb": 1500, "peer_before_mb": 1100, "ours_added_mb": 3800, "peer_added_mb": 3550,
             "ours_held_after_last_step": 1.0, "peer_held_after_last_step": 3500 / 4650}),
         "pipeline cost": (0.1, 0.05, {"pipeline_window_rates": [8.5, 9.5], "memory_window_rates": [9.0, 11.0]}),
-        "TFLite float32 latency": (1.25, 0.25, {"slowest_block": "inception_4e", "tflite_ms": 9.0, "onnx_ms": 6.0}),
+        # 2 GFLOP an image: 100 GFLOP/s in LiteRT, 125 in ONNX Runtime, of a 200 peak.
+        "TFLite float32 latency": (1.25, 1.25 / 0.9 - 1, {
+            "slowest_block": "inception_4e", "tflite_ms": 9.0, "onnx_ms": 6.0, "tflite_share_of_peak": 0.5,
+            "onnx_share_of_peak": 0.625, "needed_share_of_peak": 0.625 / 0.9}),
         "TFLite int8 speed-up": (0.8, 1 - 0.8 / 1.5, {"best_convolution_speedup": 1.02}),
         "TFLite int8 top-1 agreement": (0.97, 0.01, {"widest_flipped_margin": 0.1, "median_margin": 1.5}),
     }
@@ -110,15 +114,17 @@ def test_missed_targets_say_by_how_much_and_where_the_gap_lies():
     # One line per miss, in words: the measure, the ratio against its target, by how much, why.
     lines = report.missed_targets(results)
     assert len(lines) == len(missed)
-    assert lines[0] == ("googlenet: training throughput 1 (target >= 1.25, 20% short): of the matmul peak, "
+    assert lines[0] == ("googlenet: training throughput 1 (target >= 1.3, 23% short): of the matmul peak, "
                         "ours reached 30.0% and torchvision 30.0%")
     # Without a block profile, how to get one; int8 kernels that are fast alone, the net.
     del model["block_latency"]
     probes["3x3"]["speedup"] = 2.5
     results["summary"] = report.summarize(results)
     rows = {row["measure"]: row for row in results["summary"]["googlenet"]["rows"]}
-    assert rows["TFLite float32 latency"]["evidence"] == {}  # nothing profiled: how to profile
-    assert "--profile_blocks" in rows["TFLite float32 latency"]["why"]
+    assert "slowest_block" not in rows["TFLite float32 latency"]["evidence"]  # nothing profiled: how to
+    assert rows["TFLite float32 latency"]["why"] == (
+        "where the time goes: --profile_blocks times each block of both nets; of the matmul peak, one image ran "
+        "at 50% in LiteRT and 62% in ONNX Runtime, and the target needs 69%")
     assert rows["TFLite int8 speed-up"]["evidence"] == {"best_convolution_speedup": 2.5}
     assert rows["TFLite int8 speed-up"]["why"].endswith("what is lost lies in the net around it")
 
@@ -156,23 +162,78 @@ def test_int8_speed_target_applies_where_the_cpu_has_int8_dot_products(vector, t
         assert "int8 is a size and compatibility gain on this processor, measured 0.845x" in row["note"]
 
 
-def test_bfloat16_rows_compare_with_our_float32_and_torchvisions_autocast():
-    def train(rate):
-        return {"memory_fed": {"images_per_second": rate}}
+def _train(rate, macs=10**9):
+    return {"memory_fed": {"images_per_second": rate, "first_step_s": 30.0}, "macs": macs}
 
-    measured = {"keras_train": train(20.0), "keras_train_bfloat16": train(28.0), "torch_train_bfloat16": train(24.0),
-                "bfloat16_rows": [True, "this CPU has amx_bf16"]}
-    skipped = {"keras_train": train(20.0), "bfloat16_rows": [False, "this CPU has no bfloat16 instructions"]}
-    results = {"config": {"platform": "cpu"}, "models": {"resnet18": measured, "googlenet": skipped}}
+
+def test_bfloat16_rows_compare_with_our_float32_and_torchvisions_autocast():
+    measured = {"keras_train": _train(20.0), "keras_train_bfloat16": _train(28.0),
+                "torch_train_bfloat16": _train(24.0), "bfloat16_rows": [True, "this CPU has amx_bf16"]}
+    skipped = {"keras_train": _train(20.0), "bfloat16_rows": [False, "this CPU has no bfloat16 instructions"]}
+    # 28 images/s of 6 GFLOP each: 168 GFLOP/s, 42% of this bfloat16 peak; torchvision's 36%.
+    results = {"config": {"platform": "cpu"}, "matmul_peak_bfloat16": {"gflops": 400.0},
+               "models": {"resnet18": measured, "googlenet": skipped}}
     summary = report.summarize(results)
     rows = {row["measure"]: row for row in summary["resnet18"]["rows"]}
     assert rows["bfloat16 training vs our float32"]["ratio"] == pytest.approx(1.4)
     own = rows["bfloat16 training throughput"]
-    assert (own["ratio"], own["target"], own["met"]) == (pytest.approx(28 / 24), ">= 1.3", False)
-    assert own["peer_name"] == "torchvision (autocast bfloat16, channels_last)" and own["note"] == "this CPU has amx_bf16"
+    assert (own["ratio"], own["target"], own["met"]) == (
+        pytest.approx(28 / 24), ">= 1.3, or >= 85% of the bfloat16 matmul peak", False)
+    assert own["peer_name"] == "torchvision (autocast bfloat16, channels_last)"
+    assert own["note"] == "this CPU has amx_bf16; bfloat16 matmul peak 400 GFLOP/s: ours at 42.0%, torchvision at 36.0%"
+    assert own["evidence"] == {"ours_share_of_peak": pytest.approx(0.42), "peer_share_of_peak": pytest.approx(0.36)}
+    assert own["why"] == "of the bfloat16 matmul peak, ours reached 42.0% and torchvision 36.0%"
+    # 85% of the bfloat16 peak meets the target whatever the peer's rate.
+    results["matmul_peak_bfloat16"]["gflops"] = 190.0
+    own = {row["measure"]: row for row in report.summarize(results)["resnet18"]["rows"]}["bfloat16 training throughput"]
+    assert (own["met"], own["shortfall"]) == (True, None)
     (row,) = [row for row in summary["googlenet"]["rows"] if row["measure"].startswith("bfloat16")]
     assert (row["ours"], row["met"]) == (None, None)
     assert row["note"] == "not measured: this CPU has no bfloat16 instructions"
+
+
+def test_training_row_compares_with_the_peers_fastest_setting_or_the_peak_past_it():
+    model = {"keras_train": _train(30.0), "torch_train": _train(15.0), "torch_train_channels_last": _train(21.0),
+             "torch_train_compiled": _train(25.0)}
+    results = {"config": {"platform": "cpu"}, "matmul_peak": {"gflops": 1000.0}, "models": {"googlenet": model}}
+
+    def training_row():
+        rows = report.summarize(results)["googlenet"]["rows"]
+        return {row["measure"]: row for row in rows}["training throughput"]
+
+    row = training_row()
+    assert (row["peer"], row["ratio"], row["target"], row["met"]) == (25.0, 1.2, ">= 1.3", False)
+    assert row["peer_name"] == "torchvision at its best (channels_last + torch.compile)"
+    assert row["note"] == ("TensorFlow's oneDNN kernels off; torchvision's settings (images/s): 15 in NCHW, "
+                           "21 in channels_last, 25 in channels_last + torch.compile (its first step, "
+                           "compiling: 30 s)")
+    # Where 1.3x the peer would need more than the peak, 95% of the peak is the target instead:
+    # the peer at 150 GFLOP/s of 160 needs 122% of it; ours at 180 reaches 113%.
+    results["matmul_peak"]["gflops"] = 160.0
+    row = training_row()
+    assert (row["target"], row["met"], row["gap"]) == (
+        ">= 95% of the matmul peak (1.3x the peer would need 122% of it)", True, None)
+    results["matmul_peak"]["gflops"] = 200.0  # the peer needs 97.5%: 1.3x stands
+    assert training_row()["target"] == ">= 1.3"
+    model["keras_train"] = _train(27.0)  # 162 GFLOP/s of the 170 that 95% of a 179 peak asks
+    results["matmul_peak"]["gflops"] = 179.0
+    row = training_row()
+    assert row["met"] is False and row["shortfall"] == pytest.approx(1 - (162 / 179) / 0.95)
+
+
+def test_serving_rows_compare_the_saved_model_with_onnx_runtime_and_torchvision():
+    model = {"keras_serving": {"images_per_second": 120.0, "batch_size": 32}, "keras_latency": {"macs": 10**9},
+             "torch_serving": {"images_per_second": {"torch_nchw": 80.0, "torch_channels_last": 100.0,
+                                                     "onnxruntime": 150.0}}}
+    results = {"config": {"platform": "cpu"}, "matmul_peak": {"gflops": 600.0}, "models": {"resnet18": model}}
+    rows = {row["measure"]: row for row in report.summarize(results)["resnet18"]["rows"]}
+    onnx, torch = rows["serving throughput"], rows["serving throughput vs torchvision"]
+    # 2 GFLOP an image: 240 and 300 GFLOP/s of a 600 peak.
+    assert onnx["why"] == "of the matmul peak, ours reached 40.0% and ONNX Runtime 50.0%"
+    assert (onnx["ratio"], onnx["target"], onnx["met"], onnx["peer_name"]) == (0.8, ">= 1", False, "ONNX Runtime")
+    assert onnx["note"] == "batch 32, the SavedModel's serve_float (preprocessing inside)"
+    assert (torch["ratio"], torch["met"], torch["peer_name"]) == (1.2, True, "torchvision (channels_last, inference mode)")
+    assert torch["note"] == "the faster of its two layouts: NCHW 80, channels_last 100"
 
 
 def test_block_table_gives_each_blocks_ratio():
@@ -328,9 +389,13 @@ def test_largest_batch_row_names_the_bound_and_where_each_side_stopped():
 
 
 def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
+    """The README's benchmark command as it shows it (its install dropped), in smoke mode."""
     out = tmp_path / "bench"
-    result = run_script("--smoke", f"--output_dir={out}", script="benchmark.py")
+    (step,) = command_steps(BENCHMARK_COMMAND)
+    result = subprocess.run([*step, "--smoke", "--models=resnet18", f"--output_dir={out}"], capture_output=True,
+                            text=True, timeout=600, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
     results = json.loads((out / "benchmark_cpu.json").read_text())
     net = results["models"]["resnet18"]  # the smoke's net: ResNet-18, our side at 1/4 width
     train = net["keras_train"]
@@ -353,6 +418,11 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
         assert bfloat16["precision"] == "mixed_bfloat16" and bfloat16["memory_fed"]["images_per_second"] > 0
         if machine.is_available(*runner.PEER_MODULES):
             assert net["torch_train_bfloat16"]["memory_fed"]["images_per_second"] > 0
+        peak = results["matmul_peak_bfloat16"]  # the bfloat16 rows' share is of this
+        assert peak["dtype"] == "bfloat16" and peak["gflops"] > 0
+    # The SavedModel as the export writes it, served at the training batch.
+    serving = net["keras_serving"]
+    assert serving["batch_size"] == runner.SMOKE["batch_size"] and serving["images_per_second"] > 0
     latency = net["keras_latency"]
     assert train["macs"] == latency["macs"] == RESNET18_QUARTER_MACS_80
     # The .tflite answers as Keras does. The smoke's epoch at batch 4 leaves logits in the
@@ -383,7 +453,7 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     assert all(line.endswith(" s (forked)") for line in result.stdout.splitlines()
                if line.startswith(("  keras_", "  interleaved_latency", "  matmul_peak")))
     rows = {row["measure"]: row for row in results["summary"]["resnet18"]["rows"]}
-    assert rows["training throughput"]["note"] == "TensorFlow's oneDNN kernels on"
+    assert rows["training throughput"]["note"].startswith("TensorFlow's oneDNN kernels on")
     assert f"between steps, after the first and after the last: {rss[0]:,.0f} -> {rss[-1]:,.0f} vs " in (
         rows["training peak memory"]["note"])
     pipeline = rows["pipeline cost"]
@@ -398,11 +468,18 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     if machine.is_available(*runner.PEER_MODULES):
         torch_train, onnx = net["torch_train"], net["onnx_latency"]
         assert torch_train["macs"] == onnx["macs"] == RESNET18_MACS_80  # the peer at full width
-        assert rows["training throughput"]["ratio"] == pytest.approx(
-            train["memory_fed"]["images_per_second"]
-            / torch_train["memory_fed"]["images_per_second"])
         assert rows["TFLite float32 latency"]["ratio"] == pytest.approx(
             rounds["float32"]["ms"] / rounds["onnxruntime"]["ms"])
+        # The peer at its settings (the smoke leaves out the compiled one); the row against the fastest.
+        settings = {key: net[key] for key in ("torch_train", "torch_train_channels_last")}
+        assert [setting["compiled"] for setting in settings.values()] == [False, False]
+        assert "torch_train_compiled" not in net
+        best = max(setting["memory_fed"]["images_per_second"] for setting in settings.values())
+        assert rows["training throughput"]["ratio"] == pytest.approx(train["memory_fed"]["images_per_second"] / best)
+        peer_serving = net["torch_serving"]["images_per_second"]
+        assert set(peer_serving) == {"torch_nchw", "torch_channels_last", "onnxruntime"}
+        assert rows["serving throughput"]["ratio"] == pytest.approx(
+            serving["images_per_second"] / peer_serving["onnxruntime"])
         blocks = net["block_latency"]  # both nets cut at the same tensors
         assert list(blocks) == [ours for ours, _ in PAIRS["resnet18"].blocks]
         # Each block of ours has a sixteenth of the peer's multiply-adds but the stem's
@@ -427,6 +504,25 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
                          script="benchmark.py")
     assert refused.returncode == 2
     assert "was measured with threads=2; this run has threads=1" in refused.stderr
+
+
+def test_the_peer_trains_in_three_settings_the_last_through_torch_compile(tmp_path, monkeypatch):
+    """What the runner asks of the peer (each task answered "not run" here, so nothing after
+    training runs); the compiled setting itself runs in a full benchmark, not in the suite."""
+    asked = []
+
+    def record(task, spec, config, log):
+        asked.append((task, spec))
+        return {"error": "not run here"}
+
+    monkeypatch.setattr(runner, "run_task", record)
+    config = runner.BenchmarkConfig(models=("resnet18",), train_images=4, test_images=4, precision="float32")
+    for compiled_peer, expected in ((True, [(False, False), (True, False), (True, True)]),
+                                    (False, [(False, False), (True, False)])):
+        asked.clear()
+        runner._cpu_measurements("resnet18", dataclasses.replace(config, compiled_peer=compiled_peer),
+                                 str(tmp_path), log=lambda line: None)
+        assert [(spec["channels_last"], spec["compile"]) for task, spec in asked if task == "torch_train"] == expected
 
 
 def test_resume_keeps_only_the_nets_measured_without_an_error(tmp_path):

@@ -10,9 +10,10 @@
     convolution, then square roots; TFLite's own LRN op runs in neither delegate.
   - A concatenation of more than five tensors (Inception v3's last blocks) becomes nested ones:
     XNNPACK takes at most five inputs.
-- `form="tensorflow"` writes LRN as TensorFlow's op, `tf.nn.local_response_normalization`: for
-  the SavedModel, and for a .tflite as the converter takes the net most directly (TFLite's
-  builtin LRN), kept to measure what "delegates" gains. `form="keras"` keeps our layers, for a
+- `form="tensorflow"` writes LRN as TensorFlow's op, `tf.nn.local_response_normalization`, and
+  folds each batch norm into the convolution before it (`folding`): for the SavedModel, and for
+  a .tflite as the converter takes the net most directly (TFLite's builtin LRN), kept to
+  measure what "delegates" gains. `form="keras"` keeps our layers, for a
   `.keras` file.
 - `logits=True` removes the classifier's softmax.
 
@@ -24,6 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_inception.export.folding import FoldedBatchNormalization, foldable_batch_norms, folded_weights
 from keras_inception.layers import LocalResponseNormalization
 from keras_inception.models.multi_output import MAIN_OUTPUT, inference_model
 from keras_inception.validation import check_choice
@@ -103,9 +105,15 @@ def export_graph(model, *, logits=False, form="delegates"):
     """
     check_choice("form", form, FORMS)
     model = inference_model(model)
+    folds = foldable_batch_norms(model) if form == "tensorflow" else {}
+    folded = {batch_norm.name for batch_norm in folds.values()}
 
     def clone_layer(layer):
         config = _float32_config(layer)
+        if layer.name in folds:
+            config["use_bias"] = True
+        if layer.name in folded:
+            return FoldedBatchNormalization(name=layer.name)
         if form != "keras" and isinstance(layer, LocalResponseNormalization):
             if form == "delegates" and config["beta"] in _INVERSE_POWERS:
                 return DelegateLocalResponseNormalization(**config)
@@ -120,7 +128,15 @@ def export_graph(model, *, logits=False, form="delegates"):
         return layer.__class__.from_config(config)
 
     graph = keras.models.clone_model(model, clone_function=clone_layer)
-    graph.set_weights([weight.astype("float32") for weight in model.get_weights()])
+    if not folds:
+        graph.set_weights([weight.astype("float32") for weight in model.get_weights()])
+        return graph
+    for layer in model.layers:
+        if layer.name in folded or not layer.weights:
+            continue
+        weights = (folded_weights(layer, folds[layer.name]) if layer.name in folds
+                   else [weight.astype("float32") for weight in layer.get_weights()])
+        graph.get_layer(layer.name).set_weights(weights)
     return graph
 
 

@@ -7,6 +7,11 @@ The builders put the heads in float32 under a mixed policy (`models.common.head_
 has bfloat16 instructions (AVX-512 BF16 or AMX) and the backend is TensorFlow, whose oneDNN
 kernels use them, and float32 elsewhere: without them bfloat16 is emulated and several times
 slower. `describe_auto` says which, and why.
+
+mixed_bfloat16 on a CPU under TensorFlow is TensorFlow's oneDNN auto-mixed-precision graph
+rewrite of a float32 model (`ONEDNN_BFLOAT16_REWRITE`), not Keras's policy: the rewrite runs
+the convolutions, matrix products and the ops between them in bfloat16 and leaves the losses,
+the softmax and the variables in float32, as the policy does, with fewer casts.
 """
 
 import contextlib
@@ -18,6 +23,8 @@ from keras_inception.cpu import bfloat16_instructions
 from keras_inception.validation import check_choice
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+# The Grappler option of `tf.config.optimizer.set_experimental_options` that turns the rewrite on.
+ONEDNN_BFLOAT16_REWRITE = "auto_mixed_precision_onednn_bfloat16"
 
 
 def has_accelerator():
@@ -77,13 +84,29 @@ def precision_words(precision, cpu=None):
     return f"{policy} (auto: {reason})"
 
 
+def uses_bfloat16_rewrite(policy):
+    """Whether `policy` runs as TensorFlow's oneDNN bfloat16 rewrite here (the module docstring)."""
+    return policy == "mixed_bfloat16" and keras.backend.backend() == "tensorflow" and not has_accelerator()
+
+
 @contextlib.contextmanager
 def precision_policy(precision):
-    """Sets the global dtype policy inside the block and restores the previous one after.
-    Build the model inside the block."""
+    """Runs the block in `precision`, and restores the previous policy and rewrite setting after:
+    the global dtype policy, or for mixed_bfloat16 on a CPU under TensorFlow float32 and the
+    oneDNN bfloat16 rewrite. Build and train the model inside the block. Yields the policy name
+    (`resolve_precision`)."""
+    policy = resolve_precision(precision)
+    rewrite = uses_bfloat16_rewrite(policy)
     previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(resolve_precision(precision))
+    keras.mixed_precision.set_global_policy("float32" if rewrite else policy)
+    if rewrite:
+        import tensorflow as tf
+
+        rewriting = tf.config.optimizer.get_experimental_options().get(ONEDNN_BFLOAT16_REWRITE, False)
+        tf.config.optimizer.set_experimental_options({ONEDNN_BFLOAT16_REWRITE: True})
     try:
-        yield keras.mixed_precision.global_policy().name
+        yield policy
     finally:
         keras.mixed_precision.set_global_policy(previous)
+        if rewrite:
+            tf.config.optimizer.set_experimental_options({ONEDNN_BFLOAT16_REWRITE: rewriting})

@@ -210,9 +210,11 @@ def tune(config):
             tuner.search(train_data, validation_data=validation_data, epochs=training.epochs,
                          callbacks=[keras.callbacks.TensorBoard(os.path.join(project_dir, "logs"))],
                          verbose=config.verbose, shuffle=False)  # the pipeline shuffles
-        if role == "worker":
-            return None
-        return _finish(config, tuner, hypermodel, test_data, project_dir)
+    if role == "worker":
+        return None
+    # After the block: the best net is evaluated and exported in float32, as its files run (on a
+    # CPU, bfloat16 is a rewrite of every TensorFlow graph the block runs, the export's too).
+    return _finish(config, tuner, hypermodel, test_data, project_dir)
 
 
 @contextlib.contextmanager
