@@ -39,9 +39,10 @@ setup(
     ],
     extras_require={
         # jax: the tests build and train the nets under Keras's JAX backend too (and on two
-        # processes); hypothesis fuzzes the scripts' flags; torchvision and timm write the
-        # checkpoints the converters are checked against, and run the reference nets.
-        "test": ["pytest>=7", "pytest-xdist>=3.2", "jax[cpu]", "hypothesis", "torch==2.14.1",
+        # processes); hypothesis fuzzes the scripts' flags; filelock lets the xdist workers
+        # share a session fixture; torchvision and timm write the checkpoints the converters
+        # are checked against, and run the reference nets.
+        "test": ["pytest>=7", "pytest-xdist>=3.2", "filelock", "jax[cpu]", "hypothesis", "torch==2.14.1",
                  "torchvision==0.29.1", "timm"],
         # benchmarks/benchmark.py's peers: torchvision in PyTorch, ONNX Runtime.
         "bench": ["torch==2.14.1", "torchvision==0.29.1", "onnx", "onnxruntime"],

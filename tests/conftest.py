@@ -1,9 +1,11 @@
 import os
+import pickle
 import socket
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import filelock  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -60,29 +62,48 @@ def googlenet_paper_no_aux():
     return keras_inception.get_model("googlenet", aux_heads=False)
 
 
+def once_per_run(tmp_path_factory, worker_id, name, build):
+    """`build()`, run by the first pytest-xdist worker to ask and read by the others from the
+    pickle it leaves in the run's shared temporary folder (pytest-xdist's recipe for a session
+    fixture built once): otherwise each worker builds its own."""
+    if worker_id == "master":  # not under xdist
+        return build()
+    shared = tmp_path_factory.getbasetemp().parent / f"{name}.pickle"
+    with filelock.FileLock(f"{shared}.lock"):
+        if shared.is_file():
+            return pickle.loads(shared.read_bytes())
+        value = build()
+        shared.write_bytes(pickle.dumps(value))
+        return value
+
+
 @pytest.fixture(scope="session")
-def zoo_summaries():
+def zoo_summaries(tmp_path_factory, worker_id):
     """Every registered net built once at its default size and summarized (counts, shapes,
     multiply-adds), one full-size net in memory at a time."""
     from keras_inception.profile import summarize
 
-    return {name: summarize(name) for name in keras_inception.list_models()}
+    return once_per_run(tmp_path_factory, worker_id, "zoo_summaries",
+                        lambda: {name: summarize(name) for name in keras_inception.list_models()})
 
 
 @pytest.fixture(scope="session")
-def digits_run(tmp_path_factory):
+def digits_run(tmp_path_factory, worker_id):
     """A tiny GoogLeNet with both aux heads trained on the digits by the training job (3 epochs,
     32x32x1, widths x 0.125): built once, used by the training and export tests."""
     from keras_inception import training
 
-    keras.utils.set_random_seed(1234)
-    return training.train(training.TrainConfig(
-        model="googlenet_bn", model_kwargs={"stem": "small"}, image_size=32, width_multiplier=0.125,
-        epochs=3, recipe_overrides={"learning_rate": 5e-3}, output_dir=str(tmp_path_factory.mktemp("runs")),
-        # The export and evaluation tests hold its files to 1e-6 of this model, which only a
-        # float32 net meets (where "auto" would pick bfloat16).
-        precision="float32", verbose=0,
-    ))
+    def train():
+        keras.utils.set_random_seed(1234)
+        return training.train(training.TrainConfig(
+            model="googlenet_bn", model_kwargs={"stem": "small"}, image_size=32, width_multiplier=0.125,
+            epochs=3, recipe_overrides={"learning_rate": 5e-3}, output_dir=str(tmp_path_factory.mktemp("runs")),
+            # The export and evaluation tests hold its files to 1e-6 of this model, which only a
+            # float32 net meets (where "auto" would pick bfloat16).
+            precision="float32", verbose=0,
+        ))
+
+    return once_per_run(tmp_path_factory, worker_id, "digits_run", train)
 
 
 @pytest.fixture

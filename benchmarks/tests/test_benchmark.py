@@ -493,17 +493,13 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     else:
         assert "measuring our side only" in result.stdout
         assert "torch_train" not in net
-    # The same command with --resume keeps the net measured and runs nothing again; other
-    # settings are refused before anything runs.
+    # The same command with --resume keeps the net measured and runs nothing again (other
+    # settings are refused: test_resume_keeps_only_the_nets_measured_without_an_error).
     again = run_script("--smoke", "--resume", f"--output_dir={out}", script="benchmark.py")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "keeping resnet18" in again.stdout and "keras_train" not in again.stdout
     resumed = json.loads((out / "benchmark_cpu.json").read_text())
     assert resumed["models"] == results["models"] and resumed["matmul_peak"] == results["matmul_peak"]
-    refused = run_script("--smoke", "--resume", "--threads=1", f"--output_dir={out}",
-                         script="benchmark.py")
-    assert refused.returncode == 2
-    assert "was measured with threads=2; this run has threads=1" in refused.stderr
 
 
 def test_the_peer_trains_in_three_settings_the_last_through_torch_compile(tmp_path, monkeypatch):
@@ -539,6 +535,8 @@ def test_resume_keeps_only_the_nets_measured_without_an_error(tmp_path):
     kept = resume.earlier_results(now, config, lines.append)
     assert kept == {"models": {"googlenet": earlier["models"]["googlenet"]}}
     assert lines == [f"Resuming {tmp_path}/benchmark_gpu.json: keeping googlenet."]
+    with pytest.raises(ValueError, match="measured with threads=2; this run has threads=1"):
+        resume.earlier_results({**now, "config": {**now["config"], "threads": 1}}, config, lines.append)
     newer = {**now, "machine": {**now["machine"], "versions": {"keras": "3.16.0"}}}
     with pytest.raises(ValueError, match="measured with versions=\\{'keras': '3.15.1'\\}; "
                                          "this run has versions=\\{'keras': '3.16.0'\\}"):
