@@ -145,12 +145,6 @@ def _as_the_training_job_computes(precision):
     return precision_policy(precision)
 
 
-def _bfloat16_rewrite(policy):
-    from keras_inception.training.precision import uses_bfloat16_rewrite
-
-    return uses_bfloat16_rewrite(policy)
-
-
 def _train_throughput(spec, backend, policy):
     from keras_inception.profile import profile
 
@@ -166,7 +160,6 @@ def _train_throughput(spec, backend, policy):
         "backend": backend,
         "onednn": backend == "tensorflow" and _onednn_enabled(),
         "precision": policy,
-        "bfloat16_rewrite": backend == "tensorflow" and _bfloat16_rewrite(policy),
         "params": model.count_params(),
         "macs": profile(model).macs,
         "memory_fed": _timed_fit(model, memory_data, steps, **window),
@@ -278,7 +271,7 @@ def serving_throughput(spec):
     images = tf.constant(np.random.default_rng(0).random((batch_size, size, size, 3), dtype=np.float32))
     batch_ms = median_latency_ms(lambda: serve(images=images)["class_ids"].numpy(), warmup=2,
                                  runs=spec["runs"])
-    return {"images_per_second": batch_size / (batch_ms / 1000), "batch_size": batch_size,
+    return {"images_per_second": timing.images_per_second(batch_ms, batch_size), "batch_size": batch_size,
             "path": path}
 
 

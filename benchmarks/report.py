@@ -31,6 +31,9 @@ _COMPARE = {">=": operator.ge, "<=": operator.le}
 # Targets on a fraction (of throughput lost, of images agreeing): missed by points, where the
 # others, ratios of two sides, are missed by a share of the target.
 FRACTION_TARGETS = {"pipeline cost", "TFLite int8 top-1 agreement"}
+# The run's matrix-multiply peaks by dtype: the float32 one, and the bfloat16 one that the
+# bfloat16 rows' share is of (measured where those rows are).
+MATMUL_PEAKS = {"matmul_peak": "float32", "matmul_peak_bfloat16": "bfloat16"}
 # Training costs about three forward passes (forward, and the two products of the backward).
 TRAINING_FLOPS_PER_MAC = 6
 
@@ -106,9 +109,8 @@ def lookup(result, *keys):
     return result
 
 
-def _inference_gflops(images_per_second, model):
-    """The rate of an inference of `images_per_second` in GFLOP/s (2 per multiply-add)."""
-    macs = lookup(model, "keras_latency", "macs")
+def _inference_gflops(macs, images_per_second):
+    """Inference of `images_per_second` images of `macs` multiply-adds, in GFLOP/s (2 a MAC)."""
     return 2 * macs * images_per_second / 1e9 if macs and images_per_second else None
 
 
@@ -146,9 +148,9 @@ def _bfloat16_rows(model, float32_rate, peak):
     shares = tuple(_ratio(_gflops(train), peak_gflops) for train in (ours, torch))
     return [
         _row("bfloat16 training vs our float32", rate, float32_rate, _ratio(rate, float32_rate), "images/s",
-             "ours in float32", note="mixed_bfloat16" + (
+             "ours in float32", note="mixed_bfloat16" + (  # on a CPU, TensorFlow's is the rewrite
                  " (TensorFlow's oneDNN bfloat16 rewrite, as the training job runs it on a CPU)"
-                 if lookup(ours, "bfloat16_rewrite") else "") + f", fed from memory; {reason}"),
+                 if lookup(ours, "backend") == "tensorflow" else "") + f", fed from memory; {reason}"),
         _row("bfloat16 training throughput", rate, torch_rate, _ratio(rate, torch_rate), "images/s",
              "torchvision (autocast bfloat16, channels_last)",
              note=f"{reason}; bfloat16 matmul peak {_fmt(peak_gflops)} GFLOP/s: ours at "
@@ -181,7 +183,7 @@ def _peer_settings_note(model):
 
 def _serving_rows(model, peak_gflops):
     """The SavedModel at the training batch against ONNX Runtime and torchvision at its best."""
-    serving = model.get("keras_serving")
+    serving, macs = model.get("keras_serving"), lookup(model, "keras_latency", "macs")
     rate = lookup(serving, "images_per_second")
     peers = lookup(model, "torch_serving", "images_per_second") or {}
     onnx_rate = peers.get("onnxruntime")
@@ -191,7 +193,7 @@ def _serving_rows(model, peak_gflops):
     note = f"batch {lookup(serving, 'batch_size')}, the SavedModel's serve_float (preprocessing inside)"
     return [
         _row("serving throughput", rate, onnx_rate, _ratio(rate, onnx_rate), "images/s", "ONNX Runtime",
-             note=note, why=_peak_why(*(_ratio(_inference_gflops(value, model), peak_gflops)
+             note=note, why=_peak_why(*(_ratio(_inference_gflops(macs, value), peak_gflops)
                                         for value in (rate, onnx_rate)), peer_name="ONNX Runtime")),
         _row("serving throughput vs torchvision", rate, layouts.get(layout), _ratio(rate, layouts.get(layout)),
              "images/s", f"torchvision ({layout or '-'}, inference mode)",
@@ -350,7 +352,7 @@ def _latency_why(blocks, macs, tflite_ms, onnx_ms, peak_gflops):
         evidence = {"slowest_block": name, "tflite_ms": timed["tflite_ms"], "onnx_ms": timed["onnx_ms"]}
         why = f"the block furthest behind, up to {name}: {timed['tflite_ms']:.2f} against {timed['onnx_ms']:.2f} ms"
     if macs and tflite_ms and onnx_ms and peak_gflops:
-        share = {side: 2 * macs / (ms / 1000) / 1e9 / peak_gflops
+        share = {side: _inference_gflops(macs, 1000 / ms) / peak_gflops
                  for side, ms in (("tflite", tflite_ms), ("onnx", onnx_ms))}
         needed = share["onnx"] / TARGETS["TFLite float32 latency"][1]
         evidence.update(tflite_share_of_peak=share["tflite"], onnx_share_of_peak=share["onnx"],

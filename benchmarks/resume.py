@@ -8,7 +8,7 @@ same machine and versions, and measures the rest.
 import json
 import os
 
-from benchmarks.report import model_errors, report_stem
+from benchmarks.report import MATMUL_PEAKS, model_errors, report_stem
 
 # Settings that do not change what is measured: an earlier run may differ in them and resume.
 NOT_MEASURED = ("models", "output_dir", "timeout_s", "resume")
@@ -40,7 +40,7 @@ def earlier_results(results, config, log):
             if name in config.models and not model_errors(model)}
     log(f"Resuming {path}: keeping {', '.join(kept) or 'no net'}.")
     resumed = {"models": kept}
-    for key in ("matmul_peak", "matmul_peak_bfloat16"):
+    for key in MATMUL_PEAKS:
         peak = earlier.get(key)
         if peak and "error" not in peak:
             resumed[key] = peak

@@ -31,7 +31,7 @@ from benchmarks import batch_search, machine, memory, resume, worker
 from benchmarks.data import write_digit_jpegs
 from benchmarks.forked import run_forked
 from benchmarks.pairs import DEFAULT_PAIRS, PAIRS
-from benchmarks.report import lookup, summarize, write_report
+from benchmarks.report import MATMUL_PEAKS, lookup, summarize, write_report
 from keras_inception.cpu import bfloat16_instructions
 from keras_inception.validation import MULTIPLIER_INTERVAL, check_choice, check_integer, check_number
 
@@ -432,19 +432,15 @@ def run_benchmark(config, log=print):
     earlier = resume.earlier_results(results, config, log) if config.resume else {}
     with tempfile.TemporaryDirectory(prefix="keras_inception_bench_") as workdir:
         if config.platform == "cpu":
-            results["matmul_peak"] = earlier.get("matmul_peak")
-            if results["matmul_peak"] is None:
-                log("matmul peak ...")
-                results["matmul_peak"] = run_task(
-                    "matmul_peak", {"threads": config.threads, "n": config.matmul_size,
-                                    "runs": 5}, config, log)
-            if config.bfloat16_rows[0]:  # what the bfloat16 rows' share is of
-                results["matmul_peak_bfloat16"] = earlier.get("matmul_peak_bfloat16")
-                if results["matmul_peak_bfloat16"] is None:
-                    log("bfloat16 matmul peak ...")
-                    results["matmul_peak_bfloat16"] = run_task(
-                        "matmul_peak", {"threads": config.threads, "n": config.matmul_size,
-                                        "runs": 5, "dtype": "bfloat16"}, config, log)
+            for key, dtype in MATMUL_PEAKS.items():
+                if dtype == "bfloat16" and not config.bfloat16_rows[0]:
+                    continue
+                results[key] = earlier.get(key)
+                if results[key] is None:
+                    log(f"{dtype} matmul peak ...")
+                    results[key] = run_task("matmul_peak", {
+                        "threads": config.threads, "n": config.matmul_size, "runs": 5, "dtype": dtype,
+                    }, config, log)
         for name in config.models:
             if name in earlier.get("models", {}):
                 results["models"][name] = earlier["models"][name]

@@ -15,6 +15,11 @@ def window_rates(step_end_times, start, *, skip, window_steps, batch_size):
     ]
 
 
+def images_per_second(batch_ms, batch_size):
+    """The rate of a batch of `batch_size` images that took `batch_ms` milliseconds."""
+    return batch_size / (batch_ms / 1000)
+
+
 def summarize_rates(rates):
     """{images_per_second: the median window, window_rates}."""
     if not rates:

@@ -208,18 +208,14 @@ def serving_throughput(spec):
             with torch.inference_mode():
                 laid_out(batch)
 
-        rates[f"torch_{layout}"] = _images_per_second(median_latency_ms(infer, warmup=2, runs=spec["runs"]),
-                                                      batch_size)
+        rates[f"torch_{layout}"] = timing.images_per_second(
+            median_latency_ms(infer, warmup=2, runs=spec["runs"]), batch_size)
     path = os.path.join(spec["output_dir"], f"{spec['pair']}_batch{batch_size}.onnx")
     torch.onnx.export(net.to(memory_format=torch.contiguous_format), (images,), path, dynamo=False,
                       input_names=["image"])
     session = onnx_session(path, spec["threads"])
     feed = {"image": images.numpy()}
-    rates["onnxruntime"] = _images_per_second(
+    rates["onnxruntime"] = timing.images_per_second(
         median_latency_ms(lambda: session.run(None, feed), warmup=2, runs=spec["runs"]), batch_size)
     return {"images_per_second": rates, "batch_size": batch_size,
             "frameworks": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__}}
-
-
-def _images_per_second(batch_ms, batch_size):
-    return batch_size / (batch_ms / 1000)
