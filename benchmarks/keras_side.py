@@ -340,17 +340,18 @@ def block_files(spec):
 
 
 def matmul_peak_gflops(spec):
-    """This machine's matrix-multiply rate (GFLOP/s) with `threads` threads, in `dtype`
-    (float32 unless given; bfloat16 runs on the processor's bfloat16 instructions where it has
-    them): the best of several n x n products in TensorFlow (oneDNN on the CPU)."""
+    """TensorFlow's matrix-multiply rate (GFLOP/s, oneDNN on the CPU) with `threads` threads,
+    in `dtype` (float32 unless given; bfloat16 runs on the processor's bfloat16 instructions
+    where it has them): the best of `runs` n x n products at each n of `sizes`."""
     import tensorflow as tf
 
     from keras_inception.export.verify import median_latency_ms
 
     configure_tensorflow_threads(spec["threads"])
-    n, dtype = spec["n"], spec.get("dtype", "float32")
-    a = tf.cast(tf.random.uniform((n, n)), dtype)
-    b = tf.cast(tf.random.uniform((n, n)), dtype)
-    product = tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)))
-    best = min(median_latency_ms(product, warmup=2, runs=1) for _ in range(spec["runs"]))
-    return {"gflops": 2 * n**3 / (best / 1000) / 1e9, "n": n, "dtype": dtype}
+    dtype, ms_by_size = spec.get("dtype", "float32"), {}
+    for n in spec["sizes"]:
+        a = tf.cast(tf.random.uniform((n, n)), dtype)
+        b = tf.cast(tf.random.uniform((n, n)), dtype)
+        product = tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)))
+        ms_by_size[n] = min(median_latency_ms(product, warmup=2, runs=1) for _ in range(spec["runs"]))
+    return timing.matmul_peak(ms_by_size, dtype)

@@ -132,6 +132,17 @@ def _int8_speed_note(cpu, ratio):
     return f"; {note}" + ("" if int8_dot_product(cpu) else ", and the speed target applies where those instructions are")
 
 
+LIBRARY_NAMES = {"tensorflow": "TensorFlow", "pytorch": "PyTorch"}
+
+
+def _peak_words(peak, name="matmul peak"):
+    """The peak's rate and where it came from: the faster library's product of which size."""
+    gflops = lookup(peak, "gflops")
+    source = (f" ({LIBRARY_NAMES.get(peak['library'], peak['library'])}'s {peak['n']} x {peak['n']})"
+              if gflops and "library" in peak else "")
+    return f"{name} {_fmt(gflops)} GFLOP/s{source}"
+
+
 def _bfloat16_rows(model, float32_rate, peak):
     """Ours in bfloat16 against ours in float32 and against torchvision's CPU autocast, and
     each side's share of the bfloat16 matmul peak."""
@@ -153,7 +164,7 @@ def _bfloat16_rows(model, float32_rate, peak):
                  if lookup(ours, "backend") == "tensorflow" else "") + f", fed from memory; {reason}"),
         _row("bfloat16 training throughput", rate, torch_rate, _ratio(rate, torch_rate), "images/s",
              "torchvision (autocast bfloat16, channels_last)",
-             note=f"{reason}; bfloat16 matmul peak {_fmt(peak_gflops)} GFLOP/s: ours at "
+             note=f"{reason}; {_peak_words(peak, 'bfloat16 matmul peak')}: ours at "
                   f"{_percent(shares[0])}, torchvision at {_percent(shares[1])}",
              why=_peak_why(*shares, "bfloat16 matmul peak"), shares=shares),
     ]
@@ -242,8 +253,8 @@ def _cpu_rows(model, peak, cpu=None, bfloat16_peak=None):
                                lookup(ours, "memory_fed", "window_rates"))),
         _row("achieved GFLOP/s", gflops, torch_gflops, _ratio(gflops, torch_gflops), "GFLOP/s",
              best_name,
-             note=f"{TRAINING_FLOPS_PER_MAC} x multiply-adds per image; matmul peak "
-                  f"{_fmt(peak_gflops)} GFLOP/s: ours at {_percent(shares[0])},"
+             note=f"{TRAINING_FLOPS_PER_MAC} x multiply-adds per image; {_peak_words(peak)}: "
+                  f"ours at {_percent(shares[0])},"
                   f" torchvision at {_percent(shares[1])}"),
         _row("inference multiply-adds", lookup(latency, "macs"), lookup(onnx, "macs"),
              _ratio(lookup(latency, "macs"), lookup(onnx, "macs")), "MACs", "torchvision"),

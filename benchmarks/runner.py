@@ -3,9 +3,9 @@
 net: a run cut short keeps the nets it finished, and `resume` measures only the others.
 
 On the CPU (TensorFlow backend): training throughput fed from memory and from the real JPEG
-pipeline, peak memory, achieved GFLOP/s against the measured matrix-multiply peak, the
-SavedModel's serving throughput at the training batch, and the single-image latency of Keras,
-.tflite float32 and int8 (LiteRT); the peers are torchvision in PyTorch (training in NCHW, in
+pipeline, peak memory, achieved GFLOP/s against the measured matrix-multiply peak (the faster
+of TensorFlow's and PyTorch's), the SavedModel's serving throughput at the training batch, and
+the single-image latency of Keras, .tflite float32 and int8 (LiteRT); the peers are torchvision in PyTorch (training in NCHW, in
 channels_last and through torch.compile; serving) and ONNX Runtime (inference), with the same
 thread count.
 
@@ -62,7 +62,8 @@ class BenchmarkConfig:
     fit_epochs: int = 2
     test_images: int = 360
     calibration_images: int = 100
-    matmul_size: int = 2048
+    # The matrix products whose best rate is the machine's matmul peak, n x n for n in these.
+    matmul_sizes: tuple = (1024, 2048, 4096)
     latency_rounds: int = 5  # TFLite and ONNX Runtime measured in turn, median of the rounds
     peers: bool = True
     # The peer's third training setting, channels_last through torch.compile (which needs a C++
@@ -98,7 +99,7 @@ class BenchmarkConfig:
         check_choice("platform", self.platform, PLATFORMS)
         check_choice("precision", self.precision, PRECISIONS)
         for name in ("threads", "batch_size", "warmup_steps", "windows", "window_steps",
-                     "test_images", "calibration_images", "matmul_size", "latency_rounds",
+                     "test_images", "calibration_images", "latency_rounds",
                      "max_batch", "timeout_s"):
             check_integer(name, getattr(self, name), 1)
         if self.image_size is not None:
@@ -108,6 +109,10 @@ class BenchmarkConfig:
             check_number("width_multiplier", self.model_kwargs["width_multiplier"], MULTIPLIER_INTERVAL)
         if self.train_images is not None:
             check_integer("train_images", self.train_images, 1)
+        if not self.matmul_sizes:
+            raise ValueError("`matmul_sizes` must name at least one matrix size. Received: matmul_sizes=()")
+        for size in self.matmul_sizes:
+            check_integer("matmul_sizes", size, 1)
         if self.resolved_largest_batch and self.max_batch < self.batch_size:
             raise ValueError(f"`max_batch` must be at least `batch_size` ({self.batch_size}), "
                              f"where the search starts. Received: max_batch={self.max_batch}")
@@ -149,7 +154,7 @@ class BenchmarkConfig:
 SMOKE = {
     "models": ("resnet18",), "model_kwargs": {"width_multiplier": 0.25}, "image_size": 80,
     "batch_size": 4, "warmup_steps": 1, "windows": 2, "window_steps": 1, "train_images": 64,
-    "test_images": 16, "calibration_images": 8, "matmul_size": 256, "latency_rounds": 2,
+    "test_images": 16, "calibration_images": 8, "matmul_sizes": (256,), "latency_rounds": 2,
     "fit_epochs": 1, "profile_blocks": True, "largest_batch": False, "max_batch": 8,
     "fork_workers": True, "compiled_peer": False,
 }
@@ -408,6 +413,19 @@ def _search(task, spec, budget, config, log):
     return {**found, "peak_mb": peaks}
 
 
+def _matmul_peak(dtype, config, log):
+    """The machine's matrix-multiply peak in `dtype`: the faster of TensorFlow's and (with the
+    peers) PyTorch's, each the best of its products at `config.matmul_sizes`."""
+    spec = {"threads": config.threads, "sizes": list(config.matmul_sizes), "runs": 5, "dtype": dtype}
+    tasks = {"tensorflow": "matmul_peak", **({"pytorch": "torch_matmul_peak"} if config.peers else {})}
+    by_library = {library: run_task(task, spec, config, log) for library, task in tasks.items()}
+    errors = [f"{library}: {result['error']}" for library, result in by_library.items() if "error" in result]
+    if errors:
+        return {"error": "; ".join(errors), "libraries": by_library}
+    library = max(by_library, key=lambda name: by_library[name]["gflops"])
+    return {**by_library[library], "library": library, "libraries": by_library}
+
+
 def _write(results, config):
     results["summary"] = summarize(results)
     write_report(results, config.output_dir, config.platform)
@@ -438,9 +456,7 @@ def run_benchmark(config, log=print):
                 results[key] = earlier.get(key)
                 if results[key] is None:
                     log(f"{dtype} matmul peak ...")
-                    results[key] = run_task("matmul_peak", {
-                        "threads": config.threads, "n": config.matmul_size, "runs": 5, "dtype": dtype,
-                    }, config, log)
+                    results[key] = _matmul_peak(dtype, config, log)
         for name in config.models:
             if name in earlier.get("models", {}):
                 results["models"][name] = earlier["models"][name]

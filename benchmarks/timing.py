@@ -1,4 +1,5 @@
-"""Training throughput from the times at which steps end."""
+"""Rates from measured times: training throughput from the times at which steps end, serving
+and matrix-multiply rates from a timed call."""
 
 import statistics
 
@@ -25,3 +26,11 @@ def summarize_rates(rates):
     if not rates:
         raise ValueError("No timed window: raise the number of steps. Received: rates=[]")
     return {"images_per_second": statistics.median(rates), "window_rates": rates}
+
+
+def matmul_peak(ms_by_size, dtype):
+    """The fastest of n x n matrix products that took `ms_by_size[n]` milliseconds:
+    {gflops, n, dtype, gflops_by_size}."""
+    by_size = {n: 2 * n**3 / (ms / 1000) / 1e9 for n, ms in ms_by_size.items()}
+    n = max(by_size, key=by_size.get)
+    return {"gflops": by_size[n], "n": n, "dtype": dtype, "gflops_by_size": by_size}

@@ -219,3 +219,23 @@ def serving_throughput(spec):
         median_latency_ms(lambda: session.run(None, feed), warmup=2, runs=spec["runs"]), batch_size)
     return {"images_per_second": rates, "batch_size": batch_size,
             "frameworks": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__}}
+
+
+def matmul_peak_gflops(spec):
+    """PyTorch's matrix-multiply rate (GFLOP/s) as `keras_side.matmul_peak_gflops` measures
+    TensorFlow's: the machine's peak is the faster library's."""
+    import torch
+
+    from keras_inception.export.verify import median_latency_ms
+
+    torch.set_num_threads(spec["threads"])
+    dtype, ms_by_size = spec.get("dtype", "float32"), {}
+    for n in spec["sizes"]:
+        a, b = (torch.rand(n, n).to(getattr(torch, dtype)) for _ in range(2))
+
+        def product():
+            with torch.inference_mode():
+                torch.matmul(a, b)
+
+        ms_by_size[n] = min(median_latency_ms(product, warmup=2, runs=1) for _ in range(spec["runs"]))
+    return timing.matmul_peak(ms_by_size, dtype)

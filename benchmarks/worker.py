@@ -35,6 +35,7 @@ TASKS = {
     "keras_serving": ("benchmarks.keras_side", "serving_throughput", None),
     "torch_train": ("benchmarks.torch_side", "train_throughput", "torch"),
     "torch_serving": ("benchmarks.torch_side", "serving_throughput", "torch"),
+    "torch_matmul_peak": ("benchmarks.torch_side", "matmul_peak_gflops", "torch"),
     "onnx_latency": ("benchmarks.torch_side", "onnx_latency", "torch"),
 }
 

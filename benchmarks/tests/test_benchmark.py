@@ -171,7 +171,7 @@ def test_bfloat16_rows_compare_with_our_float32_and_torchvisions_autocast():
                 "torch_train_bfloat16": _train(24.0), "bfloat16_rows": [True, "this CPU has amx_bf16"]}
     skipped = {"keras_train": _train(20.0), "bfloat16_rows": [False, "this CPU has no bfloat16 instructions"]}
     # 28 images/s of 6 GFLOP each: 168 GFLOP/s, 42% of this bfloat16 peak; torchvision's 36%.
-    results = {"config": {"platform": "cpu"}, "matmul_peak_bfloat16": {"gflops": 400.0},
+    results = {"config": {"platform": "cpu"}, "matmul_peak_bfloat16": {"gflops": 400.0, "library": "pytorch", "n": 2048},
                "models": {"resnet18": measured, "googlenet": skipped}}
     summary = report.summarize(results)
     rows = {row["measure"]: row for row in summary["resnet18"]["rows"]}
@@ -180,7 +180,8 @@ def test_bfloat16_rows_compare_with_our_float32_and_torchvisions_autocast():
     assert (own["ratio"], own["target"], own["met"]) == (
         pytest.approx(28 / 24), ">= 1.3, or >= 85% of the bfloat16 matmul peak", False)
     assert own["peer_name"] == "torchvision (autocast bfloat16, channels_last)"
-    assert own["note"] == "this CPU has amx_bf16; bfloat16 matmul peak 400 GFLOP/s: ours at 42.0%, torchvision at 36.0%"
+    assert own["note"] == ("this CPU has amx_bf16; bfloat16 matmul peak 400 GFLOP/s (PyTorch's 2048 x 2048): "
+                           "ours at 42.0%, torchvision at 36.0%")
     assert own["evidence"] == {"ours_share_of_peak": pytest.approx(0.42), "peer_share_of_peak": pytest.approx(0.36)}
     assert own["why"] == "of the bfloat16 matmul peak, ours reached 42.0% and torchvision 36.0%"
     # 85% of the bfloat16 peak meets the target whatever the peer's rate.
@@ -302,7 +303,7 @@ def test_a_worker_reports_running_out_of_memory_as_such(monkeypatch):
     config = runner.BenchmarkConfig(threads=2)
     # A 2**22 x 2**22 product: TensorFlow's own out-of-memory error, in a real worker. A try
     # of the largest-batch search reports it as its result; any other task, as its error.
-    spec = {"threads": 2, "n": 2**22, "runs": 1}
+    spec = {"threads": 2, "sizes": [2**22], "runs": 1}
     result = runner.run_task("matmul_peak", {**spec, "largest_batch_try": True}, config,
                              log=lambda line: None)
     assert list(result) == ["out_of_memory"] and "OOM when allocating" in result["out_of_memory"]
@@ -447,7 +448,14 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     rounds = net["interleaved_latency"]  # the .tflite files (and ONNX) taking turns
     assert all(len(rounds[mode]["round_ms"]) == runner.SMOKE["latency_rounds"]
                for mode in ("float32", "int8"))
-    assert results["matmul_peak"]["gflops"] > 0
+    # The float32 peak is the faster library's product, each library's best size.
+    peak = results["matmul_peak"]
+    libraries = peak["libraries"]
+    assert set(libraries) == ({"tensorflow", "pytorch"} if machine.is_available(*runner.PEER_MODULES)
+                              else {"tensorflow"})
+    assert peak["gflops"] == max(library["gflops"] for library in libraries.values()) > 0
+    assert peak["library"] in libraries and all(
+        library["gflops_by_size"] == {"256": library["gflops"]} for library in libraries.values())
     # Our tasks forked from the script's process, which has imported the package as they would.
     assert "  keras_train resnet18: " in result.stdout
     assert all(line.endswith(" s (forked)") for line in result.stdout.splitlines()
@@ -519,6 +527,31 @@ def test_the_peer_trains_in_three_settings_the_last_through_torch_compile(tmp_pa
         runner._cpu_measurements("resnet18", dataclasses.replace(config, compiled_peer=compiled_peer),
                                  str(tmp_path), log=lambda line: None)
         assert [(spec["channels_last"], spec["compile"]) for task, spec in asked if task == "torch_train"] == expected
+
+
+def test_the_matmul_peak_is_the_faster_librarys_best_product(monkeypatch):
+    assert timing.matmul_peak({1024: 8.0, 2048: 40.0}, "float32") == {
+        "gflops": 2 * 2048**3 / 0.04 / 1e9, "n": 2048, "dtype": "float32",
+        "gflops_by_size": {1024: 2 * 1024**3 / 0.008 / 1e9, 2048: 2 * 2048**3 / 0.04 / 1e9}}
+    answers = {"matmul_peak": {"gflops": 380.0, "n": 4096}, "torch_matmul_peak": {"gflops": 420.0, "n": 2048}}
+    asked = []
+
+    def answer(task, spec, config, log):
+        asked.append((task, spec))
+        return answers[task]
+
+    monkeypatch.setattr(runner, "run_task", answer)
+    config = runner.BenchmarkConfig(matmul_sizes=(1024, 2048))
+    peak = runner._matmul_peak("bfloat16", config, log=None)
+    assert (peak["gflops"], peak["n"], peak["library"]) == (420.0, 2048, "pytorch")
+    assert peak["libraries"] == {"tensorflow": answers["matmul_peak"], "pytorch": answers["torch_matmul_peak"]}
+    assert [spec for _, spec in asked] == [{"threads": 2, "sizes": [1024, 2048], "runs": 5, "dtype": "bfloat16"}] * 2
+    assert runner._matmul_peak("float32", dataclasses.replace(config, peers=False), log=None)["library"] == "tensorflow"
+    answers["torch_matmul_peak"] = {"error": "torch_matmul_peak exited with 1"}
+    assert runner._matmul_peak("float32", config, log=None)["error"] == "pytorch: torch_matmul_peak exited with 1"
+    with pytest.raises(ValueError, match=r"`matmul_sizes` must be an integer >= 1 \(and below 2\*\*63\). "
+                                         "Received: matmul_sizes=0"):
+        runner.BenchmarkConfig(matmul_sizes=(1024, 0)).check()
 
 
 def test_resume_keeps_only_the_nets_measured_without_an_error(tmp_path):
