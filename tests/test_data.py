@@ -76,6 +76,21 @@ def test_evaluation_view_is_the_central_crop_for_large_images():
     assert images.min() > 0.99
 
 
+@pytest.mark.parametrize("height, width, shown", [(224, 224, 196), (200, 300, 175), (512, 448, 392)])
+def test_evaluation_view_antialiases_only_a_downscale(height, width, shown):
+    images = tf.constant(np.random.default_rng(0).random((2, height, width, 3), dtype=np.float32))
+    view = data.preprocessing.center_crop_and_resize(images, 224).numpy()
+    top, left = (height - shown) // 2, (width - shown) // 2
+    crop = images[:, top : top + shown, left : left + shown]
+    antialiased = tf.image.resize(crop, (224, 224), antialias=True).numpy()
+    if shown > 224:
+        np.testing.assert_array_equal(view, antialiased)
+    else:
+        # The filter leaves an upscale as plain bilinear interpolation, to float rounding.
+        np.testing.assert_array_equal(view, tf.image.resize(crop, (224, 224)).numpy())
+        np.testing.assert_allclose(view, antialiased, atol=1e-4)
+
+
 def test_inception_augmentation_uses_the_paper_ranges_and_varies():
     assert data.preprocessing.CROP_AREA_RANGE == (0.08, 1.0)
     assert data.preprocessing.CROP_ASPECT_RATIO_RANGE == (3 / 4, 4 / 3)
