@@ -5,9 +5,9 @@ net: a run cut short keeps the nets it finished, and `resume` measures only the 
 On the CPU (TensorFlow backend): training throughput fed from memory and from the real JPEG
 pipeline, peak memory, achieved GFLOP/s against the measured matrix-multiply peak (the faster
 of TensorFlow's and PyTorch's), the SavedModel's serving throughput at the training batch, and
-the single-image latency of Keras, .tflite float32 and int8 (LiteRT); the peers are torchvision in PyTorch (training in NCHW, in
-channels_last and through torch.compile; serving) and ONNX Runtime (inference), with the same
-thread count.
+the single-image latency of Keras, .tflite float32 and int8 (LiteRT); the peers are torchvision
+in PyTorch (training in NCHW, in channels_last and through torch.compile; serving) and ONNX
+Runtime (inference), with the same thread count.
 
 On a GPU (JAX backend, TensorFlow not installed): training throughput in mixed precision and
 peak device memory, against torchvision with AMP and channels_last, and the largest training

@@ -86,7 +86,7 @@ def test_evaluation_view_antialiases_only_a_downscale(height, width, shown):
     if shown > 224:
         np.testing.assert_array_equal(view, antialiased)
     else:
-        # The filter leaves an upscale as plain bilinear interpolation, to float rounding.
+        # Bilinear interpolation either way: the two kernels differ in rounding and at the edges.
         np.testing.assert_array_equal(view, tf.image.resize(crop, (224, 224)).numpy())
         np.testing.assert_allclose(view, antialiased, atol=1e-4)
 
