@@ -345,13 +345,11 @@ def matmul_peak_gflops(spec):
     where it has them): the best of `runs` n x n products at each n of `sizes`."""
     import tensorflow as tf
 
-    from keras_inception.export.verify import median_latency_ms
-
     configure_tensorflow_threads(spec["threads"])
-    dtype, ms_by_size = spec.get("dtype", "float32"), {}
-    for n in spec["sizes"]:
-        a = tf.cast(tf.random.uniform((n, n)), dtype)
-        b = tf.cast(tf.random.uniform((n, n)), dtype)
-        product = tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)))
-        ms_by_size[n] = min(median_latency_ms(product, warmup=2, runs=1) for _ in range(spec["runs"]))
-    return timing.matmul_peak(ms_by_size, dtype)
+    dtype = spec.get("dtype", "float32")
+
+    def product_of_size(n):
+        a, b = (tf.cast(tf.random.uniform((n, n)), dtype) for _ in range(2))
+        return tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)))
+
+    return timing.matmul_peak(timing.time_products(product_of_size, spec["sizes"], spec["runs"]), dtype)

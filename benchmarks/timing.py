@@ -28,6 +28,18 @@ def summarize_rates(rates):
     return {"images_per_second": statistics.median(rates), "window_rates": rates}
 
 
+def time_products(product_of_size, sizes, runs):
+    """{n: the fastest of `runs` timed calls of `product_of_size(n)` (an n x n matrix product),
+    in milliseconds} for each n of `sizes`: what both libraries' peaks are measured with."""
+    from keras_inception.export.verify import median_latency_ms  # after the worker's framework
+
+    ms_by_size = {}
+    for n in sizes:
+        product = product_of_size(n)
+        ms_by_size[n] = min(median_latency_ms(product, warmup=2, runs=1) for _ in range(runs))
+    return ms_by_size
+
+
 def matmul_peak(ms_by_size, dtype):
     """The fastest of n x n matrix products that took `ms_by_size[n]` milliseconds:
     {gflops, n, dtype, gflops_by_size}."""

@@ -226,16 +226,16 @@ def matmul_peak_gflops(spec):
     TensorFlow's: the machine's peak is the faster library's."""
     import torch
 
-    from keras_inception.export.verify import median_latency_ms
-
     torch.set_num_threads(spec["threads"])
-    dtype, ms_by_size = spec.get("dtype", "float32"), {}
-    for n in spec["sizes"]:
+    dtype = spec.get("dtype", "float32")
+
+    def product_of_size(n):
         a, b = (torch.rand(n, n).to(getattr(torch, dtype)) for _ in range(2))
 
         def product():
             with torch.inference_mode():
                 torch.matmul(a, b)
 
-        ms_by_size[n] = min(median_latency_ms(product, warmup=2, runs=1) for _ in range(spec["runs"]))
-    return timing.matmul_peak(ms_by_size, dtype)
+        return product
+
+    return timing.matmul_peak(timing.time_products(product_of_size, spec["sizes"], spec["runs"]), dtype)
