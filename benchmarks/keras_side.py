@@ -218,7 +218,7 @@ def inference_latency(spec):
 
     from keras_inception.export import tflite
     from keras_inception.export.graph import export_graph
-    from keras_inception.export.verify import median_latency_ms, parity_report
+    from keras_inception.export.verify import parity_report
     from keras_inception.profile import profile
 
     threads, image_size = spec["threads"], spec["image_size"]
@@ -231,7 +231,7 @@ def inference_latency(spec):
     serve = tf.function(lambda image: graph(image, training=False))
     one_image = tf.constant(test_images[:1])
     result = {
-        "keras_ms": median_latency_ms(lambda: serve(one_image)),
+        "keras_ms": timing.median_ms(lambda: serve(one_image), warmup=5, runs=30),
         "keras_test_accuracy": float(np.mean(keras_scores.argmax(-1) == test_labels)),
         "test_images": len(test_images),
         "test_classes": len(set(test_labels.tolist())),
@@ -261,7 +261,6 @@ def serving_throughput(spec):
 
     from keras_inception.export.graph import export_graph
     from keras_inception.export.savedmodel import write_saved_model
-    from keras_inception.export.verify import median_latency_ms
 
     configure_tensorflow_threads(spec["threads"])
     path = os.path.join(spec["output_dir"], "saved_model")
@@ -269,8 +268,8 @@ def serving_throughput(spec):
     serve = tf.saved_model.load(path).signatures["serve_float"]
     size, batch_size = spec["image_size"], spec["batch_size"]
     images = tf.constant(np.random.default_rng(0).random((batch_size, size, size, 3), dtype=np.float32))
-    batch_ms = median_latency_ms(lambda: serve(images=images)["class_ids"].numpy(), warmup=2,
-                                 runs=spec["runs"])
+    batch_ms = timing.median_ms(lambda: serve(images=images)["class_ids"].numpy(), warmup=2,
+                                runs=spec["runs"])
     return {"images_per_second": timing.images_per_second(batch_ms, batch_size), "batch_size": batch_size,
             "path": path}
 

@@ -5,7 +5,7 @@ import statistics
 
 import numpy as np
 
-from keras_inception.export.verify import median_latency_ms, tflite_invoker
+from benchmarks.timing import median_ms
 
 
 def onnx_session(path, threads):
@@ -30,6 +30,8 @@ def _invoker(path, image, threads):
     """A call running the file once on `image` (HWC), or on an input of the file's own shape
     when `image` is None (the blocks of a net)."""
     if not path.endswith(".onnx"):
+        from keras_inception.export.verify import tflite_invoker  # not in the peers' processes
+
         if image is None:
             from ai_edge_litert.interpreter import Interpreter
 
@@ -60,6 +62,6 @@ def interleaved_latency(spec):
     rounds = {label: [] for label in calls}
     for _ in range(spec["rounds"]):
         for label, call in calls.items():
-            rounds[label].append(median_latency_ms(call, warmup=3, runs=spec["runs"]))
+            rounds[label].append(median_ms(call, warmup=3, runs=spec["runs"]))
     return {label: {"ms": statistics.median(times), "round_ms": times}
             for label, times in rounds.items()}

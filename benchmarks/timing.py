@@ -2,6 +2,7 @@
 and matrix-multiply rates from a timed call."""
 
 import statistics
+import timeit
 
 
 def window_rates(step_end_times, start, *, skip, window_steps, batch_size):
@@ -28,15 +29,22 @@ def summarize_rates(rates):
     return {"images_per_second": statistics.median(rates), "window_rates": rates}
 
 
+def median_ms(call, *, warmup, runs):
+    """Median wall time of `call()` over `runs` timed calls, in milliseconds, after `warmup`
+    untimed ones: the timer of every side. It is timeit's, here rather than the package's, so
+    that the peers' processes load neither Keras nor TensorFlow."""
+    for _ in range(warmup):
+        call()
+    return 1000 * statistics.median(timeit.repeat(call, repeat=runs, number=1))
+
+
 def time_products(product_of_size, sizes, runs):
     """{n: the fastest of `runs` timed calls of `product_of_size(n)` (an n x n matrix product),
     in milliseconds} for each n of `sizes`: what both libraries' peaks are measured with."""
-    from keras_inception.export.verify import median_latency_ms  # after the worker's framework
-
     ms_by_size = {}
     for n in sizes:
         product = product_of_size(n)
-        ms_by_size[n] = min(median_latency_ms(product, warmup=2, runs=1) for _ in range(runs))
+        ms_by_size[n] = min(median_ms(product, warmup=2, runs=1) for _ in range(runs))
     return ms_by_size
 
 

@@ -132,9 +132,7 @@ def onnx_latency(spec):
     import onnxruntime
     import torch
 
-    # After torch: these load TensorFlow, and torch imported after TensorFlow crashes.
     from benchmarks.latency import onnx_session
-    from keras_inception.export.verify import median_latency_ms
 
     torch.set_num_threads(spec["threads"])
     image_size = spec["image_size"]
@@ -149,7 +147,7 @@ def onnx_latency(spec):
     return {
         "path": path,
         "framework": f"onnxruntime {onnxruntime.__version__}",
-        "ms": median_latency_ms(lambda: session.run(None, feed)),
+        "ms": timing.median_ms(lambda: session.run(None, feed), warmup=5, runs=30),
         "size_bytes": size,
         "macs": forward_macs(net, image),
     }
@@ -193,8 +191,7 @@ def serving_throughput(spec):
     import onnxruntime
     import torch
 
-    from benchmarks.latency import onnx_session  # after torch (see `onnx_latency`)
-    from keras_inception.export.verify import median_latency_ms
+    from benchmarks.latency import onnx_session
 
     torch.set_num_threads(spec["threads"])
     batch_size, image_size = spec["batch_size"], spec["image_size"]
@@ -209,14 +206,14 @@ def serving_throughput(spec):
                 laid_out(batch)
 
         rates[f"torch_{layout}"] = timing.images_per_second(
-            median_latency_ms(infer, warmup=2, runs=spec["runs"]), batch_size)
+            timing.median_ms(infer, warmup=2, runs=spec["runs"]), batch_size)
     path = os.path.join(spec["output_dir"], f"{spec['pair']}_batch{batch_size}.onnx")
     torch.onnx.export(net.to(memory_format=torch.contiguous_format), (images,), path, dynamo=False,
                       input_names=["image"])
     session = onnx_session(path, spec["threads"])
     feed = {"image": images.numpy()}
     rates["onnxruntime"] = timing.images_per_second(
-        median_latency_ms(lambda: session.run(None, feed), warmup=2, runs=spec["runs"]), batch_size)
+        timing.median_ms(lambda: session.run(None, feed), warmup=2, runs=spec["runs"]), batch_size)
     return {"images_per_second": rates, "batch_size": batch_size,
             "frameworks": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__}}
 

@@ -46,6 +46,12 @@ def count_step_traces(model):
     return traces
 
 
+def pytest_collection_modifyitems(items):
+    """The tests marked slow first: the other worker steals from the end of a worker's queue,
+    so what is left at the end is short."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     keras.utils.set_random_seed(1234)

@@ -37,7 +37,7 @@ SHOWN_COMMANDS = {
     EVALUATE_COMMAND: [],
     UINT8_COMMAND: [],
     "python3 scripts/train.py --model=resnet18 --epochs=5": ["--epochs=1", "--steps_per_epoch=2"],
-    TUNE_COMMAND: ["--max_trials=2"],
+    TUNE_COMMAND: ["--max_trials=2", "--epochs=1"],
     BENCHMARK_COMMAND: None,
     TEST_COMMAND: None,
 }
@@ -68,6 +68,7 @@ def command_steps(command):
     return steps
 
 
+@pytest.mark.slow
 def test_every_shown_command_runs_and_exits_0(tmp_path):
     """In a fresh folder, as a user would type them there, one after the other."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -162,6 +163,7 @@ def test_the_quickstart_is_the_readmes_and_trains_every_head():
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_tf_data_example_trains_on_the_digits():
     history = _run_example("tf_data.py")["history"].history
     assert len(history["val_main_accuracy"]) == 2 and history["main_loss"][1] < history["main_loss"][0]

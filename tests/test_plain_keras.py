@@ -8,6 +8,7 @@ import zipfile
 
 import keras
 import numpy as np
+import pytest
 
 import keras_inception
 from keras_inception.layers import LocalResponseNormalization
@@ -19,6 +20,7 @@ from tests.test_models import ZOO
 LOADER = """
 import json, sys
 import numpy as np
+import pytest
 import keras
 if sys.argv[3] == "lrn":
     import keras_inception.layers  # registers LocalResponseNormalization
@@ -59,6 +61,7 @@ def _load_elsewhere(jobs, images_path, lrn):
     return np.load(f"{images_path}.out.npz"), set(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
+@pytest.mark.slow
 def test_every_inference_net_loads_with_plain_keras_in_a_fresh_process(tmp_path):
     images = np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32)
     saved = _save_inference_nets(tmp_path, images)

@@ -231,6 +231,7 @@ KILLS = 10
 KILL_EPOCHS = 100
 
 
+@pytest.mark.slow
 def test_training_killed_ten_times_resumes_and_ends_as_an_uninterrupted_run(tmp_path):
     """SIGKILL at random moments, and as soon as a half-written file appears (the backup, the
     history plot), then the same command again: every restart resumes from the last
@@ -301,6 +302,7 @@ def _wait_for(condition, processes, timeout=300, poll=0.002):
         time.sleep(poll)
 
 
+@pytest.mark.slow
 def test_two_jax_processes_killed_one_epoch_apart_resume_together(tmp_path):
     """`--distribution=jax_data_parallel` over two processes on 127.0.0.1 (gloo collectives),
     killed with their backups one epoch apart, then restarted with the same commands: both

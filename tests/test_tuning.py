@@ -327,6 +327,7 @@ def _ended_trials(project):
     return (_read_json(project / "oracle.json") or {}).get("end_order", [])
 
 
+@pytest.mark.slow
 def test_killed_search_resumes_and_keeps_completed_trials(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     project = tmp_path / "tune_googlenet_bn_digits"
@@ -355,6 +356,7 @@ def test_killed_search_resumes_and_keeps_completed_trials(tmp_path):
     assert "float32" in rerun.stdout and (project / "best" / "model_float32.tflite").exists()
 
 
+@pytest.mark.slow
 def test_chief_and_two_workers_record_every_trial_once(tmp_path):
     base = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERASTUNER_ORACLE_IP="127.0.0.1",
                 KERASTUNER_ORACLE_PORT=str(free_port()))

@@ -11,6 +11,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -389,6 +390,7 @@ def test_largest_batch_row_names_the_bound_and_where_each_side_stopped():
     assert summary["errors"] == "largest batch search: torch_train exited with 1"
 
 
+@pytest.mark.slow
 def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     """The README's benchmark command as it shows it (its install dropped), in smoke mode."""
     out = tmp_path / "bench"
@@ -655,6 +657,37 @@ image = torch.zeros(1, 3, 128, 128)
 print(json.dumps({name: forward_macs(torchvision_net(name, training=False), image) for name in PAIRS}))
 """], capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "torch"}, check=True)
     assert json.loads(counted.stdout.splitlines()[-1]) == TORCHVISION_MACS_128
+
+
+@pytest.mark.skipif(not machine.is_available(*runner.PEER_MODULES), reason="needs the bench extra")
+def test_the_peers_processes_load_neither_keras_nor_tensorflow(tmp_path):
+    """The peers' serving and matmul tasks, in a process as the worker starts them: what they
+    time with (`timing.median_ms`) is the benchmark's, not the package's, which imports both."""
+    measured = subprocess.run([sys.executable, "-c", f"""
+import json, sys
+from benchmarks import torch_side
+serving = torch_side.serving_throughput({{"pair": "resnet18", "image_size": 32, "batch_size": 2, "threads": 1,
+                                         "runs": 2, "output_dir": {str(tmp_path)!r}}})
+peak = torch_side.matmul_peak_gflops({{"threads": 1, "sizes": [64], "runs": 2}})
+print(json.dumps([serving["images_per_second"], peak["gflops"], "keras" in sys.modules, "tensorflow" in sys.modules]))
+"""], capture_output=True, text=True, cwd=ROOT, env={**os.environ, "KERAS_BACKEND": "torch"}, timeout=300)
+    assert measured.returncode == 0, measured.stderr[-3000:]
+    rates, gflops, keras_loaded, tensorflow_loaded = json.loads(measured.stdout.splitlines()[-1])
+    assert set(rates) == {"torch_nchw", "torch_channels_last", "onnxruntime"} and min(rates.values()) > 0
+    assert gflops > 0
+    assert (keras_loaded, tensorflow_loaded) == (False, False)
+
+
+def test_the_timer_gives_the_median_of_its_timed_calls():
+    calls, ms = [], iter([0.004, 0.001, 0.003, 0.002, 0.005])
+
+    def call():
+        calls.append(1)
+        if len(calls) > 2:  # two untimed calls first
+            time.sleep(next(ms))
+
+    assert 2.9 <= timing.median_ms(call, warmup=2, runs=5) < 3.9
+    assert len(calls) == 7
 
 
 def test_onnx_sessions_stop_spinning_when_a_run_ends(tmp_path):
