@@ -27,7 +27,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]  # this folder as a package, a
 
 import script_setup  # noqa: E402
 
-script_setup.before_tensorflow()  # environment defaults, quiet native logs
+script_setup.before_tensorflow()  # environment defaults, quiet native logs, then TensorFlow
 
 from absl import flags  # noqa: E402
 

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import script_setup  # noqa: E402
 
-script_setup.before_tensorflow()
+script_setup.before_tensorflow()  # environment defaults, quiet native logs, then TensorFlow
 
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402

@@ -13,7 +13,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 import script_setup  # noqa: E402
 
-script_setup.before_tensorflow()
+script_setup.before_tensorflow()  # environment defaults, quiet native logs, then TensorFlow
 
 import numpy as np  # noqa: E402
 import PIL.Image  # noqa: E402

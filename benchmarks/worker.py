@@ -17,6 +17,7 @@ worker with its traceback.
 import importlib
 import json
 import os
+import pathlib
 import sys
 
 from benchmarks import memory
@@ -46,6 +47,7 @@ def main(argv):
                          f"Received: {argv[1:]!r}")
     module, function, _ = TASKS[argv[1]]
     spec = json.loads(argv[2])
+    _import_tensorflow_as_the_scripts_do()
     if spec.get("rss_budget_mb"):
         memory.stop_above(spec["rss_budget_mb"], _over_budget(spec["rss_budget_mb"]))
     try:
@@ -55,6 +57,15 @@ def main(argv):
             raise
         result = {"out_of_memory": (str(error).strip().splitlines() or [repr(error)])[0][:300]}
     _print_result(result)
+
+
+def _import_tensorflow_as_the_scripts_do():
+    """TensorFlow imported as the training and export jobs import it, where the task's backend
+    is TensorFlow (`script_setup.import_tensorflow_without_jax`); nothing for the peers."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "scripts"))
+    import script_setup
+
+    script_setup.import_tensorflow_without_jax()
 
 
 def _print_result(result):

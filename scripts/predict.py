@@ -9,7 +9,7 @@ run's dataset, or ImageNet's for a converted checkpoint.
 
 import script_setup  # beside this script
 
-script_setup.before_tensorflow()  # environment defaults, quiet native logs
+script_setup.before_tensorflow()  # environment defaults, quiet native logs, then TensorFlow
 
 from absl import flags  # noqa: E402
 

@@ -16,6 +16,8 @@ lines kept off the terminal.
   file descriptor can be filtered: a process forked here, before any thread exists, reads the
   script's stderr through a pipe, and it outlives a crash of the script, so no line is lost.
 - `--verbosity` (or `-v`) on the command line leaves stderr and the log levels alone.
+- TensorFlow is imported here, on any backend but JAX, with JAX hidden for that import only
+  (`import_tensorflow_without_jax`).
 """
 
 import atexit
@@ -77,9 +79,24 @@ def filter_native_logs():
     atexit.register(drain)
 
 
+def import_tensorflow_without_jax():
+    """TensorFlow's import of tf.lite also loads JAX wherever JAX is installed, for a converter
+    of JAX functions that nothing here calls, and the process keeps its memory: JAX is hidden
+    from that import (and importable after it), except where Keras runs on JAX."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or "jax" in sys.modules:
+        return
+    sys.modules["jax"] = None  # the import system's mark of a module that cannot be imported
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        del sys.modules["jax"]
+
+
 def before_tensorflow(argv=None):
-    """The environment defaults and the log filter; call it before anything imports TensorFlow."""
+    """The environment defaults and the log filter, then TensorFlow's import; call it before
+    anything imports TensorFlow."""
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     if not verbosity_given(sys.argv if argv is None else argv):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         filter_native_logs()
+    import_tensorflow_without_jax()

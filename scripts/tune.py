@@ -20,7 +20,7 @@ import sys
 
 import script_setup  # beside this script
 
-script_setup.before_tensorflow()  # environment defaults, quiet native logs
+script_setup.before_tensorflow()  # environment defaults, quiet native logs, then TensorFlow
 
 from absl import flags  # noqa: E402
 

@@ -1,6 +1,7 @@
 """What a newcomer meets first: the training job's small form for small images, a dataset that
 cannot fill its splits, `export.py` finding the run trained last, and quiet script output."""
 
+import json
 import os
 import subprocess
 import sys
@@ -125,3 +126,37 @@ def test_the_filter_drops_info_lines_and_passes_the_rest():
         b"Traceback (most recent call last):": False,
     }
     assert {line: bool(script_setup.NOISE.match(line)) for line in lines} == lines
+
+
+# The imports as the scripts (`script_setup.before_tensorflow`) and the benchmark's workers make
+# them, then what they left loaded and what stays importable.
+JAX_PROBE = """
+import importlib, json, sys
+sys.path[:0] = [{root!r}, {scripts!r}]
+{setup}
+loaded = ["jax" in sys.modules, "tensorflow" in sys.modules]
+importlib.import_module("jax")
+print(json.dumps(loaded))
+"""
+
+
+@pytest.mark.parametrize("setup", [
+    "import script_setup; script_setup.before_tensorflow(['script'])",
+    "from benchmarks import worker; worker._import_tensorflow_as_the_scripts_do()",
+])
+@pytest.mark.parametrize("backend, expected", [("tensorflow", [False, True]), ("jax", [False, False])])
+def test_tensorflow_is_imported_without_jax_which_stays_importable(setup, backend, expected):
+    pytest.importorskip("jax")  # the test extra's; TensorFlow's import loads it where installed
+    probe = JAX_PROBE.format(root=str(ROOT), scripts=str(ROOT / "scripts"), setup=setup)
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == expected
+
+
+def test_tensorflow_imported_plainly_loads_jax_where_installed():
+    """What the hiding is for: without it, TensorFlow's import loads JAX."""
+    pytest.importorskip("jax")
+    result = subprocess.run([sys.executable, "-c", "import sys, tensorflow; print('jax' in sys.modules)"],
+                            capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.stdout.split()[-1] == "True", result.stderr[-2000:]
