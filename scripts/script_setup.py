@@ -21,6 +21,7 @@ lines kept off the terminal.
 """
 
 import atexit
+import importlib.util
 import os
 import re
 import sys
@@ -83,7 +84,8 @@ def import_tensorflow_without_jax():
     """TensorFlow's import of tf.lite also loads JAX wherever JAX is installed, for a converter
     of JAX functions that nothing here calls, and the process keeps its memory: JAX is hidden
     from that import (and importable after it), except where Keras runs on JAX."""
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or "jax" in sys.modules:
+    if (os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or "jax" in sys.modules
+            or importlib.util.find_spec("tensorflow") is None):  # a machine with Keras on JAX alone
         return
     sys.modules["jax"] = None  # the import system's mark of a module that cannot be imported
     try:
