@@ -231,7 +231,7 @@ def inference_latency(spec):
     serve = tf.function(lambda image: graph(image, training=False))
     one_image = tf.constant(test_images[:1])
     result = {
-        "keras_ms": timing.median_ms(lambda: serve(one_image), warmup=5, runs=30),
+        "keras_ms": timing.median_ms(lambda: serve(one_image)),
         "keras_test_accuracy": float(np.mean(keras_scores.argmax(-1) == test_labels)),
         "test_images": len(test_images),
         "test_classes": len(set(test_labels.tolist())),

@@ -29,7 +29,7 @@ def summarize_rates(rates):
     return {"images_per_second": statistics.median(rates), "window_rates": rates}
 
 
-def median_ms(call, *, warmup, runs):
+def median_ms(call, *, warmup=5, runs=30):
     """Median wall time of `call()` over `runs` timed calls, in milliseconds, after `warmup`
     untimed ones: the timer of every side. It is timeit's, here rather than the package's, so
     that the peers' processes load neither Keras nor TensorFlow."""

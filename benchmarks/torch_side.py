@@ -147,7 +147,7 @@ def onnx_latency(spec):
     return {
         "path": path,
         "framework": f"onnxruntime {onnxruntime.__version__}",
-        "ms": timing.median_ms(lambda: session.run(None, feed), warmup=5, runs=30),
+        "ms": timing.median_ms(lambda: session.run(None, feed)),
         "size_bytes": size,
         "macs": forward_macs(net, image),
     }

@@ -20,7 +20,6 @@ from tests.test_models import ZOO
 LOADER = """
 import json, sys
 import numpy as np
-import pytest
 import keras
 if sys.argv[3] == "lrn":
     import keras_inception.layers  # registers LocalResponseNormalization
