@@ -29,13 +29,13 @@ def summarize_rates(rates):
     return {"images_per_second": statistics.median(rates), "window_rates": rates}
 
 
-def median_ms(call, *, warmup=5, runs=30):
+def median_ms(call, *, warmup=5, runs=30, timer=timeit.default_timer):
     """Median wall time of `call()` over `runs` timed calls, in milliseconds, after `warmup`
     untimed ones: the timer of every side. It is timeit's, here rather than the package's, so
-    that the peers' processes load neither Keras nor TensorFlow."""
+    that the peers' processes load neither Keras nor TensorFlow; `timer` is timeit's clock."""
     for _ in range(warmup):
         call()
-    return 1000 * statistics.median(timeit.repeat(call, repeat=runs, number=1))
+    return 1000 * statistics.median(timeit.repeat(call, repeat=runs, number=1, timer=timer))
 
 
 def time_products(product_of_size, sizes, runs):
