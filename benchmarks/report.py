@@ -231,6 +231,7 @@ def _cpu_rows(model, peak, cpu=None, bfloat16_peak=None):
     peak_gflops = lookup(peak, "gflops")
     shares = (_ratio(gflops, peak_gflops), _ratio(torch_gflops, peak_gflops))
     flipped = _flipped(lookup(latency, "int8"))
+    near_chance = _near_chance(lookup(latency, "keras_test_accuracy"), lookup(latency, "test_classes"))
     flipped_words = flipped and flipped[1]
     best_name = f"torchvision at its best ({PEER_SETTINGS[best_key]})" if best else "torchvision"
     return [
@@ -278,10 +279,21 @@ def _cpu_rows(model, peak, cpu=None, bfloat16_peak=None):
              note=f"on {lookup(latency, 'test_images')} held-out images; the net's own accuracy "
                   f"there: {_percent(lookup(latency, 'keras_test_accuracy'))}, after the timed "
                   f"steps and {lookup(ours, 'fit', 'epochs') or 0} epochs on the digits"
-                  + (f"; {flipped_words}" if flipped else ""),
-             why=flipped),
+                  + (f"; {flipped_words}" if flipped else "")
+                  + (f"; no target: {near_chance}" if near_chance else ""),
+             why=flipped, targeted=not near_chance),
         *_largest_batch_rows(model, "torchvision (NCHW, PyTorch's default)"),
     ]
+
+
+def _near_chance(accuracy, classes):
+    """Why int8's agreement is held to no target, or "" where it is: a net under twice chance
+    on the held-out images has near-uniform scores, whose top-1 any rounding flips, or picks one
+    class for every image, which any rounding keeps."""
+    if accuracy is None or not classes or accuracy >= 2 / classes:
+        return ""
+    return (f"the net's own accuracy is under twice chance ({1 / classes:.0%} for {classes} classes), so "
+            "its agreement says nothing of int8")
 
 
 def _largest_batch_rows(model, peer_name):

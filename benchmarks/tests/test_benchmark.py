@@ -146,6 +146,21 @@ def test_int8_rows_say_how_near_a_tie_the_flipped_images_were():
         "; one convolution alone (28x28, 256 channels in and out): 3x3 1.01x, 1x1 0.91x")
 
 
+@pytest.mark.parametrize("accuracy, targeted", [(0.1, False), (0.19, False), (0.2, True), (0.78, True)])
+def test_int8_agreement_of_a_net_near_chance_is_held_to_no_target(accuracy, targeted):
+    # A net that names one class for every image: int8 keeps that class, and agrees everywhere.
+    latency = {"test_images": 360, "test_classes": 10, "keras_test_accuracy": accuracy,
+               "float32": {"latency_ms": 40.0}, "int8": {"latency_ms": 5.0, "top1_agreement": 0.9}}
+    results = {"config": {"platform": "cpu"}, "models": {"resnet50": {"keras_latency": latency}}}
+    results["summary"] = report.summarize(results)
+    rows = {row["measure"]: row for row in results["summary"]["resnet50"]["rows"]}
+    agreement = rows["TFLite int8 top-1 agreement"]
+    assert (agreement["met"], agreement["target"]) == ((False, ">= 0.98") if targeted else (None, ""))
+    no_target = "; no target: the net's own accuracy is under twice chance (10% for 10 classes)"
+    assert (no_target in agreement["note"]) is not targeted
+    assert any("int8 top-1 agreement" in line for line in report.missed_targets(results)) is targeted
+
+
 @pytest.mark.parametrize("vector, targeted", [(["avx2", "fma"], False), (["avx2", "fma", "avx512_vnni"], True),
                                               (["asimddp"], True)])
 def test_int8_speed_target_applies_where_the_cpu_has_int8_dot_products(vector, targeted):
