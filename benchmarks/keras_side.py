@@ -6,6 +6,7 @@ TensorFlow is not installed), so TensorFlow is imported only where it is needed.
 """
 
 import contextlib
+import ctypes
 import os
 import time
 
@@ -58,6 +59,46 @@ def _timed_fit(model, data, steps, *, skip, window_steps, batch_size):
                                 window_steps=window_steps, batch_size=batch_size)
     return {**timing.summarize_rates(rates), "first_step_s": clock.step_end_times[0] - clock.start,
             "step_end_rss_mb": clock.step_end_rss_mb}
+
+
+class WallClockSteps(keras.callbacks.Callback):
+    """Each training step's start and end on the wall clock, in milliseconds since the epoch:
+    the clock of oneDNN's verbose timestamps (`onednn_trace`). It reads the loss, as `StepClock`
+    does, so that the step has finished when its end is taken."""
+
+    def __init__(self):
+        super().__init__()
+        self.starts_ms, self.ends_ms = [], []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.starts_ms.append(time.time() * 1000)
+
+    def on_train_batch_end(self, batch, logs=None):
+        float(logs["loss"])
+        self.ends_ms.append(time.time() * 1000)
+
+
+def step_window(spec):
+    """`model.fit` on batches in memory as `train_throughput` runs it, `warmup_steps` untimed
+    steps and then `steps` more, whose window on the wall clock it returns for the oneDNN trace
+    of this process (`onednn_trace.step_breakdown`), with the training multiply-adds per image.
+
+    spec: model, model_kwargs, image_size, batch_size, warmup_steps, steps, threads.
+    """
+    from keras_inception.profile import profile
+
+    configure_tensorflow_threads(spec["threads"])
+    model = build_training_model(spec["model"], spec["image_size"], spec.get("model_kwargs"))
+    data = _random_batches(spec["batch_size"], spec["image_size"])
+    clock = WallClockSteps()
+    with _as_the_training_job_fits(model, data):
+        model.fit(data, steps_per_epoch=spec["warmup_steps"] + spec["steps"], epochs=1,
+                  callbacks=[clock], verbose=0)
+    # oneDNN prints through C's buffered stdout: flushed now, its lines cannot break into the
+    # result line that the worker prints next.
+    ctypes.CDLL(None).fflush(None)
+    return {"start_ms": clock.starts_ms[spec["warmup_steps"]], "end_ms": clock.ends_ms[-1],
+            "steps": spec["steps"], "batch_size": spec["batch_size"], "macs": profile(model).macs}
 
 
 def build_training_model(model_name, image_size, model_kwargs=None):

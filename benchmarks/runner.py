@@ -162,7 +162,35 @@ SMOKE = {
 
 def run_task(task, spec, config, log):
     """One worker process; its result, or {"error": ...} naming what failed."""
+    return run_task_with_output(task, spec, config, log)[0]
+
+
+def run_task_with_output(task, spec, config, log, *, extra_env=None):
+    """`run_task`'s result, and the lines the worker printed (none where it ran out of time);
+    `extra_env`: more environment variables for the worker's process."""
     backend = worker.TASKS[task][2] or ("tensorflow" if config.platform == "cpu" else "jax")
+    env = {**task_environment(backend, config), **(extra_env or {})}
+    started = time.perf_counter()
+    forked = config.fork_workers and _imported_alike(backend, env)
+    finished = (_run_forked if forked else _run_fresh)(task, spec, env, config.timeout_s)
+    if finished is None:
+        return {"error": f"{task} ran past {config.timeout_s} s"}, []
+    returncode, stdout, stderr = finished
+    log(f"  {task} {spec.get('pair', spec.get('model', ''))}: "
+        f"{time.perf_counter() - started:.0f} s{' (forked)' if forked else ''}")
+    lines = stdout.splitlines()
+    for line in reversed(lines):
+        if line.startswith(worker.RESULT_PREFIX):
+            return json.loads(line[len(worker.RESULT_PREFIX):]), lines
+    if spec.get("largest_batch_try") and returncode == -signal.SIGKILL:
+        return {"out_of_memory": f"{task} was killed (SIGKILL), as the kernel's out-of-memory "
+                                 "killer does"}, lines
+    last = (stderr.strip().splitlines() or ["no output"])[-1]
+    return {"error": f"{task} exited with {returncode}: {last}"}, lines
+
+
+def task_environment(backend, config):
+    """The environment of a task's process on `backend` (its Keras backend, or "torch")."""
     env = dict(os.environ, OMP_NUM_THREADS=str(config.threads),
                MKL_NUM_THREADS=str(config.threads), TF_CPP_MIN_LOG_LEVEL="2",
                KERAS_BACKEND=backend)
@@ -175,22 +203,7 @@ def run_task(task, spec, config, log):
     # variable's newer name, and the older one that JAX versions before it read.)
     for variable in ("XLA_CLIENT_MEM_FRACTION", "XLA_PYTHON_CLIENT_MEM_FRACTION"):
         env.setdefault(variable, "0.95")
-    started = time.perf_counter()
-    forked = config.fork_workers and _imported_alike(backend, env)
-    finished = (_run_forked if forked else _run_fresh)(task, spec, env, config.timeout_s)
-    if finished is None:
-        return {"error": f"{task} ran past {config.timeout_s} s"}
-    returncode, stdout, stderr = finished
-    log(f"  {task} {spec.get('pair', spec.get('model', ''))}: "
-        f"{time.perf_counter() - started:.0f} s{' (forked)' if forked else ''}")
-    for line in reversed(stdout.splitlines()):
-        if line.startswith(worker.RESULT_PREFIX):
-            return json.loads(line[len(worker.RESULT_PREFIX):])
-    if spec.get("largest_batch_try") and returncode == -signal.SIGKILL:
-        return {"out_of_memory": f"{task} was killed (SIGKILL), as the kernel's out-of-memory "
-                                 "killer does"}
-    last = (stderr.strip().splitlines() or ["no output"])[-1]
-    return {"error": f"{task} exited with {returncode}: {last}"}
+    return env
 
 
 def _run_fresh(task, spec, env, timeout_s):

@@ -28,6 +28,7 @@ RESULT_PREFIX = "BENCHMARK_RESULT "
 # task -> (module, function, Keras backend; None: the platform's)
 TASKS = {
     "keras_train": ("benchmarks.keras_side", "train_throughput", None),
+    "keras_step_window": ("benchmarks.keras_side", "step_window", None),
     "keras_latency": ("benchmarks.keras_side", "inference_latency", None),
     "interleaved_latency": ("benchmarks.latency", "interleaved_latency", None),
     "matmul_peak": ("benchmarks.keras_side", "matmul_peak_gflops", None),

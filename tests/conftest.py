@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def script_path(script):
-    """The command-line script `script`: in scripts/, or benchmarks/ for the benchmark."""
-    return ROOT / ("benchmarks" if script == "benchmark.py" else "scripts") / script
+    """The command-line script `script`: in scripts/, or benchmarks/ for the benchmarks'."""
+    benchmark = ROOT / "benchmarks" / script
+    return benchmark if benchmark.exists() else ROOT / "scripts" / script
 
 
 def free_port():

@@ -1,0 +1,65 @@
+"""Where a training step's time goes on the CPU, from oneDNN's own account of each primitive it
+runs: its verbose mode (`ONEDNN_VERBOSE=1`, with `ONEDNN_VERBOSE_TIMESTAMP=1`) prints one line
+per execution with its start on the wall clock and its time. TensorFlow's profiler would need
+TensorBoard's plugin to read its trace, and names TensorFlow's ops, not the kernels oneDNN picked.
+"""
+
+from typing import NamedTuple
+
+# What oneDNN reads from the environment when TensorFlow first calls it.
+ENVIRONMENT = {"ONEDNN_VERBOSE": "1", "ONEDNN_VERBOSE_TIMESTAMP": "1"}
+
+# oneDNN's primitive kinds, in the groups the report gives; any other kind is "other oneDNN".
+GROUPS = {
+    "convolution": "convolutions",
+    "deconvolution": "convolutions",
+    "inner_product": "fully connected",
+    "matmul": "fully connected",
+    "batch_normalization": "batch norm",
+}
+OTHER_ONEDNN = "other oneDNN"
+OUTSIDE_ONEDNN = "outside oneDNN"
+# The groups whose multiply-adds are the net's: the rate of these is set against the matmul peak.
+CONTRACTIONS = ("convolutions", "fully connected")
+
+
+class Execution(NamedTuple):
+    start_ms: float  # milliseconds since the epoch, as time.time() * 1000
+    kind: str  # oneDNN's primitive kind: convolution, batch_normalization, reorder, ...
+    implementation: str  # the kernel oneDNN picked, e.g. brg_conv_fwd:avx512_core
+    propagation: str  # forward_training, backward_data, backward_weights, ...
+    ms: float
+
+
+def executions(lines):
+    """The primitive executions in oneDNN's verbose output (with timestamps), in order."""
+    for line in lines:
+        # onednn_verbose,v1,TIMESTAMP,primitive,exec,ENGINE,KIND,IMPLEMENTATION,PROPAGATION,...,MS
+        fields = line.rstrip("\n").split(",")
+        if len(fields) > 9 and fields[0] == "onednn_verbose" and fields[3:5] == ["primitive", "exec"]:
+            yield Execution(float(fields[2]), fields[6], fields[7], fields[8], float(fields[-1]))
+
+
+def instruction_set(lines):
+    """oneDNN's line naming the instruction set its CPU kernels use, or None."""
+    for line in lines:
+        fields = line.rstrip("\n").split(",", 4)
+        if fields[:4] == ["onednn_verbose", "v1", "info", "cpu"] and fields[4].startswith("isa:"):
+            return fields[4][len("isa:"):]
+    return None
+
+
+def step_breakdown(runs, start_ms, end_ms, steps):
+    """Milliseconds per step by group (`GROUPS`, `OTHER_ONEDNN`, and `OUTSIDE_ONEDNN`: the
+    window's wall time that no primitive accounts for) over the executions of `runs` that start
+    in [start_ms, end_ms), a window of `steps` whole steps in which one op runs at a time."""
+    if not end_ms > start_ms or steps < 1:
+        raise ValueError(f"The window needs an end after its start and at least one step. "
+                         f"Received: start_ms={start_ms}, end_ms={end_ms}, steps={steps}")
+    by_group = dict.fromkeys([*dict.fromkeys(GROUPS.values()), OTHER_ONEDNN], 0.0)
+    for run in runs:
+        if start_ms <= run.start_ms < end_ms:
+            by_group[GROUPS.get(run.kind, OTHER_ONEDNN)] += run.ms / steps
+    step_ms = (end_ms - start_ms) / steps
+    by_group[OUTSIDE_ONEDNN] = max(0.0, step_ms - sum(by_group.values()))
+    return {"step_ms": step_ms, "by_group_ms": by_group}
