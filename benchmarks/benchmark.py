@@ -55,6 +55,9 @@ flags.DEFINE_bool("compiled_peer", True, "Also train the peer through torch.comp
                   "its third setting beside NCHW and channels_last; needs a C++ compiler.")
 flags.DEFINE_bool("profile_blocks", False, "Also time each block of both nets (TFLite and ONNX Runtime), "
                   "to show where a latency gap lies.")
+flags.DEFINE_integer("profile_steps", 2, "Training steps of ours traced by oneDNN after the warm-up, in "
+                     "float32 and in bfloat16 where measured: where our step's time goes (0: none).",
+                     lower_bound=0)
 flags.DEFINE_bool("largest_batch", None, "Also search each side's largest training batch that fits "
                   "(default: on a GPU only, where the device's memory bounds the batch).")
 flags.DEFINE_integer("max_batch", 4096, "Where the largest-batch search stops.", lower_bound=1)
@@ -86,7 +89,7 @@ def main(argv):
         warmup_steps=FLAGS.warmup_steps, windows=FLAGS.windows, window_steps=FLAGS.window_steps,
         fit_epochs=FLAGS.fit_epochs,
         precision=FLAGS.precision, peers=FLAGS.peers, compiled_peer=FLAGS.compiled_peer,
-        profile_blocks=FLAGS.profile_blocks,
+        profile_blocks=FLAGS.profile_blocks, profile_steps=FLAGS.profile_steps,
         largest_batch=FLAGS.largest_batch, max_batch=FLAGS.max_batch,
         memory_budget_mb=FLAGS.memory_budget_mb, resume=FLAGS.resume,
         output_dir=FLAGS.output_dir,

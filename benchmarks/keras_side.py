@@ -83,17 +83,19 @@ def step_window(spec):
     steps and then `steps` more, whose window on the wall clock it returns for the oneDNN trace
     of this process (`onednn_trace.step_breakdown`), with the training multiply-adds per image.
 
-    spec: model, model_kwargs, image_size, batch_size, warmup_steps, steps, threads.
+    spec: model, model_kwargs, image_size, batch_size, warmup_steps, steps, threads, precision
+    (None: float32).
     """
     from keras_inception.profile import profile
 
     configure_tensorflow_threads(spec["threads"])
-    model = build_training_model(spec["model"], spec["image_size"], spec.get("model_kwargs"))
-    data = _random_batches(spec["batch_size"], spec["image_size"])
-    clock = WallClockSteps()
-    with _as_the_training_job_fits(model, data):
-        model.fit(data, steps_per_epoch=spec["warmup_steps"] + spec["steps"], epochs=1,
-                  callbacks=[clock], verbose=0)
+    with _as_the_training_job_computes(spec.get("precision") or "float32"):
+        model = build_training_model(spec["model"], spec["image_size"], spec.get("model_kwargs"))
+        data = _random_batches(spec["batch_size"], spec["image_size"])
+        clock = WallClockSteps()
+        with _as_the_training_job_fits(model, data):
+            model.fit(data, steps_per_epoch=spec["warmup_steps"] + spec["steps"], epochs=1,
+                      callbacks=[clock], verbose=0)
     # oneDNN prints through C's buffered stdout: flushed now, its lines cannot break into the
     # result line that the worker prints next.
     ctypes.CDLL(None).fflush(None)

@@ -63,3 +63,16 @@ def step_breakdown(runs, start_ms, end_ms, steps):
     step_ms = (end_ms - start_ms) / steps
     by_group[OUTSIDE_ONEDNN] = max(0.0, step_ms - sum(by_group.values()))
     return {"step_ms": step_ms, "by_group_ms": by_group}
+
+
+def step_profile(window, lines, flops_per_mac):
+    """{step_ms, by_group_ms, macs, contraction_gflops, step_gflops, instruction_set} of the
+    training steps in `window` (from the `keras_step_window` task: start_ms, end_ms, steps,
+    batch_size, macs per image) and the trace its process printed (`lines`)."""
+    breakdown = step_breakdown(executions(lines), window["start_ms"], window["end_ms"], window["steps"])
+    contraction_ms = sum(breakdown["by_group_ms"][group] for group in CONTRACTIONS)
+    flops = flops_per_mac * window["macs"] * window["batch_size"]
+    return {**breakdown, "macs": window["macs"],
+            "contraction_gflops": flops / contraction_ms / 1e6 if contraction_ms else None,
+            "step_gflops": flops / breakdown["step_ms"] / 1e6,
+            "instruction_set": instruction_set(lines)}

@@ -5,6 +5,7 @@ import operator
 import os
 
 from benchmarks.batch_search import RESOLUTION
+from benchmarks.onednn_trace import CONTRACTIONS, GROUPS, OTHER_ONEDNN, OUTSIDE_ONEDNN
 from keras_inception.cpu import int8_dot_product, int8_speed_note
 from keras_inception.files import write_json_atomically, write_text_atomically
 
@@ -34,6 +35,9 @@ FRACTION_TARGETS = {"pipeline cost", "TFLite int8 top-1 agreement"}
 # The run's matrix-multiply peaks by dtype: the float32 one, and the bfloat16 one that the
 # bfloat16 rows' share is of (measured where those rows are).
 MATMUL_PEAKS = {"matmul_peak": "float32", "matmul_peak_bfloat16": "bfloat16"}
+# The rest of a training step beside its convolutions and fully connected layers, as the report
+# names it: the groups of memory-bound work.
+STEP_REST = (GROUPS["batch_normalization"], OTHER_ONEDNN, OUTSIDE_ONEDNN)
 # Training costs about three forward passes (forward, and the two products of the backward).
 TRAINING_FLOPS_PER_MAC = 6
 
@@ -166,7 +170,8 @@ def _bfloat16_rows(model, float32_rate, peak):
              "torchvision (autocast bfloat16, channels_last)",
              note=f"{reason}; {_peak_words(peak, 'bfloat16 matmul peak')}: ours at "
                   f"{_percent(shares[0])}, torchvision at {_percent(shares[1])}",
-             why=_peak_why(*shares, "bfloat16 matmul peak"), shares=shares),
+             why=_peak_why(*shares, "bfloat16 matmul peak", step=model.get("step_profile_bfloat16"),
+                           peak_gflops=peak_gflops), shares=shares),
     ]
 
 
@@ -238,7 +243,8 @@ def _cpu_rows(model, peak, cpu=None, bfloat16_peak=None):
         _row("training throughput", rate, best_rate, _ratio(rate, best_rate), "images/s", best_name,
              note=f"TensorFlow's oneDNN kernels {'on' if ours.get('onednn') else 'off'}"
                   + _peer_settings_note(model),
-             why=_peak_why(*shares), shares=shares),
+             why=_peak_why(*shares, step=model.get("step_profile"), peak_gflops=peak_gflops),
+             shares=shares),
         *_bfloat16_rows(model, rate, bfloat16_peak),
         _row("training peak memory", lookup(ours, "peak_rss_mb"), lookup(torch, "peak_rss_mb"),
              _ratio(lookup(ours, "peak_rss_mb"), lookup(torch, "peak_rss_mb")), "MiB RSS",
@@ -322,12 +328,22 @@ def _largest_batch_rows(model, peer_name):
 # where nothing was measured to tell.
 
 
-def _peak_why(ours_share, peer_share, peak_name="matmul peak", peer_name="torchvision"):
+def _peak_why(ours_share, peer_share, peak_name="matmul peak", peer_name="torchvision", *,
+              step=None, peak_gflops=None):
     """Throughput: each side's share of the machine's matmul peak (in float32, or the one
-    named)."""
+    named), and where our training step's time went (`step`: `runner.step_profile`'s)."""
     evidence = {"ours_share_of_peak": ours_share, "peer_share_of_peak": peer_share}
-    return evidence, (f"of the {peak_name}, ours reached {_percent(ours_share)} and {peer_name} "
-                      f"{_percent(peer_share)}")
+    why = (f"of the {peak_name}, ours reached {_percent(ours_share)} and {peer_name} "
+           f"{_percent(peer_share)}")
+    if step and "by_group_ms" in step:
+        shares = {group: ms / step["step_ms"] for group, ms in step["by_group_ms"].items()}
+        kernels = _ratio(step["contraction_gflops"], peak_gflops)
+        evidence.update(step_shares=shares, contractions_share_of_peak=kernels)
+        why += ("; our step, in oneDNN's trace: convolutions and fully connected layers "
+                f"{_percent(sum(shares[group] for group in CONTRACTIONS))} of it"
+                + (f", running at {_percent(kernels)} of the {peak_name}" if kernels else "") + "; "
+                + ", ".join(f"{group} {_percent(shares[group])}" for group in STEP_REST))
+    return evidence, why
 
 
 def _memory_why(ours, torch):
@@ -499,6 +515,7 @@ def markdown(results):
                          f"{_fmt(row['peer'])} | {row['peer_name']} | {_fmt(row['ratio'])} | "
                          f"{row['target']} | {met} | {row['note']} |")
         lines += block_table(results["models"][name].get("block_latency"))
+        lines += step_table(results["models"][name], results)
         if model["errors"]:
             lines += ["", f"Errors: {model['errors']}"]
     missed = missed_targets(results)
@@ -518,6 +535,47 @@ def block_table(blocks):
                      f"{_ratio(timed['tflite_ms'], timed['onnx_ms']):.3g} | "
                      f"{_fmt(timed['macs'])} | {_fmt(timed['onnx_macs'])} |")
     return lines
+
+
+# A training step's groups of time (`onednn_trace.step_breakdown`), in the columns of its table.
+STEP_COLUMNS = (*dict.fromkeys(GROUPS.values()), OTHER_ONEDNN, OUTSIDE_ONEDNN)
+
+
+def step_table(model, results):
+    """Our training step split by oneDNN's trace (`runner.step_profile`), in float32 and in
+    bfloat16 where they were traced, each against the matmul peak of its precision."""
+    traced = [(precision, model[key], lookup(results, peak_key, "gflops"))
+              for precision, key, peak_key in (("float32", "step_profile", "matmul_peak"),
+                                               ("bfloat16", "step_profile_bfloat16", "matmul_peak_bfloat16"))
+              if key in model]
+    if not traced:
+        return []
+    return ["", "Our training step, split by oneDNN's own trace of the primitives it ran (ms per "
+                "step, and share of the step; outside oneDNN: TensorFlow's other kernels):", "",
+            *step_table_header("precision"),
+            *(step_table_row(precision, step, peak) for precision, step, peak in traced)]
+
+
+def step_table_header(first_column):
+    return [f"| {first_column} | step (ms) | " + " | ".join(STEP_COLUMNS)
+            + " | convolutions and fully connected: rate | whole step: rate |",
+            "| --- | ---: |" + " ---: |" * (len(STEP_COLUMNS) + 2)]
+
+
+def step_table_row(label, step, peak_gflops):
+    """One traced step as a row of `step_table_header`'s table, its rates against `peak_gflops`."""
+    if "error" in step:
+        return f"| {label} | {step['error']} |"
+    cells = [f"{step['by_group_ms'][group]:,.0f} ({step['by_group_ms'][group] / step['step_ms']:.0%})"
+             for group in STEP_COLUMNS]
+    rates = [_step_rate(step[key], peak_gflops) for key in ("contraction_gflops", "step_gflops")]
+    return f"| {label} | {step['step_ms']:,.0f} | " + " | ".join(cells + rates) + " |"
+
+
+def _step_rate(gflops, peak_gflops):
+    if gflops is None:
+        return "-"
+    return f"{gflops:,.0f} GFLOP/s" + (f" ({gflops / peak_gflops:.0%} of the peak)" if peak_gflops else "")
 
 
 def report_stem(output_dir, platform):

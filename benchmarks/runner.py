@@ -27,11 +27,11 @@ import time
 
 import keras
 
-from benchmarks import batch_search, machine, memory, resume, worker
+from benchmarks import batch_search, machine, memory, onednn_trace, resume, worker
 from benchmarks.data import write_digit_jpegs
 from benchmarks.forked import run_forked
 from benchmarks.pairs import DEFAULT_PAIRS, PAIRS
-from benchmarks.report import MATMUL_PEAKS, lookup, summarize, write_report
+from benchmarks.report import MATMUL_PEAKS, TRAINING_FLOPS_PER_MAC, lookup, summarize, write_report
 from keras_inception.cpu import bfloat16_instructions
 from keras_inception.validation import MULTIPLIER_INTERVAL, check_choice, check_integer, check_number
 
@@ -89,6 +89,9 @@ class BenchmarkConfig:
     # smoke's choice: a forked process starts with this one's memory, so a full run, whose
     # memory figures count, starts each task afresh.
     fork_workers: bool = False
+    # Training steps traced by oneDNN after the warm-up (`step_profile`), in float32 and where
+    # the bfloat16 rows are measured in bfloat16: where our step's time goes. 0: none.
+    profile_steps: int = 2
 
     def check(self):
         for model in self.models:
@@ -105,6 +108,7 @@ class BenchmarkConfig:
         if self.image_size is not None:
             check_integer("image_size", self.image_size, 1)
         check_integer("fit_epochs", self.fit_epochs, 0)
+        check_integer("profile_steps", self.profile_steps, 0)
         if "width_multiplier" in self.model_kwargs:
             check_number("width_multiplier", self.model_kwargs["width_multiplier"], MULTIPLIER_INTERVAL)
         if self.train_images is not None:
@@ -156,7 +160,7 @@ SMOKE = {
     "batch_size": 4, "warmup_steps": 1, "windows": 2, "window_steps": 1, "train_images": 64,
     "test_images": 16, "calibration_images": 8, "matmul_sizes": (256,), "latency_rounds": 2,
     "fit_epochs": 1, "profile_blocks": True, "largest_batch": False, "max_batch": 8,
-    "fork_workers": True, "compiled_peer": False,
+    "fork_workers": True, "compiled_peer": False, "profile_steps": 1,
 }
 
 
@@ -293,11 +297,17 @@ def _cpu_measurements(name, config, workdir, log):
             "model_path": model_path, "image_size": image_size, "batch_size": config.batch_size,
             "threads": config.threads, "runs": config.windows, "output_dir": model_dir,
         }, config, log)
+    if config.profile_steps:
+        results["step_profile"] = step_profile(name, config, image_size, config.profile_steps,
+                                               config.resolved_precision, log)
     results["bfloat16_rows"] = list(config.bfloat16_rows)  # [measured, reason]
     bfloat16 = results["bfloat16_rows"][0]
     if bfloat16:  # fed from memory, as the peer is
         results["keras_train_bfloat16"] = run_task("keras_train", _keras_train_spec(
             name, config, timing, jpeg_dir=None, save_to=None, precision="mixed_bfloat16"), config, log)
+        if config.profile_steps:
+            results["step_profile_bfloat16"] = step_profile(name, config, image_size, config.profile_steps,
+                                                            "mixed_bfloat16", log)
     if config.peers:
         # The peer at each of its settings: PyTorch's default layout, its faster one, and that
         # one through torch.compile.
@@ -360,6 +370,24 @@ def _block_latency(name, config, model_path, model_dir, log):
                     "onnx_ms": timed[f"{block} onnx"]["ms"],
                     "macs": ours["macs"][block], "onnx_macs": peer["macs"][block]}
             for block, _ in pair.blocks}
+
+
+def step_profile(name, config, image_size, steps, precision, log):
+    """Where our training step's time goes (`onednn_trace.step_profile`), with the image size:
+    `steps` steps of the net of `name` in `precision`, after `config.warmup_steps`, in a worker
+    whose oneDNN prints its verbose trace."""
+    pair = PAIRS[name]
+    spec = {"model": pair.model, "model_kwargs": {**pair.model_kwargs, **config.model_kwargs},
+            "image_size": image_size or pair.image_size, "batch_size": config.batch_size,
+            "warmup_steps": config.warmup_steps, "steps": steps, "threads": config.threads,
+            "precision": precision}
+    # A fresh process: oneDNN reads its verbose setting once, and a forked one would keep ours.
+    window, lines = run_task_with_output("keras_step_window", spec, dataclasses.replace(config, fork_workers=False),
+                                         log, extra_env=onednn_trace.ENVIRONMENT)
+    if "error" in window:
+        return window
+    return {**onednn_trace.step_profile(window, lines, TRAINING_FLOPS_PER_MAC),
+            "image_size": spec["image_size"], "precision": precision}
 
 
 def _gpu_measurements(name, config, log):

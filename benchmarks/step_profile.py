@@ -25,9 +25,9 @@ import os  # noqa: E402
 
 from absl import flags  # noqa: E402
 
-from benchmarks import machine, onednn_trace, runner  # noqa: E402
+from benchmarks import machine, runner  # noqa: E402
 from benchmarks.pairs import PAIRS  # noqa: E402
-from benchmarks.report import TRAINING_FLOPS_PER_MAC  # noqa: E402
+from benchmarks.report import step_table_header, step_table_row  # noqa: E402
 from keras_inception import cli  # noqa: E402
 from keras_inception.files import write_json_atomically, write_text_atomically  # noqa: E402
 
@@ -38,64 +38,32 @@ flags.DEFINE_integer("batch_size", 32, "Training batch size.", lower_bound=1)
 flags.DEFINE_integer("image_size", None, "Input size; default: each net's (224, 299 for Inception v3).", lower_bound=1)
 flags.DEFINE_integer("warmup_steps", 3, "Untimed training steps first.", lower_bound=1)
 flags.DEFINE_integer("steps", 2, "Profiled training steps.", lower_bound=1)
+flags.DEFINE_enum("precision", "float32", ("float32", "mixed_bfloat16"), "float32, or mixed_bfloat16 "
+                  "as the training job runs it on a CPU (TensorFlow's oneDNN bfloat16 rewrite).")
 flags.DEFINE_list("matmul_sizes", ["1024", "2048", "4096"], "The n x n matrix products whose "
                   "fastest is the matrix-multiply peak.")
 flags.DEFINE_string("output_dir", "saved_models/benchmarks", "Where the JSON and Markdown go.")
 FLAGS = flags.FLAGS
 
-COLUMNS = (*dict.fromkeys(onednn_trace.GROUPS.values()), onednn_trace.OTHER_ONEDNN,
-           onednn_trace.OUTSIDE_ONEDNN)
-
-
-def profile_net(name, config, image_size, steps, log):
-    """{step_ms, by_group_ms, image_size, macs, contraction_gflops, step_gflops, instruction_set}
-    of one net's training step, from a worker process whose oneDNN prints its verbose trace."""
-    pair = PAIRS[name]
-    spec = {"model": pair.model, "model_kwargs": pair.model_kwargs,
-            "image_size": image_size or pair.image_size, "batch_size": config.batch_size,
-            "warmup_steps": config.warmup_steps, "steps": steps, "threads": config.threads}
-    window, lines = runner.run_task_with_output("keras_step_window", spec, config, log,
-                                                extra_env=onednn_trace.ENVIRONMENT)
-    if "error" in window:
-        return window
-    breakdown = onednn_trace.step_breakdown(onednn_trace.executions(lines), window["start_ms"],
-                                            window["end_ms"], window["steps"])
-    contraction_ms = sum(breakdown["by_group_ms"][group] for group in onednn_trace.CONTRACTIONS)
-    flops = TRAINING_FLOPS_PER_MAC * window["macs"] * window["batch_size"]
-    return {**breakdown, "image_size": spec["image_size"], "macs": window["macs"],
-            "contraction_gflops": flops / contraction_ms / 1e6 if contraction_ms else None,
-            "step_gflops": flops / breakdown["step_ms"] / 1e6,
-            "instruction_set": onednn_trace.instruction_set(lines)}
-
 
 def markdown(results):
+    """The run's table: a row per net (`report.step_table_row`), the machine and peak above it."""
     peak = results["matmul_peak"].get("gflops")
     cpu = results["cpu"]
     lines = [f"{cpu['model']} (family/model {cpu['family_model']}; {' '.join(cpu['vector']) or 'no AVX2'}), "
              f"{cpu['cores']} cores; {results['threads']} threads, batch {results['batch_size']}; "
              f"each net's `model.fit` over {results['steps']} steps after {results['warmup_steps']} "
-             f"untimed ones, per step: ms, and share of the step.",
+             f"untimed ones, in {results['precision']}, per step: ms, and share of the step.",
              "Versions: " + ", ".join(f"{name} {version}" for name, version in results["versions"].items()) + ".",
-             f"oneDNN's CPU kernels: {results['instruction_set']}. Matrix-multiply peak: "
+             f"oneDNN's CPU kernels: {results['instruction_set']}. Matrix-multiply peak in "
+             f"{results['matmul_peak'].get('dtype', '?')}: "
              + (f"{peak:,.0f} GFLOP/s (TensorFlow's {results['matmul_peak']['n']} x "
                 f"{results['matmul_peak']['n']})." if peak else "not measured."), "",
-             "| net | step (ms) | " + " | ".join(COLUMNS) + " | convolutions and fully connected: rate | whole step: rate |",
-             "| --- | ---: |" + " ---: |" * (len(COLUMNS) + 2)]
+             *step_table_header("net")]
     for name, net in results["nets"].items():
-        if "error" in net:
-            lines.append(f"| {name} | {net['error']} |")
-            continue
-        cells = [f"{net['by_group_ms'][group]:,.0f} ({net['by_group_ms'][group] / net['step_ms']:.0%})"
-                 for group in COLUMNS]
-        rates = [_rate(net["contraction_gflops"], peak), _rate(net["step_gflops"], peak)]
-        lines.append(f"| {name} @ {net['image_size']} | {net['step_ms']:,.0f} | " + " | ".join(cells + rates) + " |")
+        label = f"{name} @ {net['image_size']}" if "image_size" in net else name
+        lines.append(step_table_row(label, net, peak))
     return "\n".join(lines) + "\n"
-
-
-def _rate(gflops, peak):
-    if gflops is None:
-        return "-"
-    return f"{gflops:,.0f} GFLOP/s" + (f" ({gflops / peak:.0%} of the peak)" if peak else "")
 
 
 def main(argv):
@@ -110,17 +78,19 @@ def main(argv):
                                     batch_size=FLAGS.batch_size, warmup_steps=FLAGS.warmup_steps,
                                     peers=False)
     log = lambda line: print(line, flush=True)  # noqa: E731
-    peak = runner.run_task("matmul_peak", {"threads": config.threads, "runs": 5, "dtype": "float32",
+    dtype = "bfloat16" if FLAGS.precision == "mixed_bfloat16" else "float32"
+    peak = runner.run_task("matmul_peak", {"threads": config.threads, "runs": 5, "dtype": dtype,
                                            "sizes": [int(n) for n in FLAGS.matmul_sizes]}, config, log)
-    nets = {name: profile_net(name, config, FLAGS.image_size, FLAGS.steps, log) for name in FLAGS.models}
+    nets = {name: runner.step_profile(name, config, FLAGS.image_size, FLAGS.steps, FLAGS.precision, log)
+            for name in FLAGS.models}
     sets = {net.get("instruction_set") for net in nets.values()} - {None}
     results = {"cpu": machine.describe_cpu(), "versions": machine.versions("tensorflow", "keras"),
                "threads": config.threads,
                "batch_size": config.batch_size, "warmup_steps": config.warmup_steps,
-               "steps": FLAGS.steps, "instruction_set": ", ".join(sorted(sets)) or "not reported",
+               "steps": FLAGS.steps, "precision": FLAGS.precision, "instruction_set": ", ".join(sorted(sets)) or "not reported",
                "matmul_peak": peak, "nets": nets}
     os.makedirs(FLAGS.output_dir, exist_ok=True)
-    stem = os.path.join(FLAGS.output_dir, "step_profile_cpu")
+    stem = os.path.join(FLAGS.output_dir, "step_profile_cpu" + ("_bfloat16" if dtype == "bfloat16" else ""))
     write_json_atomically(stem + ".json", results)
     write_text_atomically(stem + ".md", markdown(results))
     print(markdown(results))

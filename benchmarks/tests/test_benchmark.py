@@ -427,6 +427,13 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     assert train["backend"] == "tensorflow" and train["precision"] == "float32"
     assert train["onednn"] is True  # turned on by the runner where TensorFlow leaves it off
     assert train["fit"]["epochs"] == runner.SMOKE["fit_epochs"] and train["fit"]["seconds"] > 0
+    # Our step split by oneDNN's trace: its convolutions found, its groups adding up to the step.
+    traced = [net["step_profile"], *([net["step_profile_bfloat16"]] if net["bfloat16_rows"][0] else [])]
+    for step in traced:
+        assert step["by_group_ms"]["convolutions"] > 0 and step["macs"] == train["macs"]
+        assert sum(step["by_group_ms"].values()) == pytest.approx(step["step_ms"])
+    assert [step["precision"] for step in traced] == ["float32", "mixed_bfloat16"][:len(traced)]
+    assert "Our training step, split by oneDNN's own trace" in (out / "benchmark_cpu.md").read_text()
     # bfloat16 beside float32 where this CPU has its instructions, and a reason where not.
     measured, reason = net["bfloat16_rows"]
     assert measured == bool(bfloat16_instructions(machine.describe_cpu())), reason
@@ -474,8 +481,12 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
         library["gflops_by_size"] == {"256": library["gflops"]} for library in libraries.values())
     # Our tasks forked from the script's process, which has imported the package as they would.
     assert "  keras_train resnet18: " in result.stdout
-    assert all(line.endswith(" s (forked)") for line in result.stdout.splitlines()
-               if line.startswith(("  keras_", "  interleaved_latency", "  matmul_peak")))
+    tasks = [line for line in result.stdout.splitlines()
+             if line.startswith(("  keras_", "  interleaved_latency", "  matmul_peak"))]
+    # All but the oneDNN trace's, whose process must start afresh: oneDNN reads its setting once.
+    traced = [line for line in tasks if line.startswith("  keras_step_window ")]
+    assert traced and not any(line.endswith("(forked)") for line in traced)
+    assert all(line.endswith(" s (forked)") for line in tasks if line not in traced)
     rows = {row["measure"]: row for row in results["summary"]["resnet18"]["rows"]}
     assert rows["training throughput"]["note"].startswith("TensorFlow's oneDNN kernels on")
     assert f"between steps, after the first and after the last: {rss[0]:,.0f} -> {rss[-1]:,.0f} vs " in (

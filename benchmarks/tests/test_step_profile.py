@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from benchmarks import onednn_trace
+from benchmarks import onednn_trace, report
 from benchmarks.onednn_trace import Execution
 from tests.test_scripts import run_script
 
@@ -85,3 +85,31 @@ def test_bad_flags_get_one_line_errors(flag, error, tmp_path):
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1].startswith(error)
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_missed_training_row_says_where_our_step_went_and_the_report_tables_it():
+    train = {"memory_fed": {"images_per_second": 10.0}, "macs": 10**9}
+    step = {"step_ms": 1000.0, "contraction_gflops": 170.0, "step_gflops": 100.0, "by_group_ms": {
+        "convolutions": 690.0, "fully connected": 10.0, "batch norm": 170.0, "other oneDNN": 20.0,
+        "outside oneDNN": 110.0}}
+    model = {"keras_train": train, "torch_train": train, "step_profile": step}
+    results = {"config": {"platform": "cpu", "threads": 2, "batch_size": 32, "windows": 5,
+                          "window_steps": 2, "warmup_steps": 3},
+               "machine": {"cpu": {"model": "a CPU", "cores": 2}, "versions": {}},
+               "matmul_peak": {"gflops": 200.0}, "models": {"resnet18": model}}
+    results["summary"] = report.summarize(results)
+    (row,) = [row for row in results["summary"]["resnet18"]["rows"] if row["measure"] == "training throughput"]
+    assert row["met"] is False
+    assert row["why"] == ("of the matmul peak, ours reached 30.0% and torchvision 30.0%; our step, in "
+                          "oneDNN's trace: convolutions and fully connected layers 70.0% of it, running at "
+                          "85.0% of the matmul peak; batch norm 17.0%, other oneDNN 2.0%, outside oneDNN 11.0%")
+    assert row["evidence"]["contractions_share_of_peak"] == pytest.approx(0.85)
+    assert row["evidence"]["step_shares"]["outside oneDNN"] == pytest.approx(0.11)
+    assert ("| float32 | 1,000 | 690 (69%) | 10 (1%) | 170 (17%) | 20 (2%) | 110 (11%) | "
+            "170 GFLOP/s (85% of the peak) | 100 GFLOP/s (50% of the peak) |") in report.markdown(results)
+    # Without a trace, the row says what the throughput alone tells.
+    del model["step_profile"]
+    results["summary"] = report.summarize(results)
+    (row,) = [row for row in results["summary"]["resnet18"]["rows"] if row["measure"] == "training throughput"]
+    assert row["why"] == "of the matmul peak, ours reached 30.0% and torchvision 30.0%"
+    assert "Our training step" not in report.markdown(results)
