@@ -19,6 +19,8 @@ GROUPS = {
 }
 OTHER_ONEDNN = "other oneDNN"
 OUTSIDE_ONEDNN = "outside oneDNN"
+# Every group a step is split into, in the order the report gives them.
+GROUP_NAMES = (*dict.fromkeys(GROUPS.values()), OTHER_ONEDNN, OUTSIDE_ONEDNN)
 # The groups whose multiply-adds are the net's: the rate of these is set against the matmul peak.
 CONTRACTIONS = ("convolutions", "fully connected")
 
@@ -56,12 +58,12 @@ def step_breakdown(runs, start_ms, end_ms, steps):
     if not end_ms > start_ms or steps < 1:
         raise ValueError(f"The window needs an end after its start and at least one step. "
                          f"Received: start_ms={start_ms}, end_ms={end_ms}, steps={steps}")
-    by_group = dict.fromkeys([*dict.fromkeys(GROUPS.values()), OTHER_ONEDNN], 0.0)
+    by_group = dict.fromkeys(GROUP_NAMES, 0.0)
     for run in runs:
         if start_ms <= run.start_ms < end_ms:
             by_group[GROUPS.get(run.kind, OTHER_ONEDNN)] += run.ms / steps
     step_ms = (end_ms - start_ms) / steps
-    by_group[OUTSIDE_ONEDNN] = max(0.0, step_ms - sum(by_group.values()))
+    by_group[OUTSIDE_ONEDNN] = max(0.0, step_ms - sum(by_group.values()))  # the rest of the wall time
     return {"step_ms": step_ms, "by_group_ms": by_group}
 
 

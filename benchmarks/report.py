@@ -5,7 +5,7 @@ import operator
 import os
 
 from benchmarks.batch_search import RESOLUTION
-from benchmarks.onednn_trace import CONTRACTIONS, GROUPS, OTHER_ONEDNN, OUTSIDE_ONEDNN
+from benchmarks.onednn_trace import CONTRACTIONS, GROUP_NAMES, GROUPS, OTHER_ONEDNN, OUTSIDE_ONEDNN
 from keras_inception.cpu import int8_dot_product, int8_speed_note
 from keras_inception.files import write_json_atomically, write_text_atomically
 
@@ -537,10 +537,6 @@ def block_table(blocks):
     return lines
 
 
-# A training step's groups of time (`onednn_trace.step_breakdown`), in the columns of its table.
-STEP_COLUMNS = (*dict.fromkeys(GROUPS.values()), OTHER_ONEDNN, OUTSIDE_ONEDNN)
-
-
 def step_table(model, results):
     """Our training step split by oneDNN's trace (`runner.step_profile`), in float32 and in
     bfloat16 where they were traced, each against the matmul peak of its precision."""
@@ -557,9 +553,10 @@ def step_table(model, results):
 
 
 def step_table_header(first_column):
-    return [f"| {first_column} | step (ms) | " + " | ".join(STEP_COLUMNS)
+    """The head of a table of traced steps (`step_table_row`), its first column named so."""
+    return [f"| {first_column} | step (ms) | " + " | ".join(GROUP_NAMES)
             + " | convolutions and fully connected: rate | whole step: rate |",
-            "| --- | ---: |" + " ---: |" * (len(STEP_COLUMNS) + 2)]
+            "| --- | ---: |" + " ---: |" * (len(GROUP_NAMES) + 2)]
 
 
 def step_table_row(label, step, peak_gflops):
@@ -567,7 +564,7 @@ def step_table_row(label, step, peak_gflops):
     if "error" in step:
         return f"| {label} | {step['error']} |"
     cells = [f"{step['by_group_ms'][group]:,.0f} ({step['by_group_ms'][group] / step['step_ms']:.0%})"
-             for group in STEP_COLUMNS]
+             for group in GROUP_NAMES]
     rates = [_step_rate(step[key], peak_gflops) for key in ("contraction_gflops", "step_gflops")]
     return f"| {label} | {step['step_ms']:,.0f} | " + " | ".join(cells + rates) + " |"
 
