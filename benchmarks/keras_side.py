@@ -25,19 +25,26 @@ def configure_tensorflow_threads(threads):
 
 
 class StepClock(keras.callbacks.Callback):
-    """Notes when each training step ends, and the process's resident memory then. It reads
-    the loss, so an asynchronous backend (JAX) has finished the step when the time is taken."""
+    """Notes when each training step ends, and the process's resident memory then; and each
+    step's start and end on the wall clock, in milliseconds since the epoch (the clock of
+    oneDNN's verbose timestamps, `onednn_trace`). It reads the loss, so an asynchronous backend
+    (JAX) has finished the step when the time is taken."""
 
     def __init__(self):
         super().__init__()
         self.start, self.step_end_times, self.step_end_rss_mb = None, [], []
+        self.wall_starts_ms, self.wall_ends_ms = [], []
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
 
+    def on_train_batch_begin(self, batch, logs=None):
+        self.wall_starts_ms.append(time.time() * 1000)
+
     def on_train_batch_end(self, batch, logs=None):
         float(logs["loss"])
         self.step_end_times.append(time.perf_counter())
+        self.wall_ends_ms.append(time.time() * 1000)
         self.step_end_rss_mb.append(memory.rss_mb())
 
 
@@ -61,23 +68,6 @@ def _timed_fit(model, data, steps, *, skip, window_steps, batch_size):
             "step_end_rss_mb": clock.step_end_rss_mb}
 
 
-class WallClockSteps(keras.callbacks.Callback):
-    """Each training step's start and end on the wall clock, in milliseconds since the epoch:
-    the clock of oneDNN's verbose timestamps (`onednn_trace`). It reads the loss, as `StepClock`
-    does, so that the step has finished when its end is taken."""
-
-    def __init__(self):
-        super().__init__()
-        self.starts_ms, self.ends_ms = [], []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.starts_ms.append(time.time() * 1000)
-
-    def on_train_batch_end(self, batch, logs=None):
-        float(logs["loss"])
-        self.ends_ms.append(time.time() * 1000)
-
-
 def step_window(spec):
     """`model.fit` on batches in memory as `train_throughput` runs it, `warmup_steps` untimed
     steps and then `steps` more, whose window on the wall clock it returns for the oneDNN trace
@@ -92,14 +82,14 @@ def step_window(spec):
     with _as_the_training_job_computes(spec.get("precision") or "float32"):
         model = build_training_model(spec["model"], spec["image_size"], spec.get("model_kwargs"))
         data = _random_batches(spec["batch_size"], spec["image_size"])
-        clock = WallClockSteps()
+        clock = StepClock()
         with _as_the_training_job_fits(model, data):
             model.fit(data, steps_per_epoch=spec["warmup_steps"] + spec["steps"], epochs=1,
                       callbacks=[clock], verbose=0)
     # oneDNN prints through C's buffered stdout: flushed now, its lines cannot break into the
     # result line that the worker prints next.
     ctypes.CDLL(None).fflush(None)
-    return {"start_ms": clock.starts_ms[spec["warmup_steps"]], "end_ms": clock.ends_ms[-1],
+    return {"start_ms": clock.wall_starts_ms[spec["warmup_steps"]], "end_ms": clock.wall_ends_ms[-1],
             "steps": spec["steps"], "batch_size": spec["batch_size"], "macs": profile(model).macs}
 
 

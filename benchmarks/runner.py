@@ -454,7 +454,7 @@ def _search(task, spec, budget, config, log):
     return {**found, "peak_mb": peaks}
 
 
-def _matmul_peak(dtype, config, log):
+def matmul_peak(dtype, config, log):
     """The machine's matrix-multiply peak in `dtype`: the faster of TensorFlow's and (with the
     peers) PyTorch's, each the best of its products at `config.matmul_sizes`."""
     spec = {"threads": config.threads, "sizes": list(config.matmul_sizes), "runs": 5, "dtype": dtype}
@@ -497,7 +497,7 @@ def run_benchmark(config, log=print):
                 results[key] = earlier.get(key)
                 if results[key] is None:
                     log(f"{dtype} matmul peak ...")
-                    results[key] = _matmul_peak(dtype, config, log)
+                    results[key] = matmul_peak(dtype, config, log)
         for name in config.models:
             if name in earlier.get("models", {}):
                 results["models"][name] = earlier["models"][name]

@@ -76,11 +76,11 @@ def main(argv):
         cli.fail(f"--matmul_sizes={','.join(FLAGS.matmul_sizes)}: each must be a positive whole number")
     config = runner.BenchmarkConfig(models=tuple(FLAGS.models), threads=FLAGS.threads,
                                     batch_size=FLAGS.batch_size, warmup_steps=FLAGS.warmup_steps,
+                                    matmul_sizes=tuple(int(size) for size in FLAGS.matmul_sizes),
                                     peers=False)
     log = lambda line: print(line, flush=True)  # noqa: E731
     dtype = "bfloat16" if FLAGS.precision == "mixed_bfloat16" else "float32"
-    peak = runner.run_task("matmul_peak", {"threads": config.threads, "runs": 5, "dtype": dtype,
-                                           "sizes": [int(n) for n in FLAGS.matmul_sizes]}, config, log)
+    peak = runner.matmul_peak(dtype, config, log)  # TensorFlow's: no peers here
     nets = {name: runner.step_profile(name, config, FLAGS.image_size, FLAGS.steps, FLAGS.precision, log)
             for name in FLAGS.models}
     sets = {net.get("instruction_set") for net in nets.values()} - {None}

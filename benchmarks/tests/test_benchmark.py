@@ -569,13 +569,13 @@ def test_the_matmul_peak_is_the_faster_librarys_best_product(monkeypatch):
 
     monkeypatch.setattr(runner, "run_task", answer)
     config = runner.BenchmarkConfig(matmul_sizes=(1024, 2048))
-    peak = runner._matmul_peak("bfloat16", config, log=None)
+    peak = runner.matmul_peak("bfloat16", config, log=None)
     assert (peak["gflops"], peak["n"], peak["library"]) == (420.0, 2048, "pytorch")
     assert peak["libraries"] == {"tensorflow": answers["matmul_peak"], "pytorch": answers["torch_matmul_peak"]}
     assert [spec for _, spec in asked] == [{"threads": 2, "sizes": [1024, 2048], "runs": 5, "dtype": "bfloat16"}] * 2
-    assert runner._matmul_peak("float32", dataclasses.replace(config, peers=False), log=None)["library"] == "tensorflow"
+    assert runner.matmul_peak("float32", dataclasses.replace(config, peers=False), log=None)["library"] == "tensorflow"
     answers["torch_matmul_peak"] = {"error": "torch_matmul_peak exited with 1"}
-    assert runner._matmul_peak("float32", config, log=None)["error"] == "pytorch: torch_matmul_peak exited with 1"
+    assert runner.matmul_peak("float32", config, log=None)["error"] == "pytorch: torch_matmul_peak exited with 1"
     with pytest.raises(ValueError, match=r"`matmul_sizes` must be an integer >= 1 \(and below 2\*\*63\). "
                                          "Received: matmul_sizes=0"):
         runner.BenchmarkConfig(matmul_sizes=(1024, 0)).check()
