@@ -750,3 +750,14 @@ def test_the_readme_shows_the_committed_run_with_its_machine_and_versions():
         "regenerate it: python3 benchmarks/write_readme.py benchmarks/results/benchmark_cpu.json")
     assert results["machine"]["cpu"]["model"] in shown and "tensorflow " in shown
     assert sorted(results["models"]) == sorted(PAIRS)  # every net the targets are for
+
+
+def test_the_committed_run_without_avx512_matches_its_report_and_keeps_float32():
+    results_path = ROOT / "benchmarks" / "results" / "benchmark_cpu_avx2.json"
+    results = json.loads(results_path.read_text())
+    assert (results_path.with_suffix(".md").read_text() == report.markdown(results)), (
+        "regenerate it from the JSON with benchmarks.report.markdown")
+    assert bfloat16_instructions(results["machine"]["cpu"]) == []
+    for name, model in report.summarize(results).items():
+        bfloat16 = next(row for row in model["rows"] if row["measure"] == "bfloat16 training throughput")
+        assert bfloat16["ours"] is None and "no bfloat16 instructions" in bfloat16["note"], name
