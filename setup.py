@@ -29,6 +29,8 @@ setup(
         # Training logs and plots. TensorFlow 2.21 no longer installs tensorboard itself.
         "tensorboard",
         "matplotlib",
+        # Image headers read before decoding: a decompression bomb is refused by its declared size.
+        "pillow",
         # The LiteRT interpreter (the runtime mobile apps use) verifies every .tflite export.
         "ai-edge-litert",
         # timm's checkpoints, read through its NumPy API without torch.

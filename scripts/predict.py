@@ -14,6 +14,7 @@ script_setup.before_tensorflow()  # environment defaults, quiet native logs, the
 from absl import flags  # noqa: E402
 
 from keras_inception import cli  # noqa: E402
+from keras_inception.data.image_files import MAX_IMAGE_PIXELS  # noqa: E402
 from keras_inception.evaluation.predict import predict_files  # noqa: E402
 
 flags.DEFINE_string("model", None, "The artifact: a .keras file, a SavedModel folder or a .tflite file.")
@@ -21,6 +22,8 @@ flags.DEFINE_integer("top", 5, "Classes to print per image.", lower_bound=1)
 flags.DEFINE_string("dataset", None, "The dataset whose class names to print; default: the training run's.")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir for --dataset.")
 flags.DEFINE_integer("threads", None, "LiteRT interpreter threads; default: LiteRT's.", lower_bound=1)
+flags.DEFINE_integer("max_image_pixels", MAX_IMAGE_PIXELS, "Refuse images that declare more pixels than this "
+                     "(a decompression bomb) before decoding them; Pillow's default limit.", lower_bound=1)
 flags.mark_flag_as_required("model")
 FLAGS = flags.FLAGS
 
@@ -30,7 +33,8 @@ def main(argv):
     if not images:
         cli.fail("name at least one image file after the flags")
     for path, top in predict_files(FLAGS.model, images, top=FLAGS.top, dataset=FLAGS.dataset,
-                                   data_dir=FLAGS.data_dir, threads=FLAGS.threads):
+                                   data_dir=FLAGS.data_dir, threads=FLAGS.threads,
+                                   max_image_pixels=FLAGS.max_image_pixels):
         print(path)
         width = max(len(f"{class_id} {name}") for class_id, name, _ in top)
         for rank, (class_id, name, score) in enumerate(top, start=1):

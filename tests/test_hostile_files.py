@@ -149,3 +149,110 @@ def test_a_compressed_or_missing_record_is_named(tmp_path):
     missing = write_pth(tmp_path / "missing.pth", {"w": ("7", 0, (6,), (1,))}, {"0": SIX})
     with pytest.raises(ValueError, match=r"the archive lacks 'archive/data/7', which its data\.pkl names"):
         torch_files.read_pth(str(missing), use_torch=False)
+
+
+# 2. Size claims are checked against the file, and an image's pixels against a limit, before
+# anything is allocated.
+
+def test_an_h5_that_claims_4_tib_is_refused_before_reading(tmp_path):
+    import h5py
+
+    path = tmp_path / "weights.h5"
+    with h5py.File(path, "w") as file:
+        file.attrs["layer_names"] = [b"predictions"]
+        group = file.create_group("predictions")
+        group.attrs["weight_names"] = [b"predictions/kernel:0"]
+        group.create_dataset("predictions/kernel:0", shape=(2**20, 2**20), dtype="f4")  # never written
+    assert path.stat().st_size < 10_000
+    with pytest.raises(ValueError, match=r"predictions/predictions/kernel:0 claims shape \(1048576, 1048576\) "
+                                         r"\(4,398,046,511,104 bytes\) in a file of [\d,]+ bytes\. Received: checkpoint="):
+        pretrained.read_checkpoint(str(path))
+
+
+def _write_safetensors(path, dtype, shape=(2,)):
+    """A safetensors file of one tensor `w` of two bytes."""
+    import json
+
+    header = json.dumps({"w": {"dtype": dtype, "shape": list(shape), "data_offsets": [0, 2]}}).encode()
+    path.write_bytes(struct.pack("<Q", len(header)) + header + b"\x00\x01")
+    return str(path)
+
+
+@pytest.mark.parametrize("dtype, shape", [("F8_E4M3", (2,)), ("F8_E5M2", (2,)), ("BF16", (1,))])
+def test_a_safetensors_dtype_numpy_lacks_is_named(tmp_path, dtype, shape):
+    path = _write_safetensors(tmp_path / "model.safetensors", dtype, shape)
+    with pytest.raises(ValueError, match=rf"tensor 'w' is of dtype {dtype}, which NumPy cannot hold .*"
+                                         rf"Received: checkpoint="):
+        pretrained.read_checkpoint(path)
+
+
+def test_a_safetensors_file_numpy_holds_still_reads(tmp_path):
+    assert pretrained.read_checkpoint(_write_safetensors(tmp_path / "model.safetensors", "U8")).state["w"].tolist() == [0, 1]
+
+
+def png_header(path, width, height):
+    """A PNG whose header declares width x height RGB pixels, with one tiny compressed row: a
+    decompression bomb's shape, without its payload."""
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+                     + chunk(b"IEND", b""))
+    return str(path)
+
+
+def write_png(path, size=8):
+    from PIL import Image
+
+    Image.fromarray(np.full((size, size, 3), 200, np.uint8)).save(path, format="PNG")
+    return path
+
+
+def test_predict_refuses_an_image_over_the_pixel_limit_before_decoding(tmp_path):
+    from keras_inception.evaluation.predict import predict_files, read_image
+
+    bomb = png_header(tmp_path / "bomb.png", 20000, 20000)
+    with pytest.raises(ValueError, match=r"bomb\.png declares 20000 x 20000 pixels, above the limit of 89,478,485 "
+                                         r".*--max_image_pixels\)\. Received: image="):
+        predict_files("model.keras", [bomb])
+    image = str(write_png(tmp_path / "small.png", size=100))
+    with pytest.raises(ValueError, match=r"declares 100 x 100 pixels, above the limit of 9,999 "):
+        predict_files("model.keras", [image], max_image_pixels=9_999)
+    assert read_image(image, max_pixels=10_000).shape == (100, 100, 3)
+
+
+# 3. Image folders with things that are not image files: skipped and named, never read.
+
+def test_a_folder_skips_and_names_pipes_devices_huge_and_undecodable_names(tmp_path):
+    import threading
+
+    from keras_inception import data
+
+    root = tmp_path / "images"
+    for name in ("cat", "dog"):
+        (root / name).mkdir(parents=True)
+        for index in range(3):
+            write_png(root / name / f"{index}.png")
+    os.mkfifo(root / "cat" / "pipe.png")
+    os.symlink("/dev/zero", root / "cat" / "zero.jpg")
+    png_header(root / "dog" / "bomb.png", 20000, 20000)
+    os.link(root / "dog" / "0.png", os.fsencode(root / "dog") + b"/\xff.png")  # a name that is not UTF-8
+    # Were the pipe opened, this would unblock it after a minute and let the test fail, not hang.
+    unblock = threading.Timer(60, lambda: open(root / "cat" / "pipe.png", "wb").close())
+    unblock.daemon = True
+    unblock.start()
+    with pytest.warns(UserWarning) as warned:
+        source = data.from_folder(str(root))
+    unblock.cancel()
+    assert sorted(os.path.basename(path) for path in source.skipped) == ["\\udcff.png", "bomb.png", "pipe.png",
+                                                                         "zero.jpg"]
+    assert source.sizes["train"] == 6
+    assert len([image for image, _ in source.splits["train"]]) == 6
+    messages = " ".join(str(warning.message) for warning in warned)
+    for reason in ("pipe.png (is a named pipe, not a regular file)",
+                   "zero.jpg (is a character device, not a regular file)",
+                   "\\udcff.png (its name is not UTF-8)", "bomb.png"):
+        assert reason in messages

@@ -19,7 +19,8 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from keras_inception.validation import check_number
+from keras_inception.data.image_files import MAX_IMAGE_PIXELS, declared_size, file_problem
+from keras_inception.validation import check_integer, check_number
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 
@@ -44,7 +45,9 @@ def decode_file(path):
 
 
 def list_folder(directory):
-    """(paths, labels, class_names) of the image files under `directory`/<class>/."""
+    """(paths, labels, class_names, refused) of the image files under `directory`/<class>/;
+    `refused`: the listed files that are no regular image files to read, each skipped with a
+    warning that says why."""
     if not os.path.isdir(directory):
         raise ValueError(f"The image folder does not exist. Received: directory={directory!r}")
     class_names = sorted(
@@ -54,7 +57,7 @@ def list_folder(directory):
         raise ValueError(
             f"The image folder must hold one sub-folder per class. Received: directory={directory!r}"
         )
-    paths, labels, empty = [], [], []
+    paths, labels, empty, refused, problems = [], [], [], [], {}
     for label, name in enumerate(class_names):
         class_dir = os.path.join(directory, name)
         files = sorted(
@@ -63,21 +66,50 @@ def list_folder(directory):
             for file in names
             if file.lower().endswith(IMAGE_EXTENSIONS)
         )
+        problems.update({path: _listing_problem(path) for path in files})
+        refused += [path for path in files if problems[path]]
+        files = [path for path in files if not problems[path]]
         if not files:
             empty.append(name)
         paths += files
         labels += [label] * len(files)
+    if refused:
+        named = ", ".join(f"{_shown(path)} ({problems[path]})" for path in refused)
+        warnings.warn(f"Image folder {directory}: skipped {len(refused)} files that are no image files to "
+                      f"read: {named}")
     if empty:
         # The class keeps its label so that label ids do not depend on which folders are empty.
         warnings.warn(f"Image folder {directory}: no images in class folder(s) {', '.join(empty)}.")
-    return paths, np.asarray(labels, np.int32), tuple(class_names)
+    return paths, np.asarray(labels, np.int32), tuple(class_names), [_shown(path) for path in refused]
 
 
-def unreadable_files(paths):
+def _is_utf8(path):
+    try:
+        path.encode("utf-8")
+        return True
+    except UnicodeEncodeError:  # bytes that are no UTF-8, kept by Python as lone surrogates
+        return False
+
+
+def _shown(path):
+    """The path as text that prints: a name that is not UTF-8 with its bytes escaped."""
+    return path if _is_utf8(path) else ascii(path)[1:-1]
+
+
+def _listing_problem(path):
+    """Why a listed file is skipped before any reading: not a regular file, too large, or a
+    name that is not UTF-8 (TensorFlow's file names are UTF-8 strings)."""
+    return file_problem(path) if _is_utf8(path) else "its name is not UTF-8"
+
+
+def unreadable_files(paths, max_pixels=MAX_IMAGE_PIXELS):
     """The paths that do not decode to a non-empty image, found by decoding each once (in
-    parallel, in tf.data)."""
+    parallel, in tf.data), and those whose header declares more than `max_pixels` pixels,
+    found before decoding."""
+    too_large = {path for path in paths if (size := declared_size(path)) and size[0] * size[1] > max_pixels}
+    paths = [path for path in paths if path not in too_large]
     if not paths:
-        return []
+        return sorted(too_large)
 
     def check(path):
         shape = tf.shape(decode_file(path))
@@ -89,7 +121,7 @@ def unreadable_files(paths):
         .ignore_errors()
     )
     readable = {path.decode() for path, size in decoded.as_numpy_iterator() if size > 0}
-    return [path for path in paths if path not in readable]
+    return sorted(too_large | {path for path in paths if path not in readable})
 
 
 def split_indices(labels, fractions, seed):
@@ -112,7 +144,8 @@ def split_indices(labels, fractions, seed):
             for name, parts in chosen.items()}
 
 
-def from_folder(directory, *, validation_fraction=0.0, test_fraction=0.0, seed=0, verify=True):
+def from_folder(directory, *, validation_fraction=0.0, test_fraction=0.0, seed=0, verify=True,
+                max_image_pixels=MAX_IMAGE_PIXELS):
     """A folder of class sub-folders as a `FolderSource`.
 
     Args:
@@ -123,7 +156,14 @@ def from_folder(directory, *, validation_fraction=0.0, test_fraction=0.0, seed=0
         verify: decode every file once up front and skip, count and name the unreadable
             ones. With False (for folders too large to scan) unreadable files are still
             skipped in the pipeline, each with a logged warning, but not counted up front.
+        max_image_pixels: with `verify`, files whose header declares more pixels are skipped
+            as unreadable before they are decoded.
+
+    Whatever `verify`, only regular files of at most `image_files.MAX_IMAGE_BYTES` with UTF-8
+    names are listed; the others (a named pipe, a link to `/dev/zero`) are skipped and named in
+    a warning.
     """
+    check_integer("max_image_pixels", max_image_pixels, 1)
     check_number("validation_fraction", validation_fraction, "in [0, 1)")
     check_number("test_fraction", test_fraction, "in [0, 1)")
     if validation_fraction + test_fraction >= 1:
@@ -131,8 +171,8 @@ def from_folder(directory, *, validation_fraction=0.0, test_fraction=0.0, seed=0
             "`validation_fraction + test_fraction` must be below 1. Received: "
             f"validation_fraction={validation_fraction!r}, test_fraction={test_fraction!r}"
         )
-    paths, labels, class_names = list_folder(directory)
-    skipped = unreadable_files(paths) if verify else []
+    paths, labels, class_names, refused = list_folder(directory)
+    skipped = unreadable_files(paths, max_image_pixels) if verify else []
     if skipped:
         warnings.warn(
             f"Image folder {directory}: skipped {len(skipped)} of {len(paths)} files that do not "
@@ -153,4 +193,4 @@ def from_folder(directory, *, validation_fraction=0.0, test_fraction=0.0, seed=0
         # A file that changed or broke after the scan is dropped with a logged warning.
         splits[name] = dataset.ignore_errors(log_warning=True)
         sizes[name] = len(indices)
-    return FolderSource(splits, sizes, class_names, tuple(skipped))
+    return FolderSource(splits, sizes, class_names, tuple(refused + skipped))

@@ -13,16 +13,25 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from keras_inception.data.image_files import MAX_IMAGE_PIXELS, declared_size, file_problem
 from keras_inception.evaluation.artifacts import open_artifact
 from keras_inception.labels import class_names_for
 from keras_inception.pretrained.classes import decode_predictions
 from keras_inception.validation import check_integer
 
 
-def read_image(path):
-    """An image file (PNG, JPEG, GIF, BMP) as uint8 RGB (H, W, 3); a one-line error otherwise."""
-    if not os.path.isfile(path):
+def read_image(path, max_pixels=MAX_IMAGE_PIXELS):
+    """An image file (PNG, JPEG, GIF, BMP) as uint8 RGB (H, W, 3); a one-line error otherwise,
+    and for an image that declares more than `max_pixels` pixels (before decoding it)."""
+    if not os.path.lexists(path):
         raise ValueError(f"The image file does not exist. Received: image={path!r}")
+    problem = file_problem(path)
+    size = None if problem else declared_size(path)
+    if size and size[0] * size[1] > max_pixels:
+        problem = (f"declares {size[0]} x {size[1]} pixels, above the limit of {max_pixels:,} "
+                   f"(raise it with max_pixels, --max_image_pixels)")
+    if problem:
+        raise ValueError(f"{path} {problem}. Received: image={path!r}")
     try:
         return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False).numpy()
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
@@ -30,10 +39,14 @@ def read_image(path):
                          f"Received: image={path!r}") from None
 
 
-def predict_files(model_path, image_paths, *, top=5, dataset=None, data_dir=None, threads=None):
-    """[(image path, [(class id, class name, score), ...]), ...]: each image's `top` classes."""
+def predict_files(model_path, image_paths, *, top=5, dataset=None, data_dir=None, threads=None,
+                  max_image_pixels=MAX_IMAGE_PIXELS):
+    """[(image path, [(class id, class name, score), ...]), ...]: each image's `top` classes.
+    An image above `max_image_pixels` pixels is refused before it is decoded."""
     check_integer("top", top, 1)
-    images = [read_image(path) for path in image_paths]  # every file checked before the model loads
+    check_integer("max_image_pixels", max_image_pixels, 1)
+    # Every file checked before the model loads.
+    images = [read_image(path, max_image_pixels) for path in image_paths]
     artifact = open_artifact(model_path, threads=threads)
     scores = np.concatenate([np.asarray(artifact.scores(artifact.view(tf.constant(image))[None].numpy()))
                              for image in images])

@@ -94,14 +94,25 @@ def _read_h5(path):
         _fail(path, f"{path} lacks a group its layer_names list ({error})")
 
 
+# safetensors' dtypes that NumPy holds; its 8-bit floats and bfloat16 have no NumPy type.
+NUMPY_SAFETENSORS_DTYPES = ("F64", "F32", "F16", "I64", "I32", "I16", "I8", "U64", "U32", "U16", "U8", "BOOL")
+
+
 def _read_safetensors(path):
-    from safetensors import SafetensorError
+    from safetensors import SafetensorError, safe_open
     from safetensors.numpy import load_file
 
     try:
-        return load_file(path)
+        with safe_open(path, framework="numpy") as file:  # the header only: names, dtypes, offsets
+            dtypes = {name: file.get_slice(name).get_dtype() for name in file.keys()}
+        unheld = {name: dtype for name, dtype in dtypes.items() if dtype not in NUMPY_SAFETENSORS_DTYPES}
+        if not unheld:
+            return load_file(path)
     except (SafetensorError, OSError, ValueError) as error:
         _fail(path, f"{path} is not a readable safetensors file ({str(error).splitlines()[0]})")
+    name, dtype = next(iter(unheld.items()))
+    _fail(path, f"{path}: tensor {name!r} is of dtype {dtype}, which NumPy cannot hold "
+                f"(it holds {', '.join(NUMPY_SAFETENSORS_DTYPES)})")
 
 
 # What a state dict's keys say about the net it holds.

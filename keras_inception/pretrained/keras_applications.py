@@ -10,6 +10,7 @@ they take BGR images from 0 to 255 less the ImageNet mean, and the ResNets' conv
 (folded into their batch norms).
 """
 
+import os
 import re
 
 import numpy as np
@@ -18,6 +19,7 @@ from keras_inception.models.inception_v3 import INCEPTION_V3
 from keras_inception.models.inception_v3 import STEMS as INCEPTION_V3_STEMS
 from keras_inception.models.inception_v4 import NETS as INCEPTION_V4_NETS
 from keras_inception.models.tables import conv_places
+from keras_inception.pretrained.torch_files import MAX_TENSOR_ELEMENTS
 from keras_inception.pretrained.torchvision import INCEPTION, Conversion, Preprocessing
 
 # keras.applications.imagenet_utils.preprocess_input(mode="caffe"): BGR, 0-255, less the mean.
@@ -29,7 +31,7 @@ def read_h5(path):
     `weight_names` attributes, as Keras 2 wrote them and keras.applications publishes them)."""
     import h5py
 
-    state = {}
+    state, file_size = {}, os.path.getsize(path)
     with h5py.File(path, "r") as file:
         root = file["model_weights"] if "model_weights" in file else file
         if "layer_names" not in root.attrs:
@@ -41,8 +43,25 @@ def read_h5(path):
             for weight in group.attrs.get("weight_names", []):
                 weight = weight.decode() if isinstance(weight, bytes) else str(weight)
                 base = weight.split("/")[-1].split(":")[0]
-                state[f"{layer}.{base}"] = np.asarray(group[weight])
+                state[f"{layer}.{base}"] = _read_dataset(path, group, weight, file_size)
     return state
+
+
+def _read_dataset(path, group, name, file_size):
+    """One weight, once its declared size fits the file: an uncompressed dataset holds every
+    byte it declares, and none may claim more elements than any net here needs."""
+    import h5py
+
+    link = group.get(name, getlink=True)
+    dataset = group.get(name) if isinstance(link, h5py.HardLink) else None
+    if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind not in "fiub":
+        raise ValueError(f"{path}: {group.name}/{name} is no numeric array in this file "
+                         f"(a {type(link).__name__}). Received: checkpoint={path!r}")
+    compressed = bool(dataset.id.get_create_plist().get_nfilters())
+    if dataset.size > MAX_TENSOR_ELEMENTS or (not compressed and dataset.nbytes > file_size):
+        raise ValueError(f"{path}: {group.name}/{name} claims shape {dataset.shape} ({dataset.nbytes:,} bytes) in a "
+                         f"file of {file_size:,} bytes. Received: checkpoint={path!r}")
+    return np.asarray(dataset)
 
 
 def _same_names(names, state=None, top="predictions"):
