@@ -4,18 +4,29 @@ Scripts stay thin: `main(argv)` turns flags into library calls. This module only
 """
 
 import ast
+import errno
 import logging as logging_module
+import os
 import sys
 
 from absl import app, flags, logging
 
 USAGE_ERROR = 2
+# A disk that filled (or a quota) is the machine's fault, not the command's.
+MACHINE_ERROR = 1
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
-def fail(message):
-    """Prints a one-line error and exits with code 2 (bad usage)."""
+def fail(message, code=USAGE_ERROR):
+    """Prints a one-line error and exits with `code` (2: bad usage)."""
     print(f"error: {message}", file=sys.stderr)
-    sys.exit(USAGE_ERROR)
+    sys.exit(code)
+
+
+def os_error_line(error):
+    """"PATH: Read-only file system": the file an OSError names and what its errno means."""
+    meaning = error.strerror or (os.strerror(error.errno) if error.errno else str(error))
+    return f"{error.filename}: {meaning}" if error.filename else meaning
 
 
 def set_flags(**kwargs):
@@ -58,8 +69,10 @@ def _parse_flags(argv):
 
 def run(main):
     """`absl.app.run(main)`, but a bad flag, or a ValueError or TypeError that the library
-    raises for a bad argument, is a one-line error with exit code 2 instead of a traceback;
-    and INFO logging is off unless `--verbosity` is given."""
+    raises for a bad argument, is a one-line error with exit code 2 instead of a traceback, and
+    so is an OSError (a read-only or missing place), naming its path and its errno's meaning;
+    a disk that fills is the same line with exit code 1. INFO logging is off unless
+    `--verbosity` is given."""
 
     def guarded_main(argv):
         if not flags.FLAGS["verbosity"].present:  # absl's INFO lines only when asked for
@@ -69,5 +82,7 @@ def run(main):
             return main(argv)
         except (ValueError, TypeError) as error:
             fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        except OSError as error:
+            fail(os_error_line(error), MACHINE_ERROR if error.errno in DISK_FULL else USAGE_ERROR)
 
     app.run(guarded_main, flags_parser=_parse_flags)

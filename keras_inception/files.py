@@ -1,13 +1,19 @@
-"""Writing artifacts so that a reader, or a crash, never meets half a file.
+"""Writing artifacts so that a reader, a crash or a second process never meets half a file.
 
 Everything is written beside its destination under a hidden `.partial` name and renamed into
 place: a rename within one file system is atomic, so the destination holds the old artifact or
-the new one.
+the new one. A write killed before its rename leaves the `.partial` behind; the next job on the
+same destination deletes it first (`remove_stale_partials`). A job holds an OS lock on its
+directory for its whole run (`locked`), so two processes never write one run.
 """
 
+import contextlib
+import glob
 import json
 import os
 import shutil
+import socket
+import tempfile
 
 
 def _partial(path, suffix="partial"):
@@ -22,6 +28,8 @@ def write_atomically(path, write):
     try:
         write(temporary)
         os.replace(temporary, path)
+    except OSError as error:  # named by the destination, which the user knows, not the hidden file
+        raise OSError(error.errno, error.strerror, path) from error
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -41,6 +49,108 @@ def write_text_atomically(path, text):
 
 def write_json_atomically(path, content):
     write_text_atomically(path, json.dumps(content, indent=2))
+
+
+def remove_stale_partials(path):
+    """Deletes what a killed `write_atomically(path)` or `write_directory_atomically(path)` left
+    beside `path`; call it while holding `path`'s lock, so that no live write is deleted."""
+    temporary = _partial(path)
+    if os.path.isdir(temporary) and not os.path.islink(temporary):
+        shutil.rmtree(temporary)
+    elif os.path.lexists(temporary):
+        os.remove(temporary)
+
+
+def remove_stale_partials_in(directory):
+    """`remove_stale_partials` for every artifact of a folder (its hidden `.*.partial*` files and
+    folders)."""
+    for temporary in glob.glob(os.path.join(glob.escape(directory), ".*.partial*")):
+        if os.path.isdir(temporary) and not os.path.islink(temporary):
+            shutil.rmtree(temporary)
+        else:
+            os.remove(temporary)
+
+
+def check_writable(directory):
+    """Creates `directory` if needed and writes a file in it now, so that a read-only file
+    system, a missing permission or a full disk is reported (an OSError naming the directory)
+    before a long job, not after it."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory) as probe:
+            probe.write(b"0")
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, directory) from None
+
+
+class DirectoryInUse(ValueError):
+    """Another live process holds the lock of a job's directory."""
+
+
+def lock_path(path):
+    """The hidden file beside `path` that `locked` locks: `.NAME.lock`."""
+    directory, name = os.path.split(os.path.abspath(path))
+    return os.path.join(directory, f".{name}.lock")
+
+
+@contextlib.contextmanager
+def locked(path, job):
+    """Holds an exclusive OS lock (`fcntl.flock`) on the job at `path` (a run directory, a tuning
+    project, an export folder, an output file) while the block runs. The lock is on a hidden
+    file beside `path` (`lock_path`) that names its holder and its `job` ("a training run"); a
+    second process gets a `DirectoryInUse` naming them at once. The kernel releases the lock when its process
+    dies, so a killed job never blocks the next. Written with fcntl rather than the filelock
+    package, which truncates its file on every attempt and so would erase the holder's name."""
+    import fcntl  # POSIX, as TensorFlow's supported systems are
+
+    lock_file = lock_path(path)
+    while True:
+        try:
+            os.makedirs(os.path.dirname(lock_file), exist_ok=True)
+            descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:  # named by the folder the job writes in, not the hidden file
+            raise OSError(error.errno, error.strerror, os.path.dirname(lock_file)) from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(descriptor)
+            raise DirectoryInUse(f"{path} is in use by {holder}; wait for it to end or choose another name. "
+                                 f"Received: path={path!r}") from None
+        if _same_file(descriptor, lock_file):
+            break
+        os.close(descriptor)  # its holder removed the file as we opened it: lock the new one
+    try:
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"process {os.getpid()} on {socket.gethostname()}, which runs {job} there".encode(), 0)
+        yield
+    finally:
+        os.remove(lock_file)  # while still locked, so no other process holds a removed file's lock
+        os.close(descriptor)
+
+
+def _same_file(descriptor, path):
+    try:
+        return os.path.samestat(os.fstat(descriptor), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def read_json_object(path, what):
+    """The JSON object (a dict) in the file `path`; a one-line ValueError naming the file and
+    what is wrong with it otherwise. `what` says what the file is ("the run's settings")."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            content = json.load(file)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} ({what}) is not valid JSON: {error}; delete it to start over. "
+                         f"Received: file={path!r}") from None
+    if not isinstance(content, dict):
+        raise ValueError(f"{path} ({what}) holds a JSON {type(content).__name__}, not an object; delete it "
+                         f"to start over. Received: file={path!r}")
+    return content
 
 
 def previous_directory(path):
@@ -77,6 +187,8 @@ def write_directory_atomically(path, write, keep_previous=False):
         os.replace(temporary, path)
         if not keep_previous:
             shutil.rmtree(previous, ignore_errors=True)
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, path) from error
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
 
@@ -103,8 +215,7 @@ def claim_job_directory(directory, settings, *, settings_file, overwrite, job):
     if overwrite and os.path.exists(directory):
         shutil.rmtree(directory)
     if os.path.exists(settings_path):
-        with open(settings_path) as file:
-            saved = json.load(file)
+        saved = read_json_object(settings_path, f"the {job}'s settings")
         if saved != settings:
             key, was, now = _first_difference(saved, settings)
             raise ValueError(

@@ -3,8 +3,9 @@ under `saved_models/` holds `model.keras` and `run.json` (its settings), and the
 artifacts beside them."""
 
 import glob
-import json
 import os
+
+from keras_inception.files import read_json_object
 
 RUN_SETTINGS = "run.json"
 
@@ -25,6 +26,5 @@ def run_settings(artifact_path):
     for folder in (path, os.path.dirname(path), os.path.dirname(os.path.dirname(path))):
         candidate = os.path.join(folder, RUN_SETTINGS)
         if os.path.isfile(candidate):
-            with open(candidate) as file:
-                return json.load(file)
+            return read_json_object(candidate, "the training run's settings")
     return {}

@@ -165,7 +165,8 @@ def test_an_h5_that_claims_4_tib_is_refused_before_reading(tmp_path):
         group.create_dataset("predictions/kernel:0", shape=(2**20, 2**20), dtype="f4")  # never written
     assert path.stat().st_size < 10_000
     with pytest.raises(ValueError, match=r"predictions/predictions/kernel:0 claims shape \(1048576, 1048576\) "
-                                         r"\(4,398,046,511,104 bytes\) in a file of [\d,]+ bytes\. Received: checkpoint="):
+                                         r"\(4,398,046,511,104 bytes\) in a file of [\d,]+ bytes\. "
+                                         r"Received: checkpoint="):
         pretrained.read_checkpoint(str(path))
 
 
@@ -187,7 +188,8 @@ def test_a_safetensors_dtype_numpy_lacks_is_named(tmp_path, dtype, shape):
 
 
 def test_a_safetensors_file_numpy_holds_still_reads(tmp_path):
-    assert pretrained.read_checkpoint(_write_safetensors(tmp_path / "model.safetensors", "U8")).state["w"].tolist() == [0, 1]
+    checkpoint = pretrained.read_checkpoint(_write_safetensors(tmp_path / "model.safetensors", "U8"))
+    assert checkpoint.state["w"].tolist() == [0, 1]
 
 
 def png_header(path, width, height):

@@ -7,6 +7,7 @@ import os
 import pathlib
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -294,6 +295,25 @@ def test_rerun_with_other_settings_is_refused(small_search, tmp_path):
     with pytest.raises(ValueError, match=r"holds a search with other settings \(space.stage_multipliers: "
                                          r"\[0.5, 1.0\] there, \[0.5, 0.75, 1.0\] now\)"):
         tune(config)
+
+
+@pytest.mark.parametrize("damaged, content, problem", [
+    ("oracle.json", "{\"ongoing_trials\": ", "is not valid JSON: Expecting value"),
+    ("trial_1/trial.json", "[]", "holds a JSON list, not an object"),
+])
+def test_damaged_tuner_state_is_named_before_keras_tuner_reads_it(small_search, tmp_path, damaged, content, problem):
+    result, _, _, _ = small_search
+    project = tmp_path / pathlib.Path(result.project_dir).name
+    shutil.copytree(result.project_dir, project)
+    settings = json.loads((project / "tune.json").read_text())
+    (project / "tune.json").write_text(json.dumps({**settings, "output_dir": str(tmp_path)}))  # the copy's place
+    (project / damaged).write_text(content)
+    config = TuneConfig(training=TrainConfig(**TINY_TRAINING), space=TINY_SPACE, budget=Budget(max_macs=3_000_000),
+                        max_trials=4, output_dir=str(tmp_path), verbose=0)
+    with pytest.raises(ValueError, match=rf"^{project / damaged} \(keras-tuner's state\) {problem}.*"
+                                         rf"Received: file="):
+        tune(config)
+    assert (project / damaged).read_text() == content  # named, not rewritten
 
 
 # ---------------------------------------------------------------------------------------------

@@ -99,7 +99,12 @@ class SavedModelArtifact(Artifact):
 
     def __init__(self, path):
         super().__init__(path)
-        loaded = tf.saved_model.load(path)
+        try:
+            loaded = tf.saved_model.load(path)
+        except (OSError, tf.errors.OpError, ValueError) as error:  # a damaged folder, or one cut short
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ValueError(f"{path} is not a SavedModel TensorFlow loads ({first_line:.200}). "
+                             f"Received: model={path!r}") from None
         if FLOAT_SIGNATURE not in loaded.signatures:
             raise ValueError(
                 f"{path} has no {FLOAT_SIGNATURE!r} signature (float32 images in [0, 1], as "

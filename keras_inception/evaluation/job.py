@@ -13,7 +13,7 @@ import os
 from keras_inception import data
 from keras_inception.evaluation.artifacts import open_artifact, run_artifacts
 from keras_inception.evaluation.report import evaluate_scores, write_confusion_png
-from keras_inception.files import write_atomically, write_json_atomically
+from keras_inception.files import check_writable, write_atomically, write_json_atomically
 from keras_inception.runs import run_settings
 from keras_inception.validation import check_integer
 
@@ -48,6 +48,9 @@ def evaluate(models, *, dataset=None, data_dir=None, output_dir=None, threads=No
     check_integer("batch_size", batch_size, 1)
     paths = expand_artifacts(models)
     artifacts = [open_artifact(path, threads=threads) for path in paths]  # every path checked first
+    folders = {path: output_dir or os.path.dirname(os.path.abspath(path)) for path in paths}
+    for folder in dict.fromkeys(folders.values()) if write_files else ():
+        check_writable(folder)  # before the evaluations, not after them
     splits = data.splits_of_run(run_settings(paths[0]), dataset=dataset, data_dir=data_dir)
     evaluations = []
     for artifact in artifacts:
@@ -55,8 +58,7 @@ def evaluate(models, *, dataset=None, data_dir=None, output_dir=None, threads=No
         evaluation = evaluate_scores(scores, labels, splits.class_names, artifact=artifact.path, kind=artifact.kind)
         evaluations.append(evaluation)
         if write_files:
-            folder = output_dir or os.path.dirname(os.path.abspath(artifact.path))
-            os.makedirs(folder, exist_ok=True)
+            folder = folders[artifact.path]
             stem = output_stem(artifact.path)
             write_json_atomically(os.path.join(folder, f"evaluation_{stem}.json"), evaluation.to_json())
             write_atomically(os.path.join(folder, f"confusion_{stem}.png"),

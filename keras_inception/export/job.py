@@ -32,7 +32,10 @@ from keras_inception.export.metadata import with_metadata
 from keras_inception.export.savedmodel import write_saved_model
 from keras_inception.export.verify import mediapipe_agreement, parity_report
 from keras_inception.files import (
+    check_writable,
+    locked,
     recover_directory,
+    remove_stale_partials_in,
     write_atomically,
     write_bytes_atomically,
     write_directory_atomically,
@@ -182,6 +185,16 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
     check_bool("overwrite", overwrite)
     model_path, model = load_for_export(model_path)
     output_dir = output_dir or os.path.dirname(os.path.abspath(model_path))
+    with locked(output_dir, "an export"):
+        return _export(model_path, model, output_dir, modes=modes, saved_model=saved_model, dataset=dataset,
+                       data_dir=data_dir, calibration_images=calibration_images,
+                       verification_images=verification_images, int8_io=int8_io, logits=logits,
+                       overwrite=overwrite, threads=threads)
+
+
+def _export(model_path, model, output_dir, *, modes, saved_model, dataset, data_dir, calibration_images,
+            verification_images, int8_io, logits, overwrite, threads):
+    remove_stale_partials_in(output_dir)  # what a killed export left; the lock keeps live ones out
     saved_model_path = os.path.join(output_dir, "saved_model")
     keras_path = os.path.join(output_dir, INFERENCE_KERAS)
     tflite_paths = {mode: os.path.join(output_dir, f"model_{mode}.tflite") for mode in modes}
@@ -192,6 +205,7 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
         raise ValueError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it. "
                          f"Received: overwrite={overwrite!r}")
 
+    check_writable(output_dir)  # before the conversions, not after them
     run = run_settings(model_path)
     splits = data.splits_of_run(run, dataset=dataset, data_dir=data_dir)
     graph = export_graph(model, logits=logits)

@@ -257,6 +257,8 @@ def check_weights(weights):
         )
     if not os.path.isfile(path):
         raise ValueError(f"The weights file does not exist. Received: weights={weights!r}")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"The weights file {path} is empty. Received: weights={weights!r}")
     if path.endswith(".keras"):
         check_model_file(path, "weights")  # a crafted archive is refused before Keras opens it
 
@@ -275,6 +277,9 @@ def load_weights(model, weights, build_training_model=None):
     try:
         model.load_weights(path)
         return model
+    except OSError as error:  # h5py's error for a file that is no HDF5, or a damaged one
+        raise ValueError(f"The weights file {path} cannot be read ({str(error).strip().splitlines()[0]}). "
+                         f"Received: weights={weights!r}") from None
     except ValueError as error:
         if build_training_model is None:
             raise _mismatch(weights, error) from None

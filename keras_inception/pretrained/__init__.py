@@ -14,7 +14,7 @@ import warnings
 import keras
 
 from keras_inception import registry
-from keras_inception.files import write_atomically
+from keras_inception.files import check_writable, locked, remove_stale_partials, write_atomically
 from keras_inception.pretrained import keras_applications, timm, torchvision
 from keras_inception.pretrained.assign import assign_weights, layers_with_weights
 from keras_inception.pretrained.checkpoints import SOURCES, architecture_of, describe, read_checkpoint
@@ -158,13 +158,20 @@ def convert(name, checkpoint, output=None, source=None, *, overwrite=False):
     output = os.fspath(output or f"{ALIASES.get(name, name).split('.')[0]}.keras")
     if not output.endswith(".keras"):
         raise ValueError(f"The output must be a .keras file. Received: output={output!r}")
-    if os.path.exists(output) and not overwrite:
-        raise ValueError(f"{output} exists; pass overwrite=True (--overwrite) to replace it. Received: output={output!r}")
-    model = load(name, checkpoint, source)
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise ValueError(f"The output's folder {folder} does not exist. Received: output={output!r}")
+    with locked(output, "a conversion"):
+        if os.path.exists(output) and not overwrite:
+            raise ValueError(f"{output} exists; pass overwrite=True (--overwrite) to replace it. "
+                             f"Received: output={output!r}")
+        remove_stale_partials(output)
+        check_writable(folder)  # before the conversion, not after it
+        model = load(name, checkpoint, source)
 
-    def write(path):
-        model.save(path)
-        add_class_names(path, model.class_names)
+        def write(path):
+            model.save(path)
+            add_class_names(path, model.class_names)
 
-    write_atomically(output, write)
+        write_atomically(output, write)
     return output

@@ -17,6 +17,7 @@ Re-running a finished job trains nothing more and evaluates again; raising `epoc
 it. `overwrite=True` starts over.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -29,7 +30,9 @@ import keras
 from keras_inception import data, registry
 from keras_inception.files import (
     claim_job_directory,
+    locked,
     previous_directory,
+    read_json_object,
     recover_directory,
     roll_back_directory,
     write_json_atomically,
@@ -213,8 +216,11 @@ def backup_epoch(backup_dir):
     path = os.path.join(backup_dir, "training_metadata.json")
     if not os.path.exists(path):
         return 0
-    with open(path) as file:
-        return int(json.load(file)["epoch"])
+    epoch = read_json_object(path, "the backup's epoch").get("epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise ValueError(f"{path} (the backup's epoch) holds no epoch number ({epoch!r}); delete "
+                         f"{os.path.dirname(path)} to start over. Received: file={path!r}")
+    return epoch
 
 
 def resumed_epoch(backup_dir, keep_previous=False):
@@ -396,51 +402,54 @@ def train(config):
 
     phases = fine_tune.phases(epochs=config.epochs, frozen_epochs=config.frozen_epochs,
                               learning_rate_scale=config.fine_tune_learning_rate)
-    with precision_policy(config.precision), scope:
-        model = build_model(config, splits)
-        train_data, validation_data, test_data = make_pipelines(config, splits, model, recipe)
-        compile_model(model, config, recipe, steps_per_epoch, phases[0])
-        monitor = "val_" + run_callbacks.main_metric(model, "accuracy")
-        # Only now, with the settings proven good, is anything written.
-        run_dir = prepare_run_dir(config)
-        start = time.perf_counter()
-        first_done = None
-        for index, phase in enumerate(phases):
-            later = phases[index + 1:]
-            if later and backup_epoch(os.path.join(run_dir, later[-1].backup)) > 0:
-                continue  # a later phase has begun: its backup restores the weights
-            if index:
-                compile_model(model, config, recipe, steps_per_epoch, phase)
-            done = max(agree_on_backup(os.path.join(run_dir, phase.backup), config.num_processes), phase.first_epoch)
-            first_done = done if first_done is None else first_done
-            history = trim_history(os.path.join(run_dir, "history.csv"), done)
-            best = max((row[monitor] for row in history if monitor in row), default=-math.inf)
-            with fast_training(model, train_data):
-                model.fit(train_data, validation_data=validation_data, initial_epoch=phase.first_epoch,
-                          epochs=phase.last_epoch,
-                          callbacks=_make_callbacks(model, run_dir, monitor, best, recipe, config.num_processes,
-                                                    phase.backup),
-                          verbose=config.verbose, shuffle=False)  # the pipeline shuffles
-        seconds = time.perf_counter() - start
-        best_path = os.path.join(run_dir, "model.keras")
-        if os.path.exists(best_path):
-            model.load_weights(best_path)
-        test = model.evaluate(test_data, return_dict=True, verbose=0)
+    with contextlib.ExitStack() as run_lock:  # held from the first write to the last
+        with precision_policy(config.precision), scope:
+            model = build_model(config, splits)
+            train_data, validation_data, test_data = make_pipelines(config, splits, model, recipe)
+            compile_model(model, config, recipe, steps_per_epoch, phases[0])
+            monitor = "val_" + run_callbacks.main_metric(model, "accuracy")
+            # Only now, with the settings proven good, is anything written.
+            run_lock.enter_context(locked(config.run_dir(), "a training run"))
+            run_dir = prepare_run_dir(config)
+            start = time.perf_counter()
+            first_done = None
+            for index, phase in enumerate(phases):
+                later = phases[index + 1:]
+                if later and backup_epoch(os.path.join(run_dir, later[-1].backup)) > 0:
+                    continue  # a later phase has begun: its backup restores the weights
+                if index:
+                    compile_model(model, config, recipe, steps_per_epoch, phase)
+                done = max(agree_on_backup(os.path.join(run_dir, phase.backup), config.num_processes),
+                           phase.first_epoch)
+                first_done = done if first_done is None else first_done
+                history = trim_history(os.path.join(run_dir, "history.csv"), done)
+                best = max((row[monitor] for row in history if monitor in row), default=-math.inf)
+                with fast_training(model, train_data):
+                    model.fit(train_data, validation_data=validation_data, initial_epoch=phase.first_epoch,
+                              epochs=phase.last_epoch,
+                              callbacks=_make_callbacks(model, run_dir, monitor, best, recipe, config.num_processes,
+                                                        phase.backup),
+                              verbose=config.verbose, shuffle=False)  # the pipeline shuffles
+            seconds = time.perf_counter() - start
+            best_path = os.path.join(run_dir, "model.keras")
+            if os.path.exists(best_path):
+                model.load_weights(best_path)
+            test = model.evaluate(test_data, return_dict=True, verbose=0)
 
-    history = run_callbacks.read_history(os.path.join(run_dir, "history.csv"))
-    result = TrainResult(
-        run_dir=run_dir,
-        model=model,
-        test_accuracy=float(test[run_callbacks.main_metric(model, "accuracy")]),
-        test_loss=float(test["loss"]),
-        test_size=_evaluated_images(splits.sizes["test"], recipe.batch_size, config.num_processes),
-        best_validation_accuracy=max((row[monitor] for row in history), default=math.nan),
-        epochs_completed=len(history),
-        epochs_this_run=max(0, phases[-1].last_epoch - first_done),
-        seconds=seconds,
-        precision=precision_words(config.precision),
-    )
-    _write_results(result, model, config, recipe)
+        history = run_callbacks.read_history(os.path.join(run_dir, "history.csv"))
+        result = TrainResult(
+            run_dir=run_dir,
+            model=model,
+            test_accuracy=float(test[run_callbacks.main_metric(model, "accuracy")]),
+            test_loss=float(test["loss"]),
+            test_size=_evaluated_images(splits.sizes["test"], recipe.batch_size, config.num_processes),
+            best_validation_accuracy=max((row[monitor] for row in history), default=math.nan),
+            epochs_completed=len(history),
+            epochs_this_run=max(0, phases[-1].last_epoch - first_done),
+            seconds=seconds,
+            precision=precision_words(config.precision),
+        )
+        _write_results(result, model, config, recipe)
     return result
 
 

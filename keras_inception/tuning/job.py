@@ -28,6 +28,7 @@ tuner0, tuner1, ... on the workers, which share the project directory.
 
 import contextlib
 import dataclasses
+import glob
 import json
 import os
 import warnings
@@ -37,7 +38,13 @@ from keras_tuner.src import config as keras_tuner_config  # DEBUG: no public swi
 
 from keras_inception import registry
 from keras_inception.export.job import export_model
-from keras_inception.files import claim_job_directory, write_atomically, write_json_atomically
+from keras_inception.files import (
+    claim_job_directory,
+    locked,
+    read_json_object,
+    write_atomically,
+    write_json_atomically,
+)
 from keras_inception.models.multi_output import MAIN_OUTPUT
 from keras_inception.training.job import TrainConfig, dataset_name, load_data_and_recipe, make_pipelines
 from keras_inception.training.precision import precision_policy
@@ -150,6 +157,16 @@ def prepare_project_dir(config):
                                overwrite=config.overwrite, job="search")
 
 
+def check_tuner_state(project_dir):
+    """keras-tuner reloads `oracle.json` and each `trial_*/trial.json` of a project it resumes,
+    and a damaged one fails there without its name: each is read here first, and one that is
+    not a JSON object is named in one line."""
+    oracle = os.path.join(project_dir, "oracle.json")
+    for path in [oracle] * os.path.exists(oracle) + sorted(glob.glob(os.path.join(glob.escape(project_dir),
+                                                                                     "trial_*", "trial.json"))):
+        read_json_object(path, "keras-tuner's state")
+
+
 def make_tuner(config, hypermodel, project_dir):
     common = dict(
         hypermodel=hypermodel, objective=OBJECTIVE, seed=config.training.seed,
@@ -189,32 +206,36 @@ def tune(config):
     splits, recipe, steps_per_epoch = load_data_and_recipe(training)
     project_dir = config.project_dir()
 
-    with precision_policy(training.precision):
-        hypermodel = InceptionHyperModel(
-            training.model, input_shape=_input_shape(training, splits, training.model_kwargs),
-            num_classes=splits.num_classes, space=config.space, model_kwargs=training.model_kwargs,
-            recipe=recipe, steps_per_epoch=steps_per_epoch, epochs=training.epochs, budget=config.budget,
-            cost_dir=os.path.join(project_dir, "costs"),
-            from_logits=training.from_logits,
-            jit_compile=training.jit_compile,
-        )
-        smallest = hypermodel.build_inference_net(smallest_kwargs(hypermodel.model, hypermodel.space))
-        if role != "worker":
-            check_budget_reachable(hypermodel.budget, smallest)
-            # Only now, with the settings proven good, is anything written.
-            prepare_project_dir(config)
-        # Every net of the search takes the same input, so the smallest one shapes the pipelines.
-        train_data, validation_data, test_data = make_pipelines(training, splits, smallest, recipe)
-        tuner = make_tuner(config, hypermodel, project_dir)
-        with _quiet_failures():
-            tuner.search(train_data, validation_data=validation_data, epochs=training.epochs,
-                         callbacks=[keras.callbacks.TensorBoard(os.path.join(project_dir, "logs"))],
-                         verbose=config.verbose, shuffle=False)  # the pipeline shuffles
-    if role == "worker":
-        return None
-    # After the block: the best net is evaluated and exported in float32, as its files run (on a
-    # CPU, bfloat16 is a rewrite of every TensorFlow graph the block runs, the export's too).
-    return _finish(config, tuner, hypermodel, test_data, project_dir)
+    with contextlib.ExitStack() as project_lock:  # held from the first write to the last
+        with precision_policy(training.precision):
+            hypermodel = InceptionHyperModel(
+                training.model, input_shape=_input_shape(training, splits, training.model_kwargs),
+                num_classes=splits.num_classes, space=config.space, model_kwargs=training.model_kwargs,
+                recipe=recipe, steps_per_epoch=steps_per_epoch, epochs=training.epochs, budget=config.budget,
+                cost_dir=os.path.join(project_dir, "costs"),
+                from_logits=training.from_logits,
+                jit_compile=training.jit_compile,
+            )
+            smallest = hypermodel.build_inference_net(smallest_kwargs(hypermodel.model, hypermodel.space))
+            if role != "worker":
+                check_budget_reachable(hypermodel.budget, smallest)
+                # Only now, with the settings proven good, is anything written; workers share
+                # the chief's project and take no lock.
+                project_lock.enter_context(locked(project_dir, "a search"))
+                prepare_project_dir(config)
+                check_tuner_state(project_dir)
+            # Every net of the search takes the same input, so the smallest one shapes the pipelines.
+            train_data, validation_data, test_data = make_pipelines(training, splits, smallest, recipe)
+            tuner = make_tuner(config, hypermodel, project_dir)
+            with _quiet_failures():
+                tuner.search(train_data, validation_data=validation_data, epochs=training.epochs,
+                             callbacks=[keras.callbacks.TensorBoard(os.path.join(project_dir, "logs"))],
+                             verbose=config.verbose, shuffle=False)  # the pipeline shuffles
+        if role == "worker":
+            return None
+        # After the block: the best net is evaluated and exported in float32, as its files run (on a
+        # CPU, bfloat16 is a rewrite of every TensorFlow graph the block runs, the export's too).
+        return _finish(config, tuner, hypermodel, test_data, project_dir)
 
 
 @contextlib.contextmanager
