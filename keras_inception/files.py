@@ -28,8 +28,10 @@ def write_atomically(path, write):
     try:
         write(temporary)
         os.replace(temporary, path)
-    except OSError as error:  # named by the destination, which the user knows, not the hidden file
-        raise OSError(error.errno, error.strerror, path) from error
+    except OSError as error:
+        if error.errno:  # named by its destination, which the user knows, not the hidden file
+            raise OSError(error.errno, error.strerror, path) from error
+        raise
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -54,21 +56,21 @@ def write_json_atomically(path, content):
 def remove_stale_partials(path):
     """Deletes what a killed `write_atomically(path)` or `write_directory_atomically(path)` left
     beside `path`; call it while holding `path`'s lock, so that no live write is deleted."""
-    temporary = _partial(path)
-    if os.path.isdir(temporary) and not os.path.islink(temporary):
-        shutil.rmtree(temporary)
-    elif os.path.lexists(temporary):
-        os.remove(temporary)
+    _remove(_partial(path))
 
 
 def remove_stale_partials_in(directory):
     """`remove_stale_partials` for every artifact of a folder (its hidden `.*.partial*` files and
     folders)."""
     for temporary in glob.glob(os.path.join(glob.escape(directory), ".*.partial*")):
-        if os.path.isdir(temporary) and not os.path.islink(temporary):
-            shutil.rmtree(temporary)
-        else:
-            os.remove(temporary)
+        _remove(temporary)
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
 
 
 def check_writable(directory):
@@ -86,7 +88,7 @@ def check_writable(directory):
 
 
 class DirectoryInUse(ValueError):
-    """Another live process holds the lock of a job's directory."""
+    """Another live process holds the lock of a job's folder or file."""
 
 
 def lock_path(path):
@@ -100,9 +102,10 @@ def locked(path, job):
     """Holds an exclusive OS lock (`fcntl.flock`) on the job at `path` (a run directory, a tuning
     project, an export folder, an output file) while the block runs. The lock is on a hidden
     file beside `path` (`lock_path`) that names its holder and its `job` ("a training run"); a
-    second process gets a `DirectoryInUse` naming them at once. The kernel releases the lock when its process
-    dies, so a killed job never blocks the next. Written with fcntl rather than the filelock
-    package, which truncates its file on every attempt and so would erase the holder's name."""
+    second process gets a `DirectoryInUse` naming them at once. The kernel releases the lock
+    when its process dies, so a killed job never blocks the next. Written with fcntl rather than
+    the filelock package, which truncates its file on every attempt and so would erase the
+    holder's name."""
     import fcntl  # POSIX, as TensorFlow's supported systems are
 
     lock_file = lock_path(path)
@@ -124,7 +127,8 @@ def locked(path, job):
         os.close(descriptor)  # its holder removed the file as we opened it: lock the new one
     try:
         os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, f"process {os.getpid()} on {socket.gethostname()}, which runs {job} there".encode(), 0)
+        holder = f"process {os.getpid()} on {socket.gethostname()}, which runs {job} there"
+        os.pwrite(descriptor, holder.encode(), 0)
         yield
     finally:
         os.remove(lock_file)  # while still locked, so no other process holds a removed file's lock
@@ -188,7 +192,9 @@ def write_directory_atomically(path, write, keep_previous=False):
         if not keep_previous:
             shutil.rmtree(previous, ignore_errors=True)
     except OSError as error:
-        raise OSError(error.errno, error.strerror, path) from error
+        if error.errno:  # named by its destination, which the user knows, not the hidden file
+            raise OSError(error.errno, error.strerror, path) from error
+        raise
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
 

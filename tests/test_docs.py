@@ -184,6 +184,13 @@ def test_every_page_links_to_files_that_exist():
                 assert (page.parent / target).exists(), (page.name, target)
 
 
+def test_every_test_the_reliability_page_names_exists():
+    named = set(re.findall(r"`(test_\w+)`", (ROOT / "docs" / "reliability.md").read_text()))
+    defined = set(re.findall(r"^def (test_\w+)\(", "\n".join(path.read_text() for path in
+                                                        (ROOT / "tests").glob("test_*.py")), re.MULTILINE))
+    assert len(named) >= 20 and named <= defined, sorted(named - defined)
+
+
 def test_the_readme_is_a_front_page_without_a_diary():
     assert len(README.splitlines()) <= 150
     headings = [line for line in README.splitlines() if line.startswith("## ")]

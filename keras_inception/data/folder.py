@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from keras_inception.data.image_files import MAX_IMAGE_PIXELS, declared_size, file_problem
+from keras_inception.data.image_files import MAX_IMAGE_PIXELS, file_problem, pixel_problem
 from keras_inception.validation import check_integer, check_number
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -106,7 +106,7 @@ def unreadable_files(paths, max_pixels=MAX_IMAGE_PIXELS):
     """The paths that do not decode to a non-empty image, found by decoding each once (in
     parallel, in tf.data), and those whose header declares more than `max_pixels` pixels,
     found before decoding."""
-    too_large = {path for path in paths if (size := declared_size(path)) and size[0] * size[1] > max_pixels}
+    too_large = {path for path in paths if pixel_problem(path, max_pixels)}
     paths = [path for path in paths if path not in too_large]
     if not paths:
         return sorted(too_large)

@@ -1,7 +1,7 @@
 """Whether a file is safe to decode as an image: a regular file, of bounded size, whose header
 declares no more pixels than a limit.
 
-    reason = problem_with("upload.png")  # None, or "declares 20000 x 20000 pixels, above ..."
+    problem = file_problem("upload.png") or pixel_problem("upload.png")  # None, or why not
 
 A named pipe would block a reader forever and `/dev/zero` never ends, so only regular files are
 read. Pillow reads the header alone (its `Image.open` decodes nothing), so a decompression bomb,
@@ -49,17 +49,10 @@ def declared_size(path):
         Image.MAX_IMAGE_PIXELS = limit
 
 
-def problem_with(path, max_pixels=MAX_IMAGE_PIXELS, max_bytes=MAX_IMAGE_BYTES):
-    """Why `path` is not an image file to decode, or None: `file_problem`, a header Pillow cannot
-    read, or more than `max_pixels` pixels declared."""
-    problem = file_problem(path, max_bytes)
-    if problem:
-        return problem
+def pixel_problem(path, max_pixels=MAX_IMAGE_PIXELS):
+    """"declares 20000 x 20000 pixels, above the limit of ...": why the image at `path` is too
+    large to decode, from its header alone, or None."""
     size = declared_size(path)
-    if size is None:
-        return "is not an image (no PNG, JPEG, GIF or BMP header)"
-    width, height = size
-    if width * height > max_pixels:
-        return (f"declares {width} x {height} pixels, above the limit of {max_pixels:,} "
-                f"(a decompression bomb, or an image to shrink first)")
-    return None
+    if size is None or size[0] * size[1] <= max_pixels:
+        return None
+    return f"declares {size[0]} x {size[1]} pixels, above the limit of {max_pixels:,}"

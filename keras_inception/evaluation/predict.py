@@ -13,7 +13,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_inception.data.image_files import MAX_IMAGE_PIXELS, declared_size, file_problem
+from keras_inception.data.image_files import MAX_IMAGE_PIXELS, file_problem, pixel_problem
 from keras_inception.evaluation.artifacts import open_artifact
 from keras_inception.labels import class_names_for
 from keras_inception.pretrained.classes import decode_predictions
@@ -26,12 +26,12 @@ def read_image(path, max_pixels=MAX_IMAGE_PIXELS):
     if not os.path.lexists(path):
         raise ValueError(f"The image file does not exist. Received: image={path!r}")
     problem = file_problem(path)
-    size = None if problem else declared_size(path)
-    if size and size[0] * size[1] > max_pixels:
-        problem = (f"declares {size[0]} x {size[1]} pixels, above the limit of {max_pixels:,} "
-                   f"(raise it with max_pixels, --max_image_pixels)")
     if problem:
         raise ValueError(f"{path} {problem}. Received: image={path!r}")
+    problem = pixel_problem(path, max_pixels)
+    if problem:
+        raise ValueError(f"{path} {problem} (a decompression bomb, or raise the limit: --max_image_pixels). "
+                         f"Received: image={path!r}")
     try:
         return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False).numpy()
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
