@@ -2,6 +2,7 @@
 namespace of each run's own), two processes on one run, damaged state files and what a killed
 write leaves. Each section is a class of docs/reliability.md's table."""
 
+import errno
 import json
 import os
 import pathlib
@@ -35,17 +36,17 @@ def script(name, *args, cwd=ROOT, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
-def run_in_mount(folder, mount, name, *args):
-    """Runs scripts/`name` where `folder` is mounted read-only ("read_only") or as a file system
-    of 300 KB ("full"), in a mount namespace of its own; returns (the process, the paths it left
-    in `folder`)."""
+def run_in_mount(folder, mount, name, *args, size="300k"):
+    """Runs scripts/`name` (or Python's `-c` code) where `folder` is mounted read-only
+    ("read_only") or as a file system of `size` ("full"), in a mount namespace of its own;
+    returns (the process, the paths it left in `folder`)."""
     quoted = shlex.quote(str(folder))
-    mounts = {"read_only": f"mount -o bind,ro {quoted} {quoted}", "full": f"mount -t tmpfs -o size=300k tmpfs {quoted}"}
+    mounts = {"read_only": f"mount -o bind,ro {quoted} {quoted}", "full": f"mount -t tmpfs -o size={size} tmpfs {quoted}"}
     shell = (f'{mounts[mount]} || exit 99; "$@"; code=$?; echo "{LISTING}"; '
              f'cd {quoted} && find . -mindepth 1 | sort; exit $code')
-    result = subprocess.run(["unshare", "--mount", "sh", "-c", shell, "sh", sys.executable,
-                             str(ROOT / "scripts" / name), *args], cwd=ROOT, env=ENV, capture_output=True,
-                            text=True, timeout=300)
+    program = [name] if name == "-c" else [str(ROOT / "scripts" / name)]
+    result = subprocess.run(["unshare", "--mount", "sh", "-c", shell, "sh", sys.executable, *program, *args],
+                            cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
     assert result.returncode != 99, result.stderr
     output, _, listing = result.stdout.partition(LISTING + "\n")
     result.stdout = output
@@ -109,6 +110,28 @@ def test_a_disk_that_fills_mid_run_exits_1_and_leaves_no_partial_file(mounts, tm
     one_error_line(result, rf"error: {folder}/runs/lenet5_digits/[\w.]+: No space left on device", 1)
     assert "runs/lenet5_digits/run.json" in left
     assert not [path for path in left if ".partial" in path or path.endswith(".lock")], left
+
+
+SAVED_MODEL_ON_A_FULL_DISK = """
+import sys
+import keras_inception
+from keras_inception.export.graph import export_graph
+from keras_inception.export.savedmodel import write_saved_model
+from keras_inception.files import write_directory_atomically
+graph = export_graph(keras_inception.get_model("lenet5"), form="tensorflow")
+try:
+    write_directory_atomically(sys.argv[1], lambda path: write_saved_model(graph, path))
+except OSError as error:
+    print(type(error).__name__, error.errno, error.strerror, error.filename)
+"""
+
+
+def test_a_savedmodel_on_a_full_disk_is_an_oserror_naming_it(mounts, tmp_path):
+    result, left = run_in_mount(tmp_path, "full", "-c", SAVED_MODEL_ON_A_FULL_DISK, f"{tmp_path}/saved_model",
+                                size="16k")
+    assert result.stdout.strip() == f"OSError {errno.ENOSPC} No space left on device {tmp_path}/saved_model", \
+        result.stderr[-2000:]
+    assert left == []
 
 
 # 5. Two runs on one directory: an OS lock for the whole run; the second gets one line naming

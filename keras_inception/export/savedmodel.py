@@ -10,6 +10,9 @@ central crop, resize, channel conversion) and return `probabilities` (or `logits
 `class_ids`, so a client needs nothing from this package.
 """
 
+import errno
+import os
+
 import keras
 import tensorflow as tf
 
@@ -17,6 +20,8 @@ from keras_inception.data import preprocessing
 
 # The serving signatures (preprocessing inside) by the image dtype they take.
 SERVING_SIGNATURES = {"serving_default": tf.uint8, "serve_float": tf.float32}
+# The file-system errors TensorFlow's writers report in their messages only.
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES)
 
 
 def write_saved_model(graph, path, *, logits=False):
@@ -32,4 +37,10 @@ def write_saved_model(graph, path, *, logits=False):
     archive.track(graph)
     for name, dtype in SERVING_SIGNATURES.items():
         archive.add_endpoint(name, serve, input_signature=[tf.TensorSpec((None, None, None, 3), dtype, name="images")])
-    archive.write_out(path, verbose=False)
+    try:
+        archive.write_out(path, verbose=False)
+    except tf.errors.OpError as error:  # as an OSError, which the scripts report in one line
+        code = next((code for code in WRITE_ERRNOS if os.strerror(code) in str(error)), None)
+        if code is None:
+            raise
+        raise OSError(code, os.strerror(code), path) from error
