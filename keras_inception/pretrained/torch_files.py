@@ -74,7 +74,7 @@ def _rebuild_tensor(path, storage, offset, size, stride):
         _malformed(path, f"a tensor of storage {storage.key!r} has offset {offset!r}, size {size!r} and "
                          f"stride {stride!r}; each must be whole numbers from 0, one stride per dimension")
     elements = math.prod(size)
-    if elements > MAX_TENSOR_ELEMENTS:
+    if elements > MAX_TENSOR_ELEMENTS or max(size, default=0) > MAX_TENSOR_ELEMENTS:
         _malformed(path, f"a tensor of storage {storage.key!r} claims {elements:,} elements "
                          f"(size {size}), more than the {MAX_TENSOR_ELEMENTS:,} read")
     if elements == 0:
