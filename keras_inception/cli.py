@@ -11,6 +11,8 @@ import sys
 
 from absl import app, flags, logging
 
+from keras_inception.files import os_error_of
+
 USAGE_ERROR = 2
 # A disk that filled (or a quota) is the machine's fault, not the command's.
 MACHINE_ERROR = 1
@@ -70,8 +72,9 @@ def _parse_flags(argv):
 def run(main):
     """`absl.app.run(main)`, but a bad flag, or a ValueError or TypeError that the library
     raises for a bad argument, is a one-line error with exit code 2 instead of a traceback, and
-    so is an OSError (a read-only or missing place), naming its path and its errno's meaning;
-    a disk that fills is the same line with exit code 1. INFO logging is off unless
+    so is an OSError (a read-only or missing place), naming its path and its errno's meaning,
+    or a TensorFlow error whose message names one; a disk that fills is the same line with exit
+    code 1. INFO logging is off unless
     `--verbosity` is given."""
 
     def guarded_main(argv):
@@ -84,5 +87,11 @@ def run(main):
             fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
         except OSError as error:
             fail(os_error_line(error), MACHINE_ERROR if error.errno in DISK_FULL else USAGE_ERROR)
+        except Exception as error:
+            tensorflow = sys.modules.get("tensorflow")  # its file writers' errors carry no errno
+            os_error = tensorflow and isinstance(error, tensorflow.errors.OpError) and os_error_of(error)
+            if not os_error:
+                raise
+            fail(os_error_line(os_error), MACHINE_ERROR if os_error.errno in DISK_FULL else USAGE_ERROR)
 
     app.run(guarded_main, flags_parser=_parse_flags)

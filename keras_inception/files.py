@@ -8,9 +8,11 @@ directory for its whole run (`locked`), so two processes never write one run.
 """
 
 import contextlib
+import errno
 import glob
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -35,6 +37,22 @@ def write_atomically(path, write):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+# What TensorFlow's file writers (SavedModel, TensorBoard summaries) report in their messages
+# alone: their errors carry no errno.
+FILE_SYSTEM_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES)
+
+
+def os_error_of(error, path=None):
+    """An OSError for a TensorFlow error whose message names a file-system failure (a full disk,
+    a read-only file system), on `path` or the path the message names; None for any other."""
+    message = str(error)
+    code = next((code for code in FILE_SYSTEM_ERRNOS if os.strerror(code) in message), None)
+    if code is None:
+        return None
+    named = re.search(r"(/\S*?);?\s+" + re.escape(os.strerror(code)), message)
+    return OSError(code, os.strerror(code), path or (named and named.group(1)))
 
 
 def write_bytes_atomically(path, content):

@@ -10,18 +10,14 @@ central crop, resize, channel conversion) and return `probabilities` (or `logits
 `class_ids`, so a client needs nothing from this package.
 """
 
-import errno
-import os
-
 import keras
 import tensorflow as tf
 
 from keras_inception.data import preprocessing
+from keras_inception.files import os_error_of
 
 # The serving signatures (preprocessing inside) by the image dtype they take.
 SERVING_SIGNATURES = {"serving_default": tf.uint8, "serve_float": tf.float32}
-# The file-system errors TensorFlow's writers report in their messages only.
-WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES)
 
 
 def write_saved_model(graph, path, *, logits=False):
@@ -40,7 +36,7 @@ def write_saved_model(graph, path, *, logits=False):
     try:
         archive.write_out(path, verbose=False)
     except tf.errors.OpError as error:  # as an OSError, which the scripts report in one line
-        code = next((code for code in WRITE_ERRNOS if os.strerror(code) in str(error)), None)
-        if code is None:
+        os_error = os_error_of(error, path)
+        if os_error is None:
             raise
-        raise OSError(code, os.strerror(code), path) from error
+        raise os_error from error
