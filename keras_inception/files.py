@@ -91,6 +91,16 @@ def _remove(path):
         os.remove(path)
 
 
+def check_room(directory, needed_bytes):
+    """Raises an OSError (ENOSPC) naming `directory` unless its file system has `needed_bytes`
+    free: HDF5, which writes Keras's `.weights.h5`, crashes the process (a segfault in h5py's
+    close) when the disk fills during its write, so such a file is started only with room for it."""
+    free = shutil.disk_usage(directory).free
+    if free < needed_bytes:
+        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({free:,} bytes free, a weights file needs "
+                                    f"{needed_bytes:,})", directory)
+
+
 def check_writable(directory):
     """Creates `directory` if needed and writes a file in it now, so that a read-only file
     system, a missing permission or a full disk is reported (an OSError naming the directory)

@@ -19,8 +19,18 @@ import math
 import os
 
 import keras
+import numpy as np
 
-from keras_inception.files import recover_directory, write_atomically, write_directory_atomically
+from keras_inception.files import check_room, recover_directory, write_atomically, write_directory_atomically
+
+# What an HDF5 weights file needs beyond its arrays (per-array headers, the layer groups).
+WEIGHTS_FILE_OVERHEAD = 2**20
+
+
+def check_room_for_weights(model, directory):
+    """`files.check_room` for a `.weights.h5` file of `model` in `directory`."""
+    arrays = sum(math.prod(weight.shape) * np.dtype(weight.dtype).itemsize for weight in model.weights)
+    check_room(directory, arrays + WEIGHTS_FILE_OVERHEAD)
 
 
 class TrainingDiverged(RuntimeError):
@@ -67,6 +77,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
 
     def _save_model(self):
+        check_room_for_weights(self.model, os.path.dirname(os.path.abspath(self.backup_dir)))
+
         def write(directory):
             os.makedirs(directory)
             self.model.save_weights(os.path.join(directory, os.path.basename(self._weights_path)))

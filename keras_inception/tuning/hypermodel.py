@@ -17,10 +17,12 @@ import hashlib
 import json
 import os
 
+import keras
 import keras_tuner
 
 from keras_inception import registry
 from keras_inception.files import write_json_atomically
+from keras_inception.training.callbacks import check_room_for_weights
 from keras_inception.training.job import compile_for_training
 from keras_inception.training.recipes import Recipe
 from keras_inception.training.speedups import fast_training
@@ -41,6 +43,26 @@ def values_key(values):
     left out: they say how long a trial trains, not which net it is)."""
     chosen = {name: value for name, value in values.items() if not name.startswith("tuner/")}
     return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()[:32]
+
+
+class DiskFull(OSError, keras_tuner.errors.FatalError):
+    """A full disk: keras-tuner's FatalError ends the search rather than failing trial after
+    trial, and the scripts report it as the OSError it is."""
+
+
+class RoomForCheckpoints(keras.callbacks.Callback):
+    """Runs first at each epoch's end and checks that `directory` has room for the weights
+    keras-tuner's checkpoint callback writes next (`check_room_for_weights`)."""
+
+    def __init__(self, directory):
+        super().__init__()
+        self.directory = directory
+
+    def on_epoch_end(self, epoch, logs=None):
+        try:
+            check_room_for_weights(self.model, self.directory)
+        except OSError as error:
+            raise DiskFull(error.errno, error.strerror, error.filename) from None
 
 
 class InceptionHyperModel(keras_tuner.HyperModel):
@@ -118,6 +140,8 @@ class InceptionHyperModel(keras_tuner.HyperModel):
         excess = self.budget.excess(self.cost(hp, model))
         if excess:
             raise OverBudget(OVER_BUDGET + excess)
+        if self.cost_dir:  # keras-tuner's checkpoints go beside it, in the project
+            kwargs["callbacks"] = [RoomForCheckpoints(os.path.dirname(self.cost_dir)), *kwargs.get("callbacks", [])]
         with fast_training(model, kwargs.get("x", args[0] if args else None)):
             return model.fit(*args, **kwargs)
 
