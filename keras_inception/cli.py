@@ -85,12 +85,9 @@ def run(main):
             return main(argv)
         except (ValueError, TypeError) as error:
             fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
-        except OSError as error:
-            fail(os_error_line(error), MACHINE_ERROR if error.errno in DISK_FULL else USAGE_ERROR)
         except Exception as error:
-            tensorflow = sys.modules.get("tensorflow")  # its file writers' errors carry no errno
-            os_error = tensorflow and isinstance(error, tensorflow.errors.OpError) and os_error_of(error)
-            if not os_error:
+            os_error = os_error_of(error)
+            if os_error is None:
                 raise
             fail(os_error_line(os_error), MACHINE_ERROR if os_error.errno in DISK_FULL else USAGE_ERROR)
 

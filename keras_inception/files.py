@@ -30,10 +30,11 @@ def write_atomically(path, write):
     try:
         write(temporary)
         os.replace(temporary, path)
-    except OSError as error:
-        if error.errno:  # named by its destination, which the user knows, not the hidden file
-            raise OSError(error.errno, error.strerror, path) from error
-        raise
+    except Exception as error:
+        os_error = os_error_of(error, path)
+        if os_error is None or os_error is error:
+            raise
+        raise os_error from error
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -45,8 +46,14 @@ FILE_SYSTEM_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errn
 
 
 def os_error_of(error, path=None):
-    """An OSError for a TensorFlow error whose message names a file-system failure (a full disk,
-    a read-only file system), on `path` or the path the message names; None for any other."""
+    """`error` as an OSError, named by `path` when given (the destination, which the user knows,
+    rather than a hidden file): an OSError with an errno renamed, one without as it is, and a
+    TensorFlow error whose message names a file-system failure (a full disk, a read-only file
+    system) rebuilt on the path it names; None for any other error."""
+    if isinstance(error, OSError):
+        return OSError(error.errno, error.strerror, path) if path and error.errno else error
+    if not type(error).__module__.startswith("tensorflow"):
+        return None
     message = str(error)
     code = next((code for code in FILE_SYSTEM_ERRNOS if os.strerror(code) in message), None)
     if code is None:
@@ -219,10 +226,11 @@ def write_directory_atomically(path, write, keep_previous=False):
         os.replace(temporary, path)
         if not keep_previous:
             shutil.rmtree(previous, ignore_errors=True)
-    except OSError as error:
-        if error.errno:  # named by its destination, which the user knows, not the hidden file
-            raise OSError(error.errno, error.strerror, path) from error
-        raise
+    except Exception as error:
+        os_error = os_error_of(error, path)
+        if os_error is None or os_error is error:
+            raise
+        raise os_error from error
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
 

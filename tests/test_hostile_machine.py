@@ -41,7 +41,8 @@ def run_in_mount(folder, mount, name, *args, size="300k"):
     ("read_only") or as a file system of `size` ("full"), in a mount namespace of its own;
     returns (the process, the paths it left in `folder`)."""
     quoted = shlex.quote(str(folder))
-    mounts = {"read_only": f"mount -o bind,ro {quoted} {quoted}", "full": f"mount -t tmpfs -o size={size} tmpfs {quoted}"}
+    mounts = {"read_only": f"mount -o bind,ro {quoted} {quoted}",
+              "full": f"mount -t tmpfs -o size={size} tmpfs {quoted}"}
     shell = (f'{mounts[mount]} || exit 99; "$@"; code=$?; echo "{LISTING}"; '
              f'cd {quoted} && find . -mindepth 1 | sort; exit $code')
     program = [name] if name == "-c" else [str(ROOT / "scripts" / name)]
@@ -79,6 +80,15 @@ def run_copy(digits_run, tmp_path):
     return run
 
 
+def script_arguments(command, run_copy):
+    """The script and flags of `command` on the copied run: train and tune write beside it in
+    runs/, export and evaluate read it."""
+    runs = f"--output_dir={run_copy.parent}/runs"
+    return {"train": [*TRAIN, runs], "tune": [*TUNE, runs],
+            "export": ["export.py", f"--model={run_copy}", "--modes=float32"],
+            "evaluate": ["evaluate.py", f"--model={run_copy}/model.keras"]}[command]
+
+
 # 4. Output places that fail: one line naming the path and the errno's meaning, exit 2 (1 for a
 # disk that fills), nothing partial left.
 
@@ -94,10 +104,7 @@ def test_convert_refuses_an_output_folder_that_does_not_exist_before_converting(
 def test_each_script_on_a_read_only_file_system_says_one_line_and_exits_2(mounts, run_copy, command):
     folder = run_copy.parent
     before = sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
-    arguments = {"train": [*TRAIN, f"--output_dir={folder}/runs"], "tune": [*TUNE, f"--output_dir={folder}/runs"],
-                 "export": ["export.py", f"--model={run_copy}", "--modes=float32"],
-                 "evaluate": ["evaluate.py", f"--model={run_copy}/model.keras"]}[command]
-    result, left = run_in_mount(folder, "read_only", *arguments)
+    result, left = run_in_mount(folder, "read_only", *script_arguments(command, run_copy))
     where = {"train": folder, "tune": folder, "export": folder, "evaluate": run_copy}[command]
     one_error_line(result, rf"error: {where}(/runs)?: Read-only file system", 2)
     assert left == before
@@ -148,11 +155,9 @@ def test_a_second_process_on_a_locked_job_gets_one_line_naming_the_holder(run_co
     folder = run_copy.parent
     job = {"train": folder / "runs" / "lenet5_digits", "tune": folder / "runs" / "tune_googlenet_bn_digits",
            "export": run_copy}[command]
-    arguments = {"train": [*TRAIN, f"--output_dir={folder}/runs"], "tune": [*TUNE, f"--output_dir={folder}/runs"],
-                 "export": ["export.py", f"--model={run_copy}", "--modes=float32"]}[command]
     with files.locked(job, "a test"):
         before = sorted(folder.rglob("*"))
-        result = script(*arguments)
+        result = script(*script_arguments(command, run_copy))
         assert sorted(folder.rglob("*")) == before  # nothing written
     one_error_line(result, rf"error: {job} is in use by process {os.getpid()} on .+, which runs a test there; "
                            rf"wait for it to end or choose another name\. Received: path='{job}'", 2)

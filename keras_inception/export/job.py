@@ -186,58 +186,49 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
     model_path, model = load_for_export(model_path)
     output_dir = output_dir or os.path.dirname(os.path.abspath(model_path))
     with locked(output_dir, "an export"):
-        return _export(model_path, model, output_dir, modes=modes, saved_model=saved_model, dataset=dataset,
-                       data_dir=data_dir, calibration_images=calibration_images,
-                       verification_images=verification_images, int8_io=int8_io, logits=logits,
-                       overwrite=overwrite, threads=threads)
+        remove_stale_partials_in(output_dir)  # what a killed export left; the lock keeps live ones out
+        saved_model_path = os.path.join(output_dir, "saved_model")
+        keras_path = os.path.join(output_dir, INFERENCE_KERAS)
+        tflite_paths = {mode: os.path.join(output_dir, f"model_{mode}.tflite") for mode in modes}
+        recover_directory(saved_model_path)
+        targets = [keras_path, *tflite_paths.values()] + ([saved_model_path] if saved_model else [])
+        existing = [path for path in targets if os.path.exists(path)]
+        if existing and not overwrite:
+            raise ValueError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it. "
+                             f"Received: overwrite={overwrite!r}")
 
+        check_writable(output_dir)  # before the conversions, not after them
+        run = run_settings(model_path)
+        splits = data.splits_of_run(run, dataset=dataset, data_dir=data_dir)
+        graph = export_graph(model, logits=logits)
+        class_names = label_names(model_path, graph.output_shape[-1], dataset=dataset, data_dir=data_dir)
+        phone_graph = rgb_input(graph)
+        calibration = _images(phone_graph, splits.train, calibration_images)
+        verification = _images(phone_graph, splits.test, verification_images)
+        keras_outputs = phone_graph.predict(verification, verbose=0)
 
-def _export(model_path, model, output_dir, *, modes, saved_model, dataset, data_dir, calibration_images,
-            verification_images, int8_io, logits, overwrite, threads):
-    remove_stale_partials_in(output_dir)  # what a killed export left; the lock keeps live ones out
-    saved_model_path = os.path.join(output_dir, "saved_model")
-    keras_path = os.path.join(output_dir, INFERENCE_KERAS)
-    tflite_paths = {mode: os.path.join(output_dir, f"model_{mode}.tflite") for mode in modes}
-    recover_directory(saved_model_path)
-    targets = [keras_path, *tflite_paths.values()] + ([saved_model_path] if saved_model else [])
-    existing = [path for path in targets if os.path.exists(path)]
-    if existing and not overwrite:
-        raise ValueError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it. "
-                         f"Received: overwrite={overwrite!r}")
+        def write_inference_keras(path):
+            export_graph(model, logits=logits, form="keras").save(path)
+            add_class_names(path, class_names)
 
-    check_writable(output_dir)  # before the conversions, not after them
-    run = run_settings(model_path)
-    splits = data.splits_of_run(run, dataset=dataset, data_dir=data_dir)
-    graph = export_graph(model, logits=logits)
-    class_names = label_names(model_path, graph.output_shape[-1], dataset=dataset, data_dir=data_dir)
-    phone_graph = rgb_input(graph)
-    calibration = _images(phone_graph, splits.train, calibration_images)
-    verification = _images(phone_graph, splits.test, verification_images)
-    keras_outputs = phone_graph.predict(verification, verbose=0)
-
-    os.makedirs(output_dir, exist_ok=True)
-
-    def write_inference_keras(path):
-        export_graph(model, logits=logits, form="keras").save(path)
-        add_class_names(path, class_names)
-
-    write_atomically(keras_path, write_inference_keras)
-    if saved_model:
-        serving_graph = export_graph(model, logits=logits, form="tensorflow")
-        write_directory_atomically(saved_model_path, lambda path: write_saved_model(serving_graph, path, logits=logits))
-    description = _description(run, model, dataset, len(class_names), logits)
-    processor = cpu.describe_cpu()
-    reports = {}
-    for mode, converted in tflite.convert_modes(phone_graph, modes, representative_images=calibration,
-                                                int8_io=int8_io):
-        path = tflite_paths[mode]
-        write_bytes_atomically(path, with_metadata(converted, class_names=class_names, name=model.name,
-                                                   description=description, version=keras_inception.__version__,
-                                                   logits=logits))
-        reports[mode] = parity_report(path, keras_outputs, verification, threads=threads)
-        reports[mode].update(mediapipe_top1_agreement=mediapipe_agreement(path, verification, threads=threads),
-                             xnnpack_partitions=xnnpack_partitions(path), gpu_unsupported_ops=gpu_unsupported_ops(path),
-                             cpu=processor)
-        write_json_atomically(path[: -len(".tflite")] + ".json", reports[mode])
-    write_json_atomically(os.path.join(output_dir, "export_report.json"), reports)
-    return ExportResult(output_dir, saved_model_path if saved_model else None, reports, keras_path)
+        write_atomically(keras_path, write_inference_keras)
+        if saved_model:
+            serving_graph = export_graph(model, logits=logits, form="tensorflow")
+            write_directory_atomically(saved_model_path,
+                                       lambda path: write_saved_model(serving_graph, path, logits=logits))
+        description = _description(run, model, dataset, len(class_names), logits)
+        processor = cpu.describe_cpu()
+        reports = {}
+        for mode, converted in tflite.convert_modes(phone_graph, modes, representative_images=calibration,
+                                                    int8_io=int8_io):
+            path = tflite_paths[mode]
+            write_bytes_atomically(path, with_metadata(converted, class_names=class_names, name=model.name,
+                                                       description=description, version=keras_inception.__version__,
+                                                       logits=logits))
+            reports[mode] = parity_report(path, keras_outputs, verification, threads=threads)
+            reports[mode].update(mediapipe_top1_agreement=mediapipe_agreement(path, verification, threads=threads),
+                                 xnnpack_partitions=xnnpack_partitions(path),
+                                 gpu_unsupported_ops=gpu_unsupported_ops(path), cpu=processor)
+            write_json_atomically(path[: -len(".tflite")] + ".json", reports[mode])
+        write_json_atomically(os.path.join(output_dir, "export_report.json"), reports)
+        return ExportResult(output_dir, saved_model_path if saved_model else None, reports, keras_path)

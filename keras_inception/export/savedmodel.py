@@ -14,7 +14,6 @@ import keras
 import tensorflow as tf
 
 from keras_inception.data import preprocessing
-from keras_inception.files import os_error_of
 
 # The serving signatures (preprocessing inside) by the image dtype they take.
 SERVING_SIGNATURES = {"serving_default": tf.uint8, "serve_float": tf.float32}
@@ -33,10 +32,4 @@ def write_saved_model(graph, path, *, logits=False):
     archive.track(graph)
     for name, dtype in SERVING_SIGNATURES.items():
         archive.add_endpoint(name, serve, input_signature=[tf.TensorSpec((None, None, None, 3), dtype, name="images")])
-    try:
-        archive.write_out(path, verbose=False)
-    except tf.errors.OpError as error:  # as an OSError, which the scripts report in one line
-        os_error = os_error_of(error, path)
-        if os_error is None:
-            raise
-        raise os_error from error
+    archive.write_out(path, verbose=False)
