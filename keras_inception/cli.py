@@ -74,8 +74,7 @@ def run(main):
     raises for a bad argument, is a one-line error with exit code 2 instead of a traceback, and
     so is an OSError (a read-only or missing place), naming its path and its errno's meaning,
     or a TensorFlow error whose message names one; a disk that fills is the same line with exit
-    code 1. INFO logging is off unless
-    `--verbosity` is given."""
+    code 1. INFO logging is off unless `--verbosity` is given."""
 
     def guarded_main(argv):
         if not flags.FLAGS["verbosity"].present:  # absl's INFO lines only when asked for
