@@ -1,8 +1,13 @@
 import pathlib
+import runpy
 
 from setuptools import find_packages, setup
 
 HERE = pathlib.Path(__file__).parent
+# The extras' table, read without importing the package (which imports Keras).
+EXTRAS_MODULE = runpy.run_path(str(HERE / "keras_inception" / "extras.py"))
+EXTRAS = EXTRAS_MODULE["EXTRAS"]
+ALL_EXTRAS = EXTRAS_MODULE["all_extras"]()
 
 setup(
     name="keras_inception",
@@ -17,6 +22,8 @@ setup(
     # The 1000 ImageNet class names, for converted checkpoints (keras_inception/pretrained/).
     package_data={"keras_inception.pretrained": ["imagenet_classes.txt"]},
     python_requires=">=3.10",
+    # The mission's own packages; the rest are extras named after the job that needs them
+    # (keras_inception/extras.py), and a missing one is a one-line error naming its extra.
     install_requires=[
         "tensorflow>=2.16",
         # Older Keras releases have known model-loading vulnerabilities.
@@ -24,30 +31,18 @@ setup(
         "tensorflow-datasets",
         "keras-tuner",
         "absl-py",
-        # The offline default dataset: scikit-learn's bundled handwritten digits.
-        "scikit-learn",
-        # Training logs and plots. TensorFlow 2.21 no longer installs tensorboard itself.
-        "tensorboard",
-        "matplotlib",
-        # Image headers read before decoding: a decompression bomb is refused by its declared size.
-        "pillow",
-        # The LiteRT interpreter (the runtime mobile apps use) verifies every .tflite export.
-        "ai-edge-litert",
-        # timm's checkpoints, read through its NumPy API without torch.
-        "safetensors",
-        # The .tflite metadata's tables (MediaPipe's schema and builders), and the client every
-        # export is checked with; from 0.10.30 its wheels install beside TensorFlow's protobuf.
-        "mediapipe>=0.10.30",
     ],
     extras_require={
+        **EXTRAS,
+        "all": ALL_EXTRAS,
         # jax: the tests build and train the nets under Keras's JAX backend too (and on two
         # processes); hypothesis fuzzes the scripts' flags; filelock lets the xdist workers
         # share a session fixture; torchvision and timm write the checkpoints the converters
         # are checked against, and run the reference nets.
-        "test": ["pytest>=7", "pytest-xdist>=3.2", "filelock", "jax[cpu]", "hypothesis", "torch==2.14.1",
+        "test": ALL_EXTRAS + ["pytest>=7", "pytest-xdist>=3.2", "filelock", "jax[cpu]", "hypothesis", "torch==2.14.1",
                  "torchvision==0.29.1", "timm"],
         # benchmarks/benchmark.py's peers: torchvision in PyTorch, ONNX Runtime.
-        "bench": ["torch==2.14.1", "torchvision==0.29.1", "onnx", "onnxruntime"],
+        "bench": ALL_EXTRAS + ["torch==2.14.1", "torchvision==0.29.1", "onnx", "onnxruntime"],
     },
     license="Apache-2.0",
 )

@@ -11,6 +11,7 @@ import sys
 
 from absl import app, flags, logging
 
+from keras_inception.extras import MissingExtra
 from keras_inception.files import os_error_of
 
 USAGE_ERROR = 2
@@ -72,9 +73,10 @@ def _parse_flags(argv):
 def run(main):
     """`absl.app.run(main)`, but a bad flag, or a ValueError or TypeError that the library
     raises for a bad argument, is a one-line error with exit code 2 instead of a traceback, and
-    so is an OSError (a read-only or missing place), naming its path and its errno's meaning,
-    or a TensorFlow error whose message names one; a disk that fills is the same line with exit
-    code 1. INFO logging is off unless `--verbosity` is given."""
+    so are a missing extra (naming the extra to install) and an OSError (a read-only or missing
+    place), naming its path and its errno's meaning, or a TensorFlow error whose message names
+    one; a disk that fills is the same line with exit code 1. INFO logging is off unless
+    `--verbosity` is given."""
 
     def guarded_main(argv):
         if not flags.FLAGS["verbosity"].present:  # absl's INFO lines only when asked for
@@ -84,6 +86,8 @@ def run(main):
             return main(argv)
         except (ValueError, TypeError) as error:
             fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        except MissingExtra as error:
+            fail(str(error))
         except Exception as error:
             os_error = os_error_of(error)
             if os_error is None:

@@ -19,7 +19,7 @@ from absl import flags  # noqa: E402
 
 from keras_inception import cli  # noqa: E402
 from keras_inception import runs  # noqa: E402
-from keras_inception.export import job, tflite  # noqa: E402
+from keras_inception.export import tflite  # noqa: E402
 
 flags.DEFINE_string("model", None, "A .keras file, or a training run directory holding model.keras; "
                     "default: the run under saved_models/ trained last.")
@@ -38,6 +38,8 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
+    from keras_inception.export import job  # the mobile extra: a one-line error under cli.run where it is missing
+
     if len(argv) > 1:
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
     model = FLAGS.model

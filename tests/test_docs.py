@@ -17,7 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "README.md"]
 TEST_COMMAND = 'python3 -m pip install -e ".[test]" && python3 -m pytest -q'
-MAIN_COMMAND = "python3 -m pip install -e . && python3 scripts/train.py && python3 scripts/export.py"
+MAIN_COMMAND = 'python3 -m pip install -e ".[train,mobile]" && python3 scripts/train.py && python3 scripts/export.py'
 EVALUATE_COMMAND = "python3 scripts/evaluate.py --model=saved_models/googlenet_bn_digits"
 UINT8_COMMAND = ("python3 scripts/export.py --model=saved_models/googlenet_bn_digits --modes=int8 --int8_io=uint8 "
                  "--nosaved_model --output_dir=saved_models/googlenet_bn_digits/uint8_io")
@@ -41,7 +41,8 @@ SHOWN_COMMANDS = {
     BENCHMARK_COMMAND: None,
     TEST_COMMAND: None,
 }
-INSTALLS = ("python3 -m pip install -e .", 'python3 -m pip install -e ".[bench]"', 'python3 -m pip install -e ".[test]"')
+INSTALLS = ('python3 -m pip install -e ".[train,mobile]"', 'python3 -m pip install -e ".[bench]"',
+            'python3 -m pip install -e ".[test]"')
 
 
 def shown_commands(page):

@@ -11,7 +11,7 @@ a small PNG that declares 20000 x 20000 pixels, is refused before TensorFlow dec
 import os
 import stat
 
-from PIL import Image
+from keras_inception.extras import require
 
 # Pillow's default decompression-bomb limit (its `Image.MAX_IMAGE_PIXELS`), ours by default.
 MAX_IMAGE_PIXELS = 89_478_485
@@ -38,6 +38,7 @@ def file_problem(path, max_bytes=MAX_IMAGE_BYTES):
 
 def declared_size(path):
     """(width, height) from the file's header, or None where Pillow reads no image header."""
+    Image = require("PIL.Image", "images")
     limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None  # the caller's limit applies, not Pillow's global one
     try:

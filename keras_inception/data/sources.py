@@ -7,6 +7,7 @@ float (H, W, C), a label an integer class id.
 import numpy as np
 import tensorflow as tf
 
+from keras_inception.extras import require
 from keras_inception.validation import check_choice, check_number
 
 DIGITS_CLASSES = 10
@@ -18,12 +19,12 @@ def digits(split="train", *, test_fraction=0.2, seed=0):
     Returns (images uint8 (N, 8, 8, 1) in 0..255, labels int32 (N,)). The train/test split
     is stratified and fixed by `seed`, so "test" is never seen in training.
     """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    sklearn_datasets = require("sklearn.datasets", "train")
+    train_test_split = require("sklearn.model_selection", "train").train_test_split
 
     check_choice("split", split, ("train", "test", "all"))
     check_number("test_fraction", test_fraction, "in (0, 1)")
-    data = load_digits()
+    data = sklearn_datasets.load_digits()
     # The pixel values are 0..16.
     images = np.round(data.images * (255.0 / 16.0)).astype(np.uint8)[..., np.newaxis]
     labels = data.target.astype(np.int32)

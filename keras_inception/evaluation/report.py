@@ -5,6 +5,8 @@ import dataclasses
 
 import numpy as np
 
+from keras_inception.extras import require
+
 TOP_K = 5
 # Above this many classes the confusion matrix's cells carry no numbers and its axes no names:
 # they would not be legible.
@@ -42,7 +44,7 @@ class Evaluation:
 
 def evaluate_scores(scores, labels, class_names, *, artifact="", kind=""):
     """An `Evaluation` of `scores` (N, classes) against integer `labels` (N,)."""
-    from sklearn.metrics import confusion_matrix, top_k_accuracy_score
+    metrics = require("sklearn.metrics", "evaluate")
 
     classes = len(class_names)
     if scores.ndim != 2 or scores.shape[1] != classes:
@@ -53,9 +55,9 @@ def evaluate_scores(scores, labels, class_names, *, artifact="", kind=""):
     return Evaluation(
         artifact=artifact, kind=kind, images=len(labels),
         top1=float(np.mean(scores.argmax(axis=-1) == labels)),
-        top_k=float(top_k_accuracy_score(labels, scores, k=k, labels=everything)) if classes > 2 else 1.0,
+        top_k=float(metrics.top_k_accuracy_score(labels, scores, k=k, labels=everything)) if classes > 2 else 1.0,
         k=k, class_names=tuple(class_names),
-        confusion=confusion_matrix(labels, scores.argmax(axis=-1), labels=everything),
+        confusion=metrics.confusion_matrix(labels, scores.argmax(axis=-1), labels=everything),
     )
 
 
@@ -88,8 +90,8 @@ def per_class_table(evaluations):
 
 def write_confusion_png(evaluation, path):
     """Draws the confusion matrix (scikit-learn's display, matplotlib's Agg canvas) to `path`."""
-    from matplotlib.figure import Figure
-    from sklearn.metrics import ConfusionMatrixDisplay
+    Figure = require("matplotlib.figure", "evaluate").Figure
+    ConfusionMatrixDisplay = require("sklearn.metrics", "evaluate").ConfusionMatrixDisplay
 
     classes = len(evaluation.class_names)
     labelled = classes <= LABELLED_CLASSES_MAX

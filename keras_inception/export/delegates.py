@@ -9,7 +9,9 @@ graphs could meet.
 
 import collections
 
-from ai_edge_litert import schema_py_generated as tflite_schema
+from keras_inception.extras import require
+
+tflite_schema = require("ai_edge_litert.schema_py_generated", "mobile")
 
 # The builtin ops with a case in `CheckGpuDelegateCompatibility`; any other is "Not supported op".
 GPU_OPS = frozenset("""
@@ -74,9 +76,7 @@ def gpu_unsupported_ops(tflite_path):
 def xnnpack_partitions(tflite_path):
     """The number of pieces XNNPACK runs the graph in (one when it takes every op): the
     delegate nodes in the LiteRT interpreter's graph after it applied XNNPACK."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=tflite_path)
+    interpreter = require("ai_edge_litert.interpreter", "mobile").Interpreter(model_path=tflite_path)
     interpreter.allocate_tensors()
     # The interpreter lists its nodes, delegate nodes among them, only through this method.
     return sum(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details())

@@ -15,9 +15,12 @@ import io
 import zipfile
 
 import flatbuffers
-from ai_edge_litert import schema_py_generated as tflite_schema
-from mediapipe.tasks.metadata import metadata_schema_py_generated as metadata_schema
-from mediapipe.tasks.python.metadata.metadata_writers import metadata_info
+
+from keras_inception.extras import require
+
+tflite_schema = require("ai_edge_litert.schema_py_generated", "mobile")
+metadata_schema = require("mediapipe.tasks.metadata.metadata_schema_py_generated", "mobile")
+metadata_info = require("mediapipe.tasks.python.metadata.metadata_writers.metadata_info", "mobile")
 
 METADATA_NAME = "TFLITE_METADATA"
 MODEL_IDENTIFIER = b"TFL3"

@@ -8,11 +8,11 @@ import time
 
 import numpy as np
 
+from keras_inception.extras import require
+
 
 def _interpreter(tflite_path, threads):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=tflite_path, num_threads=threads)
+    interpreter = require("ai_edge_litert.interpreter", "mobile").Interpreter(model_path=tflite_path, num_threads=threads)
     interpreter.allocate_tensors()
     return interpreter
 
@@ -123,8 +123,9 @@ MEDIAPIPE_INPUT_TYPES = (np.uint8, np.float32)
 def mediapipe_top1(tflite_path, pixels):
     """MediaPipe's top-1 class ids for uint8 RGB `pixels` (N, H, W, 3), from the file alone: its
     metadata gives the normalization."""
-    import mediapipe as mp
-    from mediapipe.tasks.python import BaseOptions, vision
+    mp = require("mediapipe", "mobile")
+    BaseOptions = require("mediapipe.tasks.python", "mobile").BaseOptions
+    vision = require("mediapipe.tasks.python.vision", "mobile")
 
     options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=tflite_path), max_results=1)
     with vision.ImageClassifier.create_from_options(options) as classifier:

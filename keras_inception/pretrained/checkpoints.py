@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from keras_inception.extras import require
 from keras_inception.pretrained import torch_files
 
 SOURCES = ("torchvision", "timm", "keras")
@@ -99,8 +100,9 @@ NUMPY_SAFETENSORS_DTYPES = ("F64", "F32", "F16", "I64", "I32", "I16", "I8", "U64
 
 
 def _read_safetensors(path):
-    from safetensors import SafetensorError, safe_open
-    from safetensors.numpy import load_file
+    safetensors = require("safetensors", "pretrained")
+    SafetensorError, safe_open = safetensors.SafetensorError, safetensors.safe_open
+    load_file = require("safetensors.numpy", "pretrained").load_file
 
     try:
         with safe_open(path, framework="numpy") as file:  # the header only: names, dtypes, offsets

@@ -21,6 +21,7 @@ import os
 import keras
 import numpy as np
 
+from keras_inception.extras import require
 from keras_inception.files import check_room, recover_directory, write_atomically, write_directory_atomically
 
 # What an HDF5 weights file needs beyond its arrays (per-array headers, the layer groups).
@@ -109,6 +110,12 @@ def read_history(csv_path):
                 for row in csv.DictReader(file)]
 
 
+def tensorboard_logs(log_dir):
+    """Keras's TensorBoard callback, writing to `log_dir`; its summaries need the tensorboard package."""
+    require("tensorboard", "train")
+    return keras.callbacks.TensorBoard(log_dir)
+
+
 class HistoryPlot(keras.callbacks.Callback):
     """After every epoch, draws loss (top) and accuracy (bottom) for each output head from the
     CSV history, so a resumed run's plot covers all its epochs. Place it after CSVLogger."""
@@ -123,10 +130,8 @@ class HistoryPlot(keras.callbacks.Callback):
             write_atomically(self.png_path, lambda path: self._draw(rows, path))
 
     def _draw(self, rows, path):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from matplotlib import pyplot
+        require("matplotlib", "train").use("Agg")
+        pyplot = require("matplotlib.pyplot", "train")
 
         heads = self.model.output_names if len(self.model.outputs) > 1 else [None]
         figure, axes = pyplot.subplots(2, len(heads), figsize=(4 * len(heads), 6), squeeze=False)

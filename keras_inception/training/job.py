@@ -324,7 +324,7 @@ def _make_callbacks(model, run_dir, monitor, best, recipe, num_processes, backup
         keras.callbacks.CSVLogger(csv_path, append=True),
         run_callbacks.HistoryPlot(csv_path, os.path.join(run_dir, "history.png")),
         run_callbacks.KeepBestModel(os.path.join(run_dir, "model.keras"), monitor, best),
-        keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")),
+        run_callbacks.tensorboard_logs(os.path.join(run_dir, "logs")),
         *schedule_callbacks(recipe, monitor),
         # Last, so that an epoch is marked done only once everything above has been written.
         # Kept after a finished run (delete_checkpoint=False): a re-run must not start over.

@@ -37,7 +37,6 @@ import keras
 from keras_tuner.src import config as keras_tuner_config  # DEBUG: no public switch
 
 from keras_inception import registry
-from keras_inception.export.job import export_model
 from keras_inception.files import (
     claim_job_directory,
     locked,
@@ -46,6 +45,7 @@ from keras_inception.files import (
     write_json_atomically,
 )
 from keras_inception.models.multi_output import MAIN_OUTPUT
+from keras_inception.training.callbacks import tensorboard_logs
 from keras_inception.training.job import TrainConfig, dataset_name, load_data_and_recipe, make_pipelines
 from keras_inception.training.precision import precision_policy
 from keras_inception.tuning import report, tuners
@@ -229,7 +229,7 @@ def tune(config):
             tuner = make_tuner(config, hypermodel, project_dir)
             with _quiet_failures():
                 tuner.search(train_data, validation_data=validation_data, epochs=training.epochs,
-                             callbacks=[keras.callbacks.TensorBoard(os.path.join(project_dir, "logs"))],
+                             callbacks=[tensorboard_logs(os.path.join(project_dir, "logs"))],
                              verbose=config.verbose, shuffle=False)  # the pipeline shuffles
         if role == "worker":
             return None
@@ -277,6 +277,8 @@ def _finish(config, tuner, hypermodel, test_data, project_dir):
             "seed": training.seed, "trial": best["trial"],
         })
         if config.export_modes:
+            from keras_inception.export.job import export_model  # the mobile extra, only when asked for
+
             result.export = export_model(result.best_model_path, modes=tuple(config.export_modes),
                                          overwrite=True)
     summary = {key: value for key, value in dataclasses.asdict(result).items() if key not in ("rows", "export")}

@@ -5,6 +5,7 @@ import csv
 import io
 import os
 
+from keras_inception.extras import require
 from keras_inception.files import write_bytes_atomically, write_text_atomically
 from keras_inception.tuning.budget import OVER_BUDGET
 
@@ -89,10 +90,8 @@ def to_markdown(rows):
 
 def pareto_png(rows, title):
     """The scatter as PNG bytes: every completed trial, the Pareto front joined and marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
+    require("matplotlib", "train").use("Agg")
+    pyplot = require("matplotlib.pyplot", "train")
 
     done = [row for row in rows if row["val_main_accuracy"] is not None]
     front = pareto_front(rows)
