@@ -19,6 +19,10 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["keras_inception", "keras_inception.*"]),
+    # The `keras-inception` command's launcher: beside the package, so that it sets TensorFlow's
+    # environment before the package's import loads TensorFlow.
+    py_modules=["keras_inception_cli"],
+    entry_points={"console_scripts": ["keras-inception = keras_inception_cli:main"]},
     # The 1000 ImageNet class names, for converted checkpoints (keras_inception/pretrained/).
     package_data={"keras_inception.pretrained": ["imagenet_classes.txt"]},
     python_requires=">=3.10",

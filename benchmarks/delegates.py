@@ -16,11 +16,10 @@ import os
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import script_setup  # noqa: E402
+import keras_inception_cli  # noqa: E402
 
-script_setup.before_tensorflow()  # environment defaults, quiet native logs, then TensorFlow
+keras_inception_cli.before_tensorflow()  # environment defaults, then TensorFlow
 
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402

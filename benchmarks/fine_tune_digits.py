@@ -7,13 +7,11 @@ Prints a Markdown table of the held-out test accuracies; docs/pretrained.md keep
 """
 
 import os
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-import script_setup  # noqa: E402
+import keras_inception_cli
 
-script_setup.before_tensorflow()  # environment defaults, quiet native logs, then TensorFlow
+keras_inception_cli.before_tensorflow()  # environment defaults, then TensorFlow
 
 import numpy as np  # noqa: E402
 import PIL.Image  # noqa: E402

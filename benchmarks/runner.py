@@ -201,7 +201,7 @@ def task_environment(backend, config):
     if config.platform == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
         env["JAX_PLATFORMS"] = "cpu"
-    # Our side as the scripts run it: TensorFlow's oneDNN kernels on (scripts/script_setup.py).
+    # Our side as the scripts run it: TensorFlow's oneDNN kernels on (keras_inception_cli.py).
     env.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     # JAX takes 75% of a GPU's memory by default; PyTorch's allocator may take all of it. (The
     # variable's newer name, and the older one that JAX versions before it read.)

@@ -15,11 +15,11 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]  # this folder as a package, and script_setup
+sys.path.insert(0, str(ROOT))  # this folder as a package
 
-import script_setup  # noqa: E402
+import keras_inception_cli  # noqa: E402
 
-script_setup.before_tensorflow()  # environment defaults, quiet native logs, then TensorFlow
+keras_inception_cli.before_tensorflow()  # environment defaults, then TensorFlow
 
 import os  # noqa: E402
 

@@ -17,7 +17,6 @@ worker with its traceback.
 import importlib
 import json
 import os
-import pathlib
 import sys
 
 from benchmarks import memory
@@ -62,11 +61,10 @@ def main(argv):
 
 def _import_tensorflow_as_the_scripts_do():
     """TensorFlow imported as the training and export jobs import it, where the task's backend
-    is TensorFlow (`script_setup.import_tensorflow_without_jax`); nothing for the peers."""
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "scripts"))
-    import script_setup
+    is TensorFlow (`keras_inception_cli.import_tensorflow_without_jax`); nothing for the peers."""
+    import keras_inception_cli
 
-    script_setup.import_tensorflow_without_jax()
+    keras_inception_cli.import_tensorflow_without_jax()
 
 
 def _print_result(result):

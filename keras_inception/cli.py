@@ -70,8 +70,20 @@ def _parse_flags(argv):
     return argv
 
 
-def run(main):
-    """`absl.app.run(main)`, but a bad flag, or a ValueError or TypeError that the library
+def _as_main_module(module_name, argv):
+    """absl's --help prints the docstring of `__main__` and the flags of the module named
+    `sys.argv[0]`: for a command whose main lives in the package, both are made its module's."""
+    sys.argv = list(argv)
+    module = sys.modules.get(module_name)
+    if module_name == "__main__" or module is None:  # a script's own main (or one run by runpy)
+        return
+    sys.modules["__main__"].__doc__ = module.__doc__
+    for flag in flags.FLAGS.get_key_flags_for_module(module_name):
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+
+
+def run(main, argv=None):
+    """`absl.app.run(main)` on `argv` (sys.argv by default), but a bad flag, or a ValueError or TypeError that the library
     raises for a bad argument, is a one-line error with exit code 2 instead of a traceback, and
     so are a missing extra (naming the extra to install) and an OSError (a read-only or missing
     place), naming its path and its errno's meaning, or a TensorFlow error whose message names
@@ -94,4 +106,5 @@ def run(main):
                 raise
             fail(os_error_line(os_error), MACHINE_ERROR if os_error.errno in DISK_FULL else USAGE_ERROR)
 
+    _as_main_module(main.__module__, sys.argv if argv is None else argv)
     app.run(guarded_main, flags_parser=_parse_flags)

@@ -1,54 +1,12 @@
 """Evaluates any artifact of a run on the test split that training held out: top-1, top-5,
-per-class accuracy, and a confusion-matrix PNG.
 
-    python scripts/evaluate.py                # every artifact of the run trained last
-    python scripts/evaluate.py --model=saved_models/googlenet_bn_digits/model_int8.tflite
-    python scripts/evaluate.py --model=model.keras,saved_model,model_int8.tflite --dataset=/data/flowers
-
-Several artifacts are compared side by side. Beside each go evaluation_<name>.json and
-confusion_<name>.png.
+The `keras-inception evaluate` command (keras_inception/commands/evaluate.py), for a checkout:
+`python3 scripts/evaluate.py --help` lists its flags.
 """
 
-import script_setup  # beside this script
+import keras_inception_cli
 
-script_setup.before_tensorflow()  # environment defaults, quiet native logs, then TensorFlow
-
-from absl import flags  # noqa: E402
-
-from keras_inception import cli, runs  # noqa: E402
-from keras_inception.evaluation import evaluate  # noqa: E402
-from keras_inception.evaluation.job import output_stem  # noqa: E402
-from keras_inception.evaluation.report import per_class_table, summary_table  # noqa: E402
-
-flags.DEFINE_list("model", None, "Artifacts, comma-separated: .keras files, SavedModel folders, .tflite files, "
-                  "or run directories (all their artifacts); default: the run under saved_models/ trained last.")
-flags.DEFINE_string("dataset", None, "The dataset; default: the training run's, else digits.")
-flags.DEFINE_string("data_dir", None, "TFDS data_dir for --dataset.")
-flags.DEFINE_string("output_dir", None, "Where the JSON and PNG files go; default: beside each artifact.")
-flags.DEFINE_integer("batch_size", 64, "Images per batch (.keras and SavedModel).", lower_bound=1)
-flags.DEFINE_integer("threads", None, "LiteRT interpreter threads; default: LiteRT's.", lower_bound=1)
-FLAGS = flags.FLAGS
-
-
-def main(argv):
-    if len(argv) > 1:
-        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-    models = FLAGS.model
-    if not models:
-        models = [runs.latest_run()]
-        print(f"Evaluating the run trained last: {models[0]}")
-    evaluations = evaluate(models, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, output_dir=FLAGS.output_dir,
-                           threads=FLAGS.threads, batch_size=FLAGS.batch_size)
-    print(summary_table(evaluations))
-    print()
-    print(per_class_table(evaluations))
-    print()
-    for evaluation in evaluations:
-        stem = output_stem(evaluation.artifact)
-        print(f"{evaluation.artifact}: confusion_{stem}.png, evaluation_{stem}.json"
-              + (f" in {FLAGS.output_dir}" if FLAGS.output_dir else " beside it"))
-    return 0
-
+COMMAND = "evaluate"
 
 if __name__ == "__main__":
-    cli.run(main)
+    keras_inception_cli.run(COMMAND)

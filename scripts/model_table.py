@@ -7,9 +7,9 @@ table in README.md (between its model-table markers), so nobody types the figure
 
 import os
 
-import script_setup  # beside this script
+import keras_inception_cli
 
-script_setup.before_tensorflow()  # environment defaults, quiet native logs, then TensorFlow
+keras_inception_cli.before_tensorflow()  # environment defaults, then TensorFlow
 
 from absl import flags  # noqa: E402
 

@@ -1,47 +1,12 @@
 """Prints the top classes, with names and scores, of image files, from any artifact.
 
-    python scripts/predict.py --model=saved_models/googlenet_bn_digits/model_int8.tflite seven.png three.png
-    python scripts/predict.py --model=resnet50.keras --top=3 cat.jpg   # a converted checkpoint: ImageNet names
-
---model is a .keras file, a SavedModel folder or a .tflite file. Names come from the training
-run's dataset, or ImageNet's for a converted checkpoint.
+The `keras-inception predict` command (keras_inception/commands/predict.py), for a checkout:
+`python3 scripts/predict.py --help` lists its flags.
 """
 
-import script_setup  # beside this script
+import keras_inception_cli
 
-script_setup.before_tensorflow()  # environment defaults, quiet native logs, then TensorFlow
-
-from absl import flags  # noqa: E402
-
-from keras_inception import cli  # noqa: E402
-from keras_inception.data.image_files import MAX_IMAGE_PIXELS  # noqa: E402
-from keras_inception.evaluation.predict import predict_files  # noqa: E402
-
-flags.DEFINE_string("model", None, "The artifact: a .keras file, a SavedModel folder or a .tflite file.")
-flags.DEFINE_integer("top", 5, "Classes to print per image.", lower_bound=1)
-flags.DEFINE_string("dataset", None, "The dataset whose class names to print; default: the training run's.")
-flags.DEFINE_string("data_dir", None, "TFDS data_dir for --dataset.")
-flags.DEFINE_integer("threads", None, "LiteRT interpreter threads; default: LiteRT's.", lower_bound=1)
-flags.DEFINE_integer("max_image_pixels", MAX_IMAGE_PIXELS, "Refuse images that declare more pixels than this "
-                     "(a decompression bomb) before decoding them; Pillow's default limit.", lower_bound=1)
-flags.mark_flag_as_required("model")
-FLAGS = flags.FLAGS
-
-
-def main(argv):
-    images = argv[1:]
-    if not images:
-        cli.fail("name at least one image file after the flags")
-    for path, top in predict_files(FLAGS.model, images, top=FLAGS.top, dataset=FLAGS.dataset,
-                                   data_dir=FLAGS.data_dir, threads=FLAGS.threads,
-                                   max_image_pixels=FLAGS.max_image_pixels):
-        print(path)
-        width = max(len(f"{class_id} {name}") for class_id, name, _ in top)
-        for rank, (class_id, name, score) in enumerate(top, start=1):
-            label = name if class_id == name else f"{class_id} {name}"
-            print(f"  {rank}. {label:<{width}}  {score:.4f}")
-    return 0
-
+COMMAND = "predict"
 
 if __name__ == "__main__":
-    cli.run(main)
+    keras_inception_cli.run(COMMAND)

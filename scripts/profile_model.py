@@ -1,51 +1,12 @@
 """Builds a registered net and prints its Keras summary and its profile.
 
-    python scripts/profile_model.py --model=googlenet
-    python scripts/profile_model.py --model=googlenet_bn --stem=small --input_size=32 --layers
+The `keras-inception profile` command (keras_inception/commands/profile.py), for a checkout:
+`python3 scripts/profile_model.py --help` lists its flags.
 """
 
+import keras_inception_cli
 
-import script_setup  # beside this script
-
-script_setup.before_tensorflow()  # environment defaults, quiet native logs, then TensorFlow
-
-from absl import flags  # noqa: E402
-
-import keras_inception  # noqa: E402
-from keras_inception import cli  # noqa: E402
-
-flags.DEFINE_enum("model", "googlenet", keras_inception.list_models(), "Registered net to build.")
-flags.DEFINE_integer("input_size", None, "Height and width of the input; default: the net's.", lower_bound=1)
-flags.DEFINE_integer("channels", 3, "Input channels.", lower_bound=1)
-flags.DEFINE_integer("num_classes", None, "Number of classes; default: the net's.", lower_bound=1)
-flags.DEFINE_float("width_multiplier", None, "Scales the net's widths.")
-flags.DEFINE_enum("stem", None, ["imagenet", "small"], "GoogLeNet stem.")
-flags.DEFINE_bool("summary", True, "Print the Keras summary.")
-flags.DEFINE_bool("layers", False, "Print the per-layer profile as well as the per-block one.")
-FLAGS = flags.FLAGS
-
-
-def main(argv):
-    if len(argv) > 1:
-        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-    input_shape = None
-    if FLAGS.input_size is not None:
-        input_shape = (FLAGS.input_size, FLAGS.input_size, FLAGS.channels)
-    model = keras_inception.get_model(
-        FLAGS.model,
-        **cli.set_flags(
-            input_shape=input_shape,
-            num_classes=FLAGS.num_classes,
-            width_multiplier=FLAGS.width_multiplier,
-            stem=FLAGS.stem,
-        ),
-    )
-    if FLAGS.summary:
-        model.summary(line_length=110)
-    profile = keras_inception.profile(keras_inception.inference_model(model))
-    print(profile.layer_table() if FLAGS.layers else profile.block_table())
-    return 0
-
+COMMAND = "profile"
 
 if __name__ == "__main__":
-    cli.run(main)
+    keras_inception_cli.run(COMMAND)

@@ -16,6 +16,7 @@ child that was killed. `ScriptServer` runs the server from a test.
 """
 
 import glob
+import importlib
 import json
 import os
 import pathlib
@@ -29,10 +30,22 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the repo
 from benchmarks.forked import run_forked  # noqa: E402
 
 
-def _child_main(script, argv, namespace):
+def _child_main(script, argv, main, cli):
     """In the forked child: the script's main under `cli.run`, as `python SCRIPT ARGV...` runs it."""
-    sys.argv = [script, *argv]
-    namespace["cli"].run(namespace["main"])
+    cli.run(main, [script, *argv])
+
+
+def script_main(script):
+    """The main of `script` and the cli module that runs it, imported as `python SCRIPT` does:
+    a command's thin caller names its COMMAND, whose module holds main; another script (the
+    benchmark) holds main itself."""
+    namespace = runpy.run_path(script, run_name="script_forks_target")  # not "__main__"
+    if "COMMAND" not in namespace:
+        return namespace["main"], namespace["cli"]
+    import keras_inception_cli
+
+    command = keras_inception_cli.load(namespace["COMMAND"], [script])
+    return command.main, importlib.import_module("keras_inception.cli")
 
 
 def _written_since(pattern, since):
@@ -47,10 +60,10 @@ def _written_since(pattern, since):
     return False
 
 
-def run_case(script, namespace, argv, scratch, timeout=None, kill_on=None):
+def run_case(script, main, cli, argv, scratch, timeout=None, kill_on=None):
     paths = {name: os.path.join(scratch, name) for name in ("stdout", "stderr")}
     started_at = time.time()
-    code, seconds = run_forked(lambda: _child_main(script, argv, namespace),
+    code, seconds = run_forked(lambda: _child_main(script, argv, main, cli),
                                stdout_path=paths["stdout"], stderr_path=paths["stderr"], timeout=timeout,
                                kill_when=kill_on and (lambda: _written_since(kill_on, started_at)))
     result = {"returncode": code, "killed": code is None, "seconds": seconds}
@@ -65,11 +78,11 @@ def main():
     protocol = os.fdopen(os.dup(1), "w")  # the script's own prints go to stderr, not the protocol
     os.dup2(2, 1)
     sys.path.insert(0, os.path.dirname(script))  # as Python does for a script it runs
-    namespace = runpy.run_path(script, run_name="script_forks_target")  # not "__main__"
+    main, cli = script_main(script)
     with tempfile.TemporaryDirectory() as scratch:
         for line in sys.stdin:
             case = json.loads(line)
-            result = run_case(script, namespace, case["argv"], scratch, case.get("timeout"), case.get("kill_on"))
+            result = run_case(script, main, cli, case["argv"], scratch, case.get("timeout"), case.get("kill_on"))
             protocol.write(json.dumps(result) + "\n")
             protocol.flush()
 

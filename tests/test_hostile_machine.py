@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 
-import keras
 import pytest
 import tensorflow as tf
 

@@ -22,7 +22,6 @@ never drift from the layers.
 import math
 from typing import NamedTuple
 
-import keras
 from keras import layers
 
 from keras_inception.layers import ALEXNET_LRN, LocalResponseNormalization, conv_block

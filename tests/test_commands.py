@@ -1,0 +1,87 @@
+"""The `keras-inception` command, as a wheel installs it: one subcommand per job, with the
+scripts' flags and exit codes."""
+
+import shutil
+import subprocess
+import sys
+import venv
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import keras_inception_cli
+from tests.conftest import ROOT
+
+# A flag of each command, which its --help must list.
+FLAG_OF = {"train": "--epochs", "tune": "--max_trials", "export": "--modes", "evaluate": "--batch_size",
+           "predict": "--max_image_pixels", "convert": "--checkpoint", "profile": "--input_size"}
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """A regular wheel built from a copy of the sources, installed into a fresh virtual
+    environment that sees this one's packages (the dependencies) but not its editable install."""
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"
+    source.mkdir()
+    for name in ("setup.py", "README.md", "keras_inception_cli.py"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "keras_inception", source / "keras_inception",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(root / "dist"), str(source)], check=True, capture_output=True, cwd=root)
+    (wheel,) = (root / "dist").glob("*.whl")
+    environment = root / "venv"
+    venv.create(environment, system_site_packages=True, with_pip=False)
+    python = environment / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
+                   check=True, capture_output=True, cwd=root)
+    return wheel, environment
+
+
+def test_the_wheel_holds_the_package_and_the_launcher_but_no_scripts_or_tests(installed):
+    wheel, _ = installed
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "keras_inception_cli.py" in names
+    assert {f"keras_inception/commands/{command}.py" for command in keras_inception_cli.COMMANDS} <= set(names)
+    assert "keras_inception/pretrained/imagenet_classes.txt" in names
+    assert not [name for name in names if name.startswith(("scripts/", "tests/", "benchmarks/"))]
+    entry_points = next(name for name in names if name.endswith("entry_points.txt"))
+    assert "keras-inception = keras_inception_cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def _run(environment, *args):
+    return subprocess.run([str(environment / "bin" / "keras-inception"), *args], capture_output=True, text=True,
+                          timeout=300, cwd=environment)
+
+
+@pytest.mark.slow
+def test_every_command_of_the_installed_wheel_shows_its_help(installed):
+    _, environment = installed
+    listing = _run(environment, "--help")
+    assert listing.returncode == 0
+    assert [line.split()[0] for line in listing.stdout.splitlines() if line.startswith("  ")] == list(
+        keras_inception_cli.COMMANDS)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        helps = dict(zip(FLAG_OF, pool.map(lambda command: _run(environment, command, "--help"), FLAG_OF)))
+    for command, result in helps.items():
+        assert result.returncode == 1, (command, result.stderr[-2000:])  # absl's --help exits with 1
+        assert f"keras-inception {command}" in result.stdout, command  # its module's usage examples
+        assert f"  {FLAG_OF[command]}" in result.stdout, command  # its own flags, not absl's alone
+    where = subprocess.run([str(environment / "bin" / "python"), "-c",
+                            "import keras_inception_cli, keras_inception.commands as c; print(c.__file__)"],
+                           capture_output=True, text=True, timeout=300, cwd=environment)
+    assert where.stdout.strip().startswith(str(environment)), where.stdout  # the wheel's, not the checkout's
+
+
+def test_a_bad_flag_or_command_is_one_line_and_exit_code_2(installed):
+    _, environment = installed
+    unknown = _run(environment, "fly")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip() == ("error: unknown command 'fly'; commands: train, tune, export, evaluate, "
+                                      "predict, convert, profile")
+    bad = _run(environment, "train", "--epochs=0")
+    assert bad.returncode == 2
+    assert [line for line in bad.stderr.splitlines() if line.startswith("error:")] == [
+        "error: flag --epochs=0: 0 is not a positive integer"]
