@@ -1,6 +1,7 @@
 """The README and docs: every command they show runs and exits 0, the code they point to runs,
 the README is a front page, and its table of nets is generated from the nets."""
 
+import json
 import os
 import pathlib
 import re
@@ -94,14 +95,17 @@ def test_every_shown_command_runs_and_exits_0(tmp_path):
         assert (run_dir / artifact).exists(), artifact
     assert (tmp_path / "saved_models" / "tune_googlenet_bn_digits" / "best" / "model_int8.tflite").exists()
     # Every artifact of the main job, side by side: the Keras file and the float32 ones score the
-    # test split as training did.
+    # test split as training did: exactly in float32; where training ran in bfloat16 (a CPU with
+    # bfloat16 instructions) it also tested in bfloat16, and the float32 files may differ by an image.
+    trained_in = json.loads((run_dir / "results.json").read_text())["precision"]
+    one_image = 0.0 if trained_in == "float32" else 100 / 360 + 0.01
     (evaluate_output,) = outputs[EVALUATE_COMMAND]
     top1 = {os.path.basename(path): float(share) for path, share in
             re.findall(r"^(saved_models/\S+)\s+([\d.]+)%\s+[\d.]+%\s+360$", evaluate_output, re.M)}
     assert list(top1) == ["inference.keras", "saved_model", "model_dynamic.tflite", "model_float16.tflite",
                           "model_float32.tflite", "model_int8.tflite"]
     for artifact in ("inference.keras", "saved_model", "model_float32.tflite"):
-        assert top1[artifact] == accuracy, (artifact, evaluate_output)
+        assert abs(top1[artifact] - accuracy) <= one_image, (artifact, trained_in, evaluate_output)
     assert (run_dir / "confusion_model_int8.png").exists()
 
     # The app of docs/export.md, on the main job's int8 file.

@@ -403,7 +403,7 @@ def train(config):
     phases = fine_tune.phases(epochs=config.epochs, frozen_epochs=config.frozen_epochs,
                               learning_rate_scale=config.fine_tune_learning_rate)
     with contextlib.ExitStack() as run_lock:  # held from the first write to the last
-        with precision_policy(config.precision), scope:
+        with precision_policy(config.precision) as policy, scope:
             model = build_model(config, splits)
             train_data, validation_data, test_data = make_pipelines(config, splits, model, recipe)
             compile_model(model, config, recipe, steps_per_epoch, phases[0])
@@ -449,7 +449,7 @@ def train(config):
             seconds=seconds,
             precision=precision_words(config.precision),
         )
-        _write_results(result, model, config, recipe)
+        _write_results(result, model, config, recipe, policy)
     return result
 
 
@@ -457,14 +457,14 @@ def _evaluated_images(count, batch_size, num_processes):
     return count - count % batch_size if num_processes > 1 else count  # see make_pipelines
 
 
-def _write_results(result, model, config, recipe):
+def _write_results(result, model, config, recipe, policy):
     summary = {field.name: getattr(result, field.name) for field in dataclasses.fields(result)
                if field.name != "model"}
     summary.update(
         model=config.model,
         dataset=config.dataset,
         parameters=inference_model(model).count_params(),
-        precision=model.dtype_policy.name,
+        precision=policy,  # mixed_bfloat16 on a CPU keeps a float32 model (TensorFlow's rewrite)
         recipe=dataclasses.asdict(recipe),
     )
     write_json_atomically(os.path.join(result.run_dir, "results.json"), summary)
