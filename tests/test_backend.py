@@ -59,6 +59,7 @@ JAX_PROGRAM = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_googlenet_trains_under_jax_and_lrn_and_batch_norm_match_tensorflow(tmp_path):
     pytest.importorskip("jax")
     x = (np.random.default_rng(2).standard_normal((2, 5, 5, 32)) * 20).astype(np.float32)

@@ -1,6 +1,7 @@
 """The `keras-inception` command, as a wheel installs it: one subcommand per job, with the
 scripts' flags and exit codes."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import pytest
 import keras_inception_cli
 from tests.conftest import ROOT
 
+# The environment's own packages only: no checkout on PYTHONPATH.
+ENV = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
 # A flag of each command, which its --help must list.
 FLAG_OF = {"train": "--epochs", "tune": "--max_trials", "export": "--modes", "evaluate": "--batch_size",
            "predict": "--max_image_pixels", "convert": "--checkpoint", "profile": "--input_size"}
@@ -35,8 +38,8 @@ def installed(tmp_path_factory):
     environment = root / "venv"
     venv.create(environment, system_site_packages=True, with_pip=False)
     python = environment / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
-                   check=True, capture_output=True, cwd=root)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--force-reinstall",
+                    "-q", str(wheel)], check=True, capture_output=True, cwd=root, env=ENV)
     return wheel, environment
 
 
@@ -53,7 +56,7 @@ def test_the_wheel_holds_the_package_and_the_launcher_but_no_scripts_or_tests(in
 
 def _run(environment, *args):
     return subprocess.run([str(environment / "bin" / "keras-inception"), *args], capture_output=True, text=True,
-                          timeout=300, cwd=environment)
+                          timeout=300, cwd=environment, env=ENV)
 
 
 @pytest.mark.slow
@@ -71,7 +74,7 @@ def test_every_command_of_the_installed_wheel_shows_its_help(installed):
         assert f"  {FLAG_OF[command]}" in result.stdout, command  # its own flags, not absl's alone
     where = subprocess.run([str(environment / "bin" / "python"), "-c",
                             "import keras_inception_cli, keras_inception.commands as c; print(c.__file__)"],
-                           capture_output=True, text=True, timeout=300, cwd=environment)
+                           capture_output=True, text=True, timeout=300, cwd=environment, env=ENV)
     assert where.stdout.strip().startswith(str(environment)), where.stdout  # the wheel's, not the checkout's
 
 

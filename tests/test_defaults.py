@@ -100,6 +100,7 @@ def _profile_script(*flags):
                           env={key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"})
 
 
+@pytest.mark.slow
 def test_commands_leave_tensorflows_info_lines_off_unless_verbosity_is_given():
     """TensorFlow's own log level (TF_CPP_MIN_LOG_LEVEL=2) is set before its import; the lines it
     writes before its logging is set up still show (TensorFlow offers no setting for them)."""
@@ -137,6 +138,7 @@ print(json.dumps(loaded))
     "from benchmarks import worker; worker._import_tensorflow_as_the_scripts_do()",
 ])
 @pytest.mark.parametrize("backend, expected", [("tensorflow", [False, True]), ("jax", [False, False])])
+@pytest.mark.slow
 def test_tensorflow_is_imported_without_jax_which_stays_importable(setup, backend, expected):
     pytest.importorskip("jax")  # the test extra's; TensorFlow's import loads it where installed
     probe = JAX_PROBE.format(root=str(ROOT), setup=setup)
@@ -146,6 +148,7 @@ def test_tensorflow_is_imported_without_jax_which_stays_importable(setup, backen
     assert json.loads(result.stdout.splitlines()[-1]) == expected
 
 
+@pytest.mark.slow
 def test_tensorflow_imported_plainly_loads_jax_where_installed():
     """What the hiding is for: without it, TensorFlow's import loads JAX."""
     pytest.importorskip("jax")

@@ -158,6 +158,7 @@ def _run_example(name):
     return namespace
 
 
+@pytest.mark.slow
 def test_the_quickstart_is_the_readmes_and_trains_every_head():
     quickstart = (ROOT / "examples" / "quickstart.py").read_text()
     assert f"```python\n{quickstart}```" in README

@@ -64,6 +64,7 @@ def exported_run(digits_run, tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_every_artifact_scores_the_split_training_held_out(digits_run, exported_run):
     evaluations = evaluate([str(exported_run)])
     by_name = {os.path.basename(evaluation.artifact): evaluation for evaluation in evaluations}
@@ -87,6 +88,7 @@ def test_every_artifact_scores_the_split_training_held_out(digits_run, exported_
     assert summary_table(evaluations).splitlines()[0].split() == ["artifact", "top-1", "top-5", "images"]
 
 
+@pytest.mark.slow
 def test_the_keras_artifact_matches_the_model_on_each_class(digits_run, exported_run):
     model = keras.saving.load_model(exported_run / "inference.keras")
     test_images, test_labels = data.digits("test")
@@ -99,6 +101,7 @@ def test_the_keras_artifact_matches_the_model_on_each_class(digits_run, exported
         assert evaluation.per_class[label] == pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_the_script_compares_artifacts_and_writes_where_told(exported_run, tmp_path):
     models = f"{exported_run / 'inference.keras'},{exported_run / 'model_int8.tflite'}"
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), f"--model={models}",
@@ -159,6 +162,7 @@ def test_a_run_with_other_split_settings_is_evaluated_on_its_own_test_split(tmp_
     assert data.splits_of_run({"dataset": str(folder)}).sizes["test"] == 8
 
 
+@pytest.mark.slow
 def test_predict_names_the_digits_from_every_artifact_kind(exported_run, tmp_path):
     import PIL.Image
 

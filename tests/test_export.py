@@ -65,6 +65,7 @@ def _signature_scores(converted, images):
     ("googlenet", dict(stem="small", input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25, aux_heads=False)),
     ("nin_cifar10", dict(input_shape=(32, 32, 3))),
 ])
+@pytest.mark.slow
 def test_every_tflite_mode_runs_in_litert(name, kwargs, tmp_path):
     graph = export_graph(keras_inception.get_model(name, **kwargs))
     images = _digit_images(32, 3, count=16)
@@ -127,6 +128,7 @@ def test_an_int8_miss_on_near_ties_alone_is_a_warning():
     assert undertrained.failures() == [] and len(undertrained.warnings()) == 1
 
 
+@pytest.mark.slow
 def test_frozen_and_saved_model_conversions_give_the_same_files(monkeypatch):
     """A net up to `FROZEN_MAX_WEIGHT_BYTES` converts from a frozen trace, a larger one from a
     SavedModel: the same signature and the same answers either way."""
@@ -165,6 +167,7 @@ def test_full_int8_keeps_tflites_lrn_in_float(tmp_path):
     assert run_tflite(str(path), images[:4]).shape == (4, 10)
 
 
+@pytest.mark.slow
 def test_export_job_meets_the_targets_on_the_digits(trained_run):
     result = export_model(str(trained_run / "model.keras"), modes=("float32", "int8"))
     assert result.reports["float32"]["max_abs_error"] <= 1e-4
@@ -208,6 +211,7 @@ np.savez(sys.argv[3], probabilities=out["probabilities"].numpy(), class_ids=out[
 """
 
 
+@pytest.mark.slow
 def test_saved_model_serves_uint8_images_in_a_fresh_process(trained_run, tmp_path):
     if not (trained_run / "saved_model").exists():  # when run on its own
         export_model(str(trained_run), modes=())
@@ -232,6 +236,7 @@ def test_saved_model_serves_uint8_images_in_a_fresh_process(trained_run, tmp_pat
     assert set(tf.saved_model.load(str(trained_run / "saved_model")).signatures) == {"serving_default", "serve_float"}
 
 
+@pytest.mark.slow
 def test_model_trained_under_mixed_precision_exports(tmp_path):
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
@@ -299,6 +304,7 @@ def test_a_kept_previous_directory_can_be_rolled_back_to(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_export_killed_mid_write_leaves_whole_artifacts(tmp_path):
     """SIGKILL while the SavedModel directory is being written, and at random moments of a
     re-export: the artifacts at their destinations are always whole (the old ones or the new

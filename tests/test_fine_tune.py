@@ -68,6 +68,7 @@ def test_the_frozen_phase_trains_the_classifier_alone_with_batch_norm_in_inferen
     assert all(layer.trainable for layer in model.layers)
 
 
+@pytest.mark.slow
 def test_fine_tuning_resumes_after_a_kill_in_either_phase(lenet_file, five_digits, tmp_path):
     command = [f"--weights={lenet_file}", f"--dataset={five_digits}", "--frozen_epochs=3", "--epochs=3",
                "--steps_per_epoch=2", f"--output_dir={tmp_path}"]

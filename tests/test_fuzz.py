@@ -69,6 +69,7 @@ def saved_lenet(tmp_path_factory):
 
 
 @pytest.mark.parametrize("script", sorted(BASES))
+@pytest.mark.slow
 def test_every_flag_takes_bad_values_with_a_one_line_error(script, saved_lenet, tmp_path):
     names = [name for name in script_flags(script) if name not in LONG_RUN_FLAGS.get(script, ())]
     assert len(names) >= 8, names  # the flags were found
@@ -120,6 +121,7 @@ PYTHON_VALUES = [-1, 0, 1.5, math.nan, math.inf, 10**25, "", "abc", "softmax", "
 BUILDER_EXAMPLES = 40
 
 
+@pytest.mark.slow
 def test_every_builder_argument_takes_bad_values_with_a_one_line_error():
     outcomes = {"accepted": 0, "refused": 0}
     case = st.sampled_from(BUILDER_FAMILIES).flatmap(lambda name: st.tuples(st.just(name), st.dictionaries(

@@ -183,6 +183,7 @@ def test_fit_on_an_empty_dataset_warns_as_keras_does(small_googlenet):
         small_googlenet.fit(empty.batch(4), epochs=1, verbose=0)
 
 
+@pytest.mark.slow
 def test_keras_save_and_reload_in_safe_mode(small_googlenet, images, labels, tmp_path):
     model = small_googlenet
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],

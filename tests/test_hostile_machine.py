@@ -100,6 +100,7 @@ def test_convert_refuses_an_output_folder_that_does_not_exist_before_converting(
 
 
 @pytest.mark.parametrize("command", ["train", "tune", "export", "evaluate"])
+@pytest.mark.slow
 def test_each_script_on_a_read_only_file_system_says_one_line_and_exits_2(mounts, run_copy, command):
     folder = run_copy.parent
     before = sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
@@ -114,6 +115,7 @@ def test_each_script_on_a_read_only_file_system_says_one_line_and_exits_2(mounts
 # the process (a segfault in h5py) were it started.
 @pytest.mark.parametrize("command, size, job", [("train", "16k", "lenet5_digits"), ("train", "300k", "lenet5_digits"),
                                                  ("tune", "200k", "tune_googlenet_bn_digits")])
+@pytest.mark.slow
 def test_a_disk_that_fills_mid_run_exits_1_and_leaves_no_partial_file(mounts, tmp_path, command, size, job):
     folder = tmp_path / "small_disk"
     folder.mkdir()
@@ -138,6 +140,7 @@ except OSError as error:
 """
 
 
+@pytest.mark.slow
 def test_a_savedmodel_on_a_full_disk_is_an_oserror_naming_it(mounts, tmp_path):
     result, left = run_in_mount(tmp_path, "full", "-c", SAVED_MODEL_ON_A_FULL_DISK, f"{tmp_path}/saved_model",
                                 size="16k")
@@ -150,6 +153,7 @@ def test_a_savedmodel_on_a_full_disk_is_an_oserror_naming_it(mounts, tmp_path):
 # the holder; a killed holder blocks nothing.
 
 @pytest.mark.parametrize("command", ["train", "tune", "export"])
+@pytest.mark.slow
 def test_a_second_process_on_a_locked_job_gets_one_line_naming_the_holder(run_copy, command):
     folder = run_copy.parent
     job = {"train": folder / "runs" / "lenet5_digits", "tune": folder / "runs" / "tune_googlenet_bn_digits",
@@ -163,6 +167,7 @@ def test_a_second_process_on_a_locked_job_gets_one_line_naming_the_holder(run_co
     assert not list(folder.rglob(".*.lock"))  # gone with its holder
 
 
+@pytest.mark.slow
 def test_a_lock_left_by_a_killed_process_does_not_block_the_next(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from keras_inception import files\n"
                                "with files.locked(sys.argv[1], 'a test'):\n print('held', flush=True); time.sleep(600)",
@@ -204,6 +209,7 @@ TINY_LENET = dict(model="lenet5", epochs=1, steps_per_epoch=1, verbose=0)
 
 @pytest.mark.parametrize("content, problem", [("[1, 2]", "holds a JSON list, not an object"),
                                               ("\x00garbage", "is not valid JSON: Expecting value: line 1 column 1")])
+@pytest.mark.slow
 def test_a_damaged_run_json_is_named_by_train_and_export(run_copy, content, problem):
     (run_copy / "run.json").write_text(content)
     with pytest.raises(ValueError, match=rf"^{run_copy}/run\.json \(the training run's settings\) {problem}"):

@@ -137,6 +137,7 @@ def test_fused_batch_norm_trains_as_keras_batch_norm():
     fused_batch_norm_matches_keras()
 
 
+@pytest.mark.slow
 def test_fused_batch_norm_trains_as_keras_batch_norm_with_onednn_kernels():
     # TensorFlow picks its oneDNN kernel for the fused op only with TF_ENABLE_ONEDNN_OPTS=1,
     # which our scripts set; it is read once, at import, hence a process of its own.

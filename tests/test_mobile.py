@@ -36,6 +36,7 @@ def _signature_and_outputs(path, images):
 
 
 @pytest.mark.parametrize("mode, int8_io", [("float32", "none"), ("int8", "uint8")])
+@pytest.mark.slow
 def test_metadata_leaves_signature_and_outputs_bit_identical(mode, int8_io, rgb_digits, tmp_path):
     converted = tflite.convert(export_graph(_small_googlenet()), mode, representative_images=rgb_digits,
                                int8_io=int8_io)
@@ -108,6 +109,7 @@ def paper_googlenet():
     ("delegates", {"float32": 1, "int8": 1}, {}),
     ("tensorflow", {"float32": 2, "int8": 3}, {"not supported op LOCAL_RESPONSE_NORMALIZATION": 1}),
 ])
+@pytest.mark.slow
 def test_lrn_and_int8_float_ops_keep_the_graph_whole(form, partitions, gpu_refused, paper_googlenet, rgb_digits,
                                                       tmp_path):
     """The paper GoogLeNet's LRN written as delegate ops, and int8's softmax in float: XNNPACK runs
@@ -126,6 +128,7 @@ def test_lrn_and_int8_float_ops_keep_the_graph_whole(form, partitions, gpu_refus
         np.testing.assert_allclose(outputs, keras_outputs, atol=1e-4 if mode == "float32" else 0.05)
 
 
+@pytest.mark.slow
 def test_inception_v3_runs_whole_in_xnnpack(tmp_path):
     """Its six-way concatenations nested, its 3x3 stride-1 average pools and softmax in float
     inside the int8 graph: one piece each; as TFLite converts it directly, several."""

@@ -69,6 +69,7 @@ def test_the_table_covers_every_registered_model():
 
 
 @pytest.mark.parametrize("name", NETS)
+@pytest.mark.slow
 def test_default_size(name, zoo_summaries):
     net, summary = ZOO[name], zoo_summaries[name]
     assert summary.input_shape == net.input_shape
@@ -89,6 +90,7 @@ def _numpy(outputs):
 
 
 @pytest.mark.parametrize("name", NETS)
+@pytest.mark.slow
 def test_small_form_trains_a_step_and_round_trips_through_keras_files(name, tmp_path):
     model = _small(name)
     # Plain Keras classes: a functional model, or the training form with auxiliary heads.
@@ -122,6 +124,7 @@ def test_small_form_trains_a_step_and_round_trips_through_keras_files(name, tmp_
 
 
 @pytest.mark.parametrize("name", NETS)
+@pytest.mark.slow
 def test_without_top_ends_at_the_last_endpoint(name):
     model = _small(name, include_top=False, pooling="avg")
     endpoints = keras_inception.endpoint_names(name)
@@ -204,6 +207,7 @@ def test_nin_cifar10_follows_the_caffe_model():
     ("googlenet", dict(stem="small", input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.125)),
     ("nin_cifar10", {}),
 ])
+@pytest.mark.slow
 def test_classifiers_stay_float32_under_mixed_precision(name, kwargs):
     import keras
 

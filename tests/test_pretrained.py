@@ -89,6 +89,7 @@ TORCHVISION_CASES = [
 
 
 @pytest.mark.parametrize("name, size", TORCHVISION_CASES)
+@pytest.mark.slow
 def test_torchvision_checkpoints_convert_to_the_same_function(name, size, tmp_path, reference):
     # Inception v3's trained auxiliary head converts at 299, where its 5x5 conv covers the pooled map.
     arguments = {"aux_heads": False} if name == "inception_v3" and size != 299 else {}
@@ -98,6 +99,7 @@ def test_torchvision_checkpoints_convert_to_the_same_function(name, size, tmp_pa
 @pytest.mark.parametrize("name, size", [("resnet50.a1_in1k", 65), ("vgg11_bn.tv_in1k", 224),
                                         ("inception_v3.tf_in1k", 101),
                                         ("inception_v4.tf_in1k", 299), ("inception_resnet_v2.tf_in1k", 107)])
+@pytest.mark.slow
 def test_timm_hub_folders_convert_to_the_same_function(name, size, tmp_path, reference):
     check_converted(reference, "timm", name, size, tmp_path)
     folder = tmp_path / "checkpoint"
@@ -216,6 +218,7 @@ def test_wrong_names_sources_and_files_get_one_line_errors(resnet18_checkpoint, 
     assert sorted(os.listdir()) == ["model.h5", "notes.txt"]
 
 
+@pytest.mark.slow
 def test_the_script_writes_a_file_plain_keras_loads(resnet18_checkpoint, tmp_path):
     checkpoint, _ = resnet18_checkpoint
     output = tmp_path / "resnet18.keras"
@@ -378,6 +381,7 @@ KERAS_PREPROCESSING = {"ResNet": "resnet", "VGG16": "vgg16", "VGG19": "vgg19", "
 
 
 @pytest.mark.parametrize("name, size, include_top", KERAS_CASES)
+@pytest.mark.slow
 def test_keras_applications_files_convert_to_the_same_function(name, size, include_top, tmp_path):
     keras.utils.set_random_seed(0)
     top = {"classifier_activation": None} if include_top else {}
@@ -400,6 +404,7 @@ def test_a_keras_applications_file_of_another_net_is_refused(tmp_path):
         pretrained.load("vgg16", str(checkpoint))
 
 
+@pytest.mark.slow
 def test_imagenet_weights_come_from_the_keras_cache_too(tmp_path, monkeypatch):
     for variable, folder in (("TORCH_HOME", "torch"), ("HF_HUB_CACHE", "hf"), ("KERAS_HOME", "keras")):
         monkeypatch.setenv(variable, str(tmp_path / folder))

@@ -22,6 +22,7 @@ def run_script(*args, script="profile_model.py", env=None):
     )
 
 
+@pytest.mark.slow
 def test_profile_script_prints_summary_and_table_1_profile():
     result = run_script("--model=googlenet")
     assert result.returncode == 0, result.stderr

@@ -135,6 +135,7 @@ def test_bfloat16_on_a_cpu_is_tensorflows_onednn_rewrite_of_a_float32_model():
     assert not tf.config.optimizer.get_experimental_options().get(precision.ONEDNN_BFLOAT16_REWRITE)
 
 
+@pytest.mark.slow
 def test_mixed_precision_job_keeps_heads_float32_and_scales_the_loss(tmp_path):
     with pytest.warns(UserWarning, match="without a GPU"):
         result = training.train(training.TrainConfig(
@@ -149,6 +150,7 @@ def test_mixed_precision_job_keeps_heads_float32_and_scales_the_loss(tmp_path):
     assert keras.mixed_precision.global_policy().name == "float32"  # restored after the job
 
 
+@pytest.mark.slow
 def test_short_job_on_the_digits_learns_and_keeps_its_artifacts(digits_run):
     result = digits_run
     assert result.test_accuracy > 0.6 and result.test_size == 360  # chance is 0.1
@@ -261,6 +263,7 @@ def test_training_killed_ten_times_resumes_and_ends_as_an_uninterrupted_run(tmp_
     print("epochs completed at each kill:", completed)
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_over_two_cpu_devices_trains(tmp_path):
     # LeNet-5: the strategy is what is tested here, and a GoogLeNet took 70 s to trace under it.
     script = f"""

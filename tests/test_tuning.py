@@ -55,6 +55,7 @@ def _hp(**values):
     ("googlenet", {block: tuple(row) for block, row in INCEPTION_WIDTHS.items()}),
     ("inception_v3", {block: tuple(row.values()) for block, row in V3_WIDTH_TABLE.items()}),
 ])
+@pytest.mark.slow
 def test_default_hyperparameters_give_the_papers_widths(model, paper):
     space = SearchSpace(branch_blocks=("all",), batch_norm=model == "googlenet", dropout_rates=(0.1, 0.4, 0.7))
     hypermodel = InceptionHyperModel(model, space=space, **SMALL)
@@ -226,6 +227,7 @@ def small_search(tmp_path_factory):
     return first, second, before, mtimes
 
 
+@pytest.mark.slow
 def test_search_writes_the_report(small_search):
     _, result, _, _ = small_search  # the report as the second run left it
     project = pathlib.Path(result.project_dir)

@@ -165,6 +165,7 @@ def test_inception_v4_has_the_paper_size(zoo_summaries):
 
 
 @pytest.mark.parametrize("block, scale", [("block35_1", 0.17), ("block17_20", 0.1), ("block8_9", 0.2)])
+@pytest.mark.slow
 def test_inception_resnet_scales_its_residuals(block, scale):
     model = keras_inception.get_model("inception_resnet_v2", include_top=False)
     assert model.get_layer(f"{block}_scale").scale == pytest.approx(scale)
@@ -184,6 +185,7 @@ def test_inception_resnet_v1_follows_figure_15():
     assert tuple(model.get_layer("conv_4b_relu").output.shape[1:]) == (35, 35, 256)
 
 
+@pytest.mark.slow
 def test_small_stems_keep_cifar_resolution():
     for name, layer, size in (("inception_v3", "mixed_5b", 32), ("inception_v4", "mixed_6a", 15),
                               ("inception_resnet_v2", "mixed_7a", 7), ("resnet18", "conv5_block2_out", 4),

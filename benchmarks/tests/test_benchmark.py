@@ -9,6 +9,7 @@ import dataclasses
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -22,6 +23,12 @@ from tests.test_docs import BENCHMARK_COMMAND, command_steps
 from tests.test_scripts import run_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def numbers_in(text):
+    """The numbers a report's sentence gives, in order (not the digits of a name such as
+    bfloat16): the test holds the figures, not the wording."""
+    return [float(number) for number in re.findall(r"(?<![A-Za-z\d.])\d+(?:\.\d+)?", text)]
 
 # GoogLeNet in torchvision's form at 80x80, counted by our profile and by PyTorch's FLOP
 # counter alike (the inference net; measured).
@@ -63,7 +70,8 @@ def test_report_ratios_and_missed_targets():
     # Nothing profiled on a GPU to say why: by how much only.
     assert [(row["shortfall"], row["evidence"]) for row in rows.values() if row["met"] is False] == [
         (pytest.approx(0.1), None), (pytest.approx(1.25 / 0.9 - 1), None)]
-    assert report.missed_targets(results)[1] == "googlenet: training peak memory 1.25 (target <= 0.9, 39% over)"
+    missed = report.missed_targets(results)[1]
+    assert missed.startswith("googlenet: training peak memory") and numbers_in(missed) == [1.25, 0.9, 39]
 
 
 def test_missed_targets_say_by_how_much_and_where_the_gap_lies():
@@ -198,14 +206,14 @@ def test_bfloat16_rows_compare_with_our_float32_and_torchvisions_autocast():
     assert own["note"] == ("this CPU has amx_bf16; bfloat16 matmul peak 400 GFLOP/s (PyTorch's 2048 x 2048): "
                            "ours at 42.0%, torchvision at 36.0%")
     assert own["evidence"] == {"ours_share_of_peak": pytest.approx(0.42), "peer_share_of_peak": pytest.approx(0.36)}
-    assert own["why"] == "of the bfloat16 matmul peak, ours reached 42.0% and torchvision 36.0%"
+    assert "bfloat16 matmul peak" in own["why"] and numbers_in(own["why"]) == [42.0, 36.0]
     # 85% of the bfloat16 peak meets the target whatever the peer's rate.
     results["matmul_peak_bfloat16"]["gflops"] = 190.0
     own = {row["measure"]: row for row in report.summarize(results)["resnet18"]["rows"]}["bfloat16 training throughput"]
     assert (own["met"], own["shortfall"]) == (True, None)
     (row,) = [row for row in summary["googlenet"]["rows"] if row["measure"].startswith("bfloat16")]
     assert (row["ours"], row["met"]) == (None, None)
-    assert row["note"] == "not measured: this CPU has no bfloat16 instructions"
+    assert row["note"].startswith("not measured") and "no bfloat16 instructions" in row["note"]
 
 
 def test_training_row_compares_with_the_peers_fastest_setting_or_the_peak_past_it():
@@ -245,11 +253,11 @@ def test_serving_rows_compare_the_saved_model_with_onnx_runtime_and_torchvision(
     rows = {row["measure"]: row for row in report.summarize(results)["resnet18"]["rows"]}
     onnx, torch = rows["serving throughput"], rows["serving throughput vs torchvision"]
     # 2 GFLOP an image: 240 and 300 GFLOP/s of a 600 peak.
-    assert onnx["why"] == "of the matmul peak, ours reached 40.0% and ONNX Runtime 50.0%"
+    assert "matmul peak" in onnx["why"] and numbers_in(onnx["why"]) == [40.0, 50.0]
     assert (onnx["ratio"], onnx["target"], onnx["met"], onnx["peer_name"]) == (0.8, ">= 1", False, "ONNX Runtime")
-    assert onnx["note"] == "batch 32, the SavedModel's serve_float (preprocessing inside)"
+    assert "serve_float" in onnx["note"] and numbers_in(onnx["note"]) == [32]
     assert (torch["ratio"], torch["met"], torch["peer_name"]) == (1.2, True, "torchvision (channels_last, inference mode)")
-    assert torch["note"] == "the faster of its two layouts: NCHW 80, channels_last 100"
+    assert "channels_last" in torch["note"] and numbers_in(torch["note"]) == [80, 100]
 
 
 def test_block_table_gives_each_blocks_ratio():
@@ -293,6 +301,7 @@ def test_largest_batch_search_doubles_then_bisects_to_an_eighth(largest, expecte
         batch_search.largest_fitting(lambda size: True, 300, 200)
 
 
+@pytest.mark.slow
 def test_frameworks_out_of_memory_errors_are_told_from_other_failures():
     import jax.numpy as jnp
     import tensorflow as tf
@@ -312,6 +321,7 @@ def test_frameworks_out_of_memory_errors_are_told_from_other_failures():
     assert not batch_search.is_out_of_memory(tf.errors.InvalidArgumentError(None, None, "shapes"))
 
 
+@pytest.mark.slow
 def test_a_worker_reports_running_out_of_memory_as_such(monkeypatch):
     # oneDNN's allocator retries a failed allocation for 10 s (measured) before it gives up.
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -329,6 +339,7 @@ def test_a_worker_reports_running_out_of_memory_as_such(monkeypatch):
 # JAX, started by other tests in this process, warns at any fork; the children here run LiteRT
 # alone. (The script forks before any framework has started.)
 @pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
+@pytest.mark.slow
 def test_a_forked_worker_fails_and_runs_out_of_time_as_a_new_one(tmp_path, monkeypatch):
     """`fork_workers` (the smoke's): a task in a process forked from this one, which has
     imported the package, ends as in a new interpreter: its error's last line, or the time
@@ -362,6 +373,7 @@ def test_a_forked_worker_fails_and_runs_out_of_time_as_a_new_one(tmp_path, monke
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.slow
 def test_cpu_search_holds_each_try_to_the_resident_memory_budget():
     # A budget below what a worker holds once it has imported Keras: every try is stopped by
     # its own watch as soon as it starts, and the search halves down to nothing.
@@ -537,6 +549,7 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     assert resumed["models"] == results["models"] and resumed["matmul_peak"] == results["matmul_peak"]
 
 
+@pytest.mark.slow
 def test_the_peer_trains_in_three_settings_the_last_through_torch_compile(tmp_path, monkeypatch):
     """What the runner asks of the peer (each task answered "not run" here, so nothing after
     training runs); the compiled setting itself runs in a full benchmark, not in the suite."""
@@ -619,6 +632,7 @@ def test_an_empty_output_dir_is_the_current_directory(tmp_path, monkeypatch):
     assert kept == {"models": results["models"]}
 
 
+@pytest.mark.slow
 def test_gpu_mode_runs_on_keras_jax_without_tensorflow(tmp_path):
     """A GPU machine has JAX and PyTorch but no TensorFlow. Here, with TensorFlow made
     unimportable, the GPU mode's training task runs on the CPU: the wiring, not a speed."""

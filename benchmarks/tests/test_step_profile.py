@@ -13,6 +13,7 @@ from benchmarks.onednn_trace import Execution
 from tests.test_scripts import run_script
 
 
+@pytest.mark.slow
 def test_the_trace_of_a_real_convolution_is_read_with_its_start_and_time(tmp_path):
     script = textwrap.dedent("""
         import time
@@ -63,6 +64,7 @@ def test_a_window_without_time_or_steps_is_refused(start, end, steps):
         onednn_trace.step_breakdown([], start, end, steps)
 
 
+@pytest.mark.slow
 def test_the_script_splits_a_training_step_and_writes_its_report(tmp_path):
     result = run_script("--models=resnet18", "--image_size=32", "--batch_size=2", "--warmup_steps=1",
                         "--steps=2", "--matmul_sizes=128", f"--output_dir={tmp_path}",
@@ -80,6 +82,7 @@ def test_the_script_splits_a_training_step_and_writes_its_report(tmp_path):
     ("--models=resnet9000", "error: --models: resnet9000 is not a net here. Allowed: googlenet,"),
     ("--matmul_sizes=0", "error: --matmul_sizes=0: each must be a positive whole number"),
 ])
+@pytest.mark.slow
 def test_bad_flags_get_one_line_errors(flag, error, tmp_path):
     result = run_script(flag, f"--output_dir={tmp_path}", script="step_profile.py")
     assert result.returncode != 0
