@@ -9,7 +9,7 @@ from benchmarks.onednn_trace import CONTRACTIONS, GROUP_NAMES, GROUPS, OTHER_ONE
 from keras_inception.cpu import int8_dot_product, int8_speed_note
 from keras_inception.files import write_json_atomically, write_text_atomically
 
-# measure -> (comparison, target): the issue's goals, as ratios (ours / peer unless noted).
+# measure -> (comparison, target): the benchmark's goals, as ratios (ours / peer unless noted).
 TARGETS = {
     "training throughput": (">=", 1.3),
     "training throughput (GPU)": (">=", 1.0),
@@ -23,7 +23,7 @@ TARGETS = {
     "serving throughput vs torchvision": (">=", 1.0),
 }
 # measure -> (share of a matmul peak, which peak, whether only in place of a ratio that would
-# need more than the peak): the other way issue 26 lets a training target be met, where a
+# need more than the peak): the other way a training target is met, where a
 # faster peer leaves no room below the machine's arithmetic rate (float32), or outright
 # (bfloat16, whose peak the peer may be far from too).
 PEAK_SHARE_TARGETS = {"training throughput": (0.95, "matmul peak", True),

@@ -1,5 +1,9 @@
 """The processor a measurement ran on: its model, cores and the vector instructions that decide
-how fast float32, bfloat16 and int8 run on it (read from /proc/cpuinfo)."""
+how fast float32, bfloat16 and int8 run on it (read from /proc/cpuinfo).
+
+Read here rather than with py-cpuinfo, which gives the same flags but starts a process to run
+CPUID on every call, and `precision="auto"` asks at the start of every training run.
+"""
 
 import os
 

@@ -7,7 +7,7 @@ Each raises a one-line ValueError that names the argument, says what is allowed,
 import math
 
 # A width or stage multiplier of the nets, at most 16 (GoogLeNet 16 times as wide has ~1.7
-# billion parameters); a huge one overflowed deep inside Keras (fuzzing found it).
+# billion parameters); a huge one overflowed deep inside Keras.
 MULTIPLIER_INTERVAL = "in (0, 16]"
 _INTERVALS = {
     MULTIPLIER_INTERVAL: lambda value: 0 < value <= 16,
@@ -23,7 +23,7 @@ def _is_integer(value):
 
 
 def check_integer(argument, value, minimum):
-    # Below 2**63: larger ones overflow in NumPy and TensorFlow (fuzzing found it).
+    # Below 2**63: larger ones overflow in NumPy and TensorFlow.
     if not _is_integer(value) or not minimum <= value < 2**63:
         raise ValueError(
             f"`{argument}` must be an integer >= {minimum} (and below 2**63). Received: {argument}={value!r}"

@@ -77,7 +77,7 @@ def test_factorized_5x5_uses_two_3x3():
 
 
 def test_torchvision_form_matches_torchvision_googlenet():
-    # torchvision's counts (REFERENCE.md): 6,624,904 trainable parameters, 13,004,888 with the
+    # torchvision's counts: 6,624,904 trainable parameters, 13,004,888 with the
     # auxiliary heads; its "5x5" branch is a 3x3 conv.
     model = keras_inception.get_model("googlenet_torchvision", aux_heads=False)
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 6_624_904

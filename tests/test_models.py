@@ -22,7 +22,7 @@ class Net(NamedTuple):
     input_shape: tuple  # the default input
     outputs: tuple
     num_classes: int  # the default
-    params: int  # Keras's count; keras.applications' and REFERENCE.md's where those give one
+    params: int  # Keras's count; keras.applications' and the papers' where those give one
     trainable: int  # trainable parameters: torchvision's count where torchvision has the net
     small: dict = {}  # the 32x32 form
 
@@ -141,7 +141,7 @@ def test_without_top_ends_at_the_last_endpoint(name):
 
 
 def test_paper_inference_net_count(googlenet_paper_no_aux):
-    # The main network only (REFERENCE.md).
+    # The main network only, as the paper counts it.
     assert googlenet_paper_no_aux.output_names == ["main"]
     assert googlenet_paper_no_aux.count_params() == 6_998_552
 

@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 import pickle
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -343,6 +344,28 @@ def test_imagenet_weights_come_from_the_local_caches(resnet18_checkpoint, tmp_pa
     np.testing.assert_array_equal(ten.get_layer("conv5_block2_2_conv").kernel.numpy(),
                                   expected.get_layer("conv5_block2_2_conv").kernel.numpy())
 
+
+
+
+@pytest.mark.slow
+def test_imagenet_weights_come_from_the_hugging_face_cache(reference, tmp_path, monkeypatch):
+    """A timm checkpoint in the hub cache's own layout (refs/main naming the snapshot), as the hub
+    client leaves it; found by huggingface_hub's walk of it."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    generated = tmp_path / "generated"
+    generated.mkdir()
+    checkpoint, images, logits, _ = reference("timm", "resnet18.a1_in1k", 64, generated)
+    repository = tmp_path / "hf" / "models--timm--resnet18.a1_in1k"
+    shutil.copytree(checkpoint, repository / "snapshots" / "4567cdef")
+    older = repository / "snapshots" / "0123abcd"  # first by name, but not the main revision
+    older.mkdir()
+    (older / "model.safetensors").write_bytes(b"not the main revision's weights")
+    (repository / "refs").mkdir()
+    (repository / "refs" / "main").write_text("4567cdef")
+    found = keras_inception.get_model("resnet18", weights="imagenet", input_shape=(64, 64, 3),
+                                      classifier_activation=None)
+    assert_parity(found.predict(images, verbose=0), logits)
 
 
 def _write_keras_applications(model, path):

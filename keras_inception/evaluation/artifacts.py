@@ -19,7 +19,6 @@ from keras_inception.data import preprocessing
 from keras_inception.loading import load_model
 from keras_inception.models.multi_output import inference_model
 
-KINDS = ("keras", "saved_model", "tflite")
 # The SavedModel signature whose input is the whole float image (see export/savedmodel.py).
 FLOAT_SIGNATURE = "serve_float"
 # Output names our SavedModel signatures give the scores under.

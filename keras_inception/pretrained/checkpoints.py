@@ -21,7 +21,6 @@ from keras_inception.pretrained import torch_files
 SOURCES = ("torchvision", "timm", "keras")
 SAFETENSORS = "model.safetensors"
 TIMM_CONFIG = "config.json"
-PTH_EXTENSIONS = (".pth", ".pt", ".bin")
 
 
 class Checkpoint(NamedTuple):

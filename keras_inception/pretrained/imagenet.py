@@ -4,13 +4,12 @@ torch hub, the Hugging Face hub and Keras fill, converted on load. The network i
 Where a file is looked for (each folder as its library resolves it):
 
 - torch hub: `$TORCH_HOME/hub/checkpoints/` (default `~/.cache/torch/hub/checkpoints/`);
-- Hugging Face hub: `$HF_HUB_CACHE/models--timm--<id>/snapshots/*/` (default
-  `~/.cache/huggingface/hub/`);
+- Hugging Face hub: `$HF_HUB_CACHE` (default `~/.cache/huggingface/hub/`), the main revision
+  of `timm/<id>` as huggingface_hub's `try_to_load_from_cache` finds it;
 - Keras: `$KERAS_HOME/models/` (default `~/.keras/models/`), where keras.applications keeps the
   `.h5` files it fetched.
 """
 
-import glob
 import os
 
 TORCH_DOWNLOADS = "https://download.pytorch.org/models/"
@@ -34,7 +33,6 @@ KNOWN = {
        for (depth, suffix), digest in {(11, ""): "8a719046", (13, ""): "19584684", (16, ""): "397923af",
                                        (19, ""): "dcbb9e9d", (11, "_bn"): "6002323d", (13, "_bn"): "abd245e5",
                                        (16, "_bn"): "6c64b313", (19, "_bn"): "c79401a0"}.items()},
-    "inception_resnet_v2": (None, [], []),
 }
 KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 # Our net -> (keras.applications' net, its file under ~/.keras/models/ and on KERAS_APPLICATIONS).
@@ -64,9 +62,26 @@ def hugging_face_hub():
 
 
 def known_key(name, kwargs):
-    """The `KNOWN` key of our net `name` built with `kwargs`, or None."""
+    """The key of our net `name` built with `kwargs` in `KNOWN` or `KERAS_FILES`, or None."""
     key = name + ("_bn" if name.startswith("vgg") and kwargs.get("batch_norm") else "")
-    return key if key in KNOWN else None
+    return key if key in KNOWN or key in KERAS_FILES else None
+
+
+def _torch_and_timm(key):
+    """KNOWN's (source net, torchvision files, timm IDs) of `key`; none for a net that only
+    keras.applications publishes (`KERAS_FILES`)."""
+    return KNOWN.get(key, (None, [], []))
+
+
+def _hugging_face_cached(repo_id, file_name):
+    """The path of `file_name` of the repository's main revision in the Hugging Face hub cache,
+    or None: huggingface_hub's own walk of its cache (refs/main, then that snapshot)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ModuleNotFoundError:  # no hub client: nothing can be in its cache here
+        return None
+    path = try_to_load_from_cache(repo_id, file_name, cache_dir=hugging_face_hub())
+    return path if isinstance(path, str) and os.path.isfile(path) else None
 
 
 def keras_models():
@@ -76,16 +91,15 @@ def keras_models():
 
 def find_checkpoint(key):
     """(source net, path) of the first known checkpoint of `key` in the caches, or None."""
-    source_net, torch_files, timm_ids = KNOWN[key]
+    source_net, torch_files, timm_ids = _torch_and_timm(key)
     for file_name in torch_files:
         path = os.path.join(torch_hub_checkpoints(), file_name)
         if os.path.isfile(path):
             return source_net, path
     for hub_id in timm_ids:
-        snapshots = os.path.join(glob.escape(hugging_face_hub()), f"models--timm--{hub_id}", "snapshots", "*")
-        for folder in sorted(glob.glob(snapshots)):
-            if os.path.isfile(os.path.join(folder, "model.safetensors")):
-                return hub_id, folder
+        path = _hugging_face_cached(f"timm/{hub_id}", "model.safetensors")
+        if path:
+            return hub_id, os.path.dirname(path)
     if key in KERAS_FILES:
         keras_net, file_name = KERAS_FILES[key]
         path = os.path.join(keras_models(), os.path.basename(file_name))
@@ -100,12 +114,12 @@ def imagenet_model(name, **kwargs):
 
     key = known_key(name, kwargs)
     if key is None:
-        nets = ", ".join(sorted({net.removesuffix("_bn") for net in KNOWN}))
+        nets = ", ".join(sorted({net.removesuffix("_bn") for net in [*KNOWN, *KERAS_FILES]}))
         raise ValueError(f"No ImageNet checkpoint is known for {name!r}; known: {nets} (VGG with batch_norm "
                          f"too). Received: weights='imagenet'")
     found = find_checkpoint(key)
     if found is None:
-        _, torch_files, timm_ids = KNOWN[key]
+        _, torch_files, timm_ids = _torch_and_timm(key)
         places = [f"{torch_files[0]} in {torch_hub_checkpoints()}/ (fetch {TORCH_DOWNLOADS}{torch_files[0]} where "
                   f"there is a network)"] if torch_files else []
         places += [f"the Hugging Face hub's timm/{timm_ids[0]} in {hugging_face_hub()}/ (huggingface-cli download "

@@ -2,9 +2,9 @@
 function, and which of its tensors each of our layers takes.
 
 Each `Conversion` names our registered net, the builder arguments that make it torchvision's
-(see ../shared/PRETRAINED.md §3: batch-norm epsilon, symmetric padding, ceil-mode and
-count-the-padding pools, the ResNet stride), the preprocessing its weights expect, and a
-function from our layer names to torchvision's state-dict prefixes.
+(batch-norm epsilon, symmetric padding, ceil-mode and count-the-padding pools, the ResNet
+stride), the preprocessing its weights expect, and a function from our layer names to
+torchvision's state-dict prefixes.
 """
 
 import re
