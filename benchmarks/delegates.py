@@ -29,6 +29,7 @@ from benchmarks.latency import interleaved_latency  # noqa: E402
 from keras_inception import cli, cpu  # noqa: E402
 from keras_inception.export import export_graph, tflite  # noqa: E402
 from keras_inception.export.delegates import gpu_unsupported_ops, xnnpack_partitions  # noqa: E402
+from keras_inception.validation import UsageError  # noqa: E402
 
 flags.DEFINE_list("nets", ["googlenet@224:float32+int8", "inception_v3@299:float32+int8"],
                   "NET@SIZE:MODE+MODE, comma-separated.")
@@ -48,10 +49,10 @@ def parse_net(text):
         name, size = name_size.split("@")
         size, modes = int(size), tuple(modes.split("+"))
     except ValueError:
-        raise ValueError(f"Expected NET@SIZE:MODE+MODE, e.g. googlenet@224:float32+int8. Received: nets={text!r}") from None
+        raise UsageError(f"Expected NET@SIZE:MODE+MODE, e.g. googlenet@224:float32+int8. Received: nets={text!r}") from None
     for mode in modes:
         if mode not in tflite.MODES:
-            raise ValueError(f"Expected modes among {', '.join(tflite.MODES)}. Received: nets={text!r}")
+            raise UsageError(f"Expected modes among {', '.join(tflite.MODES)}. Received: nets={text!r}")
     return name, size, modes
 
 

@@ -5,6 +5,7 @@ TensorBoard's plugin to read its trace, and names TensorFlow's ops, not the kern
 """
 
 from typing import NamedTuple
+from keras_inception.validation import UsageError
 
 # What oneDNN reads from the environment when TensorFlow first calls it.
 ENVIRONMENT = {"ONEDNN_VERBOSE": "1", "ONEDNN_VERBOSE_TIMESTAMP": "1"}
@@ -56,7 +57,7 @@ def step_breakdown(runs, start_ms, end_ms, steps):
     window's wall time that no primitive accounts for) over the executions of `runs` that start
     in [start_ms, end_ms), a window of `steps` whole steps in which one op runs at a time."""
     if not end_ms > start_ms or steps < 1:
-        raise ValueError(f"The window needs an end after its start and at least one step. "
+        raise UsageError(f"The window needs an end after its start and at least one step. "
                          f"Received: start_ms={start_ms}, end_ms={end_ms}, steps={steps}")
     by_group = dict.fromkeys(GROUP_NAMES, 0.0)
     for run in runs:

@@ -9,6 +9,7 @@ import json
 import os
 
 from benchmarks.report import MATMUL_PEAKS, model_errors, report_stem
+from keras_inception.validation import UsageError
 
 # Settings that do not change what is measured: an earlier run may differ in them and resume.
 NOT_MEASURED = ("models", "output_dir", "timeout_s", "resume")
@@ -26,13 +27,13 @@ def earlier_results(results, config, log):
         try:
             earlier = json.load(file)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not a benchmark report ({error}). Received: "
+            raise UsageError(f"{path} is not a benchmark report ({error}). Received: "
                              "resume=True") from None
     for section in ("config", "machine"):
         now, then = json.loads(json.dumps(results[section])), earlier.get(section, {})
         for key in sorted(set(now) | set(then)):
             if key not in NOT_MEASURED and now.get(key) != then.get(key):
-                raise ValueError(
+                raise UsageError(
                     f"{path} was measured with {key}={then.get(key)!r}; this run has "
                     f"{key}={now.get(key)!r}. Resume with the same settings, machine and "
                     f"versions, or measure without `resume`. Received: resume=True")

@@ -33,7 +33,7 @@ from benchmarks.forked import run_forked
 from benchmarks.pairs import DEFAULT_PAIRS, PAIRS
 from benchmarks.report import MATMUL_PEAKS, TRAINING_FLOPS_PER_MAC, lookup, summarize, write_report
 from keras_inception.cpu import bfloat16_instructions
-from keras_inception.validation import MULTIPLIER_INTERVAL, check_choice, check_integer, check_number
+from keras_inception.validation import MULTIPLIER_INTERVAL, UsageError, check_choice, check_integer, check_number
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]  # where `python -m benchmarks.worker` runs
 
@@ -97,7 +97,7 @@ class BenchmarkConfig:
         for model in self.models:
             check_choice("models", model, tuple(PAIRS))
         if not self.models:
-            raise ValueError(f"`models` must name at least one of {', '.join(PAIRS)}. "
+            raise UsageError(f"`models` must name at least one of {', '.join(PAIRS)}. "
                              "Received: models=()")
         check_choice("platform", self.platform, PLATFORMS)
         check_choice("precision", self.precision, PRECISIONS)
@@ -114,15 +114,15 @@ class BenchmarkConfig:
         if self.train_images is not None:
             check_integer("train_images", self.train_images, 1)
         if not self.matmul_sizes:
-            raise ValueError("`matmul_sizes` must name at least one matrix size. Received: matmul_sizes=()")
+            raise UsageError("`matmul_sizes` must name at least one matrix size. Received: matmul_sizes=()")
         for size in self.matmul_sizes:
             check_integer("matmul_sizes", size, 1)
         if self.resolved_largest_batch and self.max_batch < self.batch_size:
-            raise ValueError(f"`max_batch` must be at least `batch_size` ({self.batch_size}), "
+            raise UsageError(f"`max_batch` must be at least `batch_size` ({self.batch_size}), "
                              f"where the search starts. Received: max_batch={self.max_batch}")
         if self.memory_budget_mb is not None:
             if self.platform != "cpu":
-                raise ValueError("`memory_budget_mb` bounds resident memory on the CPU; on a "
+                raise UsageError("`memory_budget_mb` bounds resident memory on the CPU; on a "
                                  "GPU the device's memory is the bound. Received: "
                                  f"memory_budget_mb={self.memory_budget_mb}, "
                                  f"platform={self.platform!r}")

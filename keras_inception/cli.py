@@ -13,6 +13,7 @@ from absl import app, flags, logging
 
 from keras_inception.extras import MissingExtra
 from keras_inception.files import os_error_of
+from keras_inception.validation import UsageError
 
 USAGE_ERROR = 2
 # A disk that filled (or a quota) is the machine's fault, not the command's.
@@ -45,7 +46,7 @@ def parse_key_values(flag, items):
     for item in items:
         key, equals, text = item.partition("=")
         if not equals or not key:
-            raise ValueError(f"--{flag} takes key=value pairs. Received: {item!r}")
+            raise UsageError(f"--{flag} takes key=value pairs. Received: {item!r}")
         words = {"true": True, "false": False, "none": None}
         if text.lower() in words:
             kwargs[key] = words[text.lower()]
@@ -83,12 +84,13 @@ def _as_main_module(module_name, argv):
 
 
 def run(main, argv=None):
-    """`absl.app.run(main)` on `argv` (sys.argv by default), but a bad flag, or a ValueError or TypeError that the library
-    raises for a bad argument, is a one-line error with exit code 2 instead of a traceback, and
-    so are a missing extra (naming the extra to install) and an OSError (a read-only or missing
-    place), naming its path and its errno's meaning, or a TensorFlow error whose message names
-    one; a disk that fills is the same line with exit code 1. INFO logging is off unless
-    `--verbosity` is given."""
+    """`absl.app.run(main)` on `argv` (sys.argv by default), but a bad flag, or a UsageError that
+    the library raises for a bad argument or input, is a one-line error with exit code 2 instead
+    of a traceback, and so are a missing extra (naming the extra to install) and an OSError (a
+    read-only or missing place), naming its path and its errno's meaning, or a TensorFlow error
+    whose message names one; a disk that fills is the same line with exit code 1. Any other
+    exception is a bug and keeps its traceback. INFO logging is off unless `--verbosity` is
+    given."""
 
     def guarded_main(argv):
         if not flags.FLAGS["verbosity"].present:  # absl's INFO lines only when asked for
@@ -96,10 +98,8 @@ def run(main, argv=None):
             logging_module.getLogger("tensorflow").setLevel(logging_module.WARNING)
         try:
             return main(argv)
-        except (ValueError, TypeError) as error:
+        except (UsageError, MissingExtra) as error:
             fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
-        except MissingExtra as error:
-            fail(str(error))
         except Exception as error:
             os_error = os_error_of(error)
             if os_error is None:

@@ -17,6 +17,8 @@ import shutil
 import socket
 import tempfile
 
+from keras_inception.validation import UsageError
+
 
 def _partial(path, suffix="partial"):
     directory, name = os.path.split(os.path.abspath(path))
@@ -122,7 +124,7 @@ def check_writable(directory):
         raise OSError(error.errno, error.strerror, directory) from None
 
 
-class DirectoryInUse(ValueError):
+class DirectoryInUse(UsageError):
     """Another live process holds the lock of a job's folder or file."""
 
 
@@ -184,10 +186,10 @@ def read_json_object(path, what):
         with open(path, encoding="utf-8") as file:
             content = json.load(file)
     except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path} ({what}) is not valid JSON: {error}; delete it to start over. "
+        raise UsageError(f"{path} ({what}) is not valid JSON: {error}; delete it to start over. "
                          f"Received: file={path!r}") from None
     if not isinstance(content, dict):
-        raise ValueError(f"{path} ({what}) holds a JSON {type(content).__name__}, not an object; delete it "
+        raise UsageError(f"{path} ({what}) holds a JSON {type(content).__name__}, not an object; delete it "
                          f"to start over. Received: file={path!r}")
     return content
 
@@ -260,13 +262,13 @@ def claim_job_directory(directory, settings, *, settings_file, overwrite, job):
         saved = read_json_object(settings_path, f"the {job}'s settings")
         if saved != settings:
             key, was, now = _first_difference(saved, settings)
-            raise ValueError(
+            raise UsageError(
                 f"{directory} holds a {job} with other settings ({key}: {was!r} there, {now!r} now). "
                 f"Pass overwrite=True (--overwrite) to start over or choose another run_name. "
                 f"Received: {key}={now!r}"
             )
     elif os.path.isdir(directory) and os.listdir(directory):
-        raise ValueError(f"{directory} exists and is not a {job}; choose another run_name or output_dir. "
+        raise UsageError(f"{directory} exists and is not a {job}; choose another run_name or output_dir. "
                          f"Received: directory={directory!r}")
     os.makedirs(directory, exist_ok=True)
     write_json_atomically(settings_path, settings)

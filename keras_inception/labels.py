@@ -5,6 +5,7 @@ ImageNet's for a 1000-class model, else the class indices."""
 from keras_inception import data
 from keras_inception.pretrained.classes import imagenet_classes, read_class_names
 from keras_inception.runs import run_settings
+from keras_inception.validation import UsageError
 
 
 def carried_class_names(model_path):
@@ -34,7 +35,7 @@ def class_names_for(model_path, classes, *, dataset=None, data_dir=None):
     else:
         names = tuple(str(index) for index in range(classes))
     if len(names) != classes:
-        raise ValueError(f"{model_path} scores {classes} classes; its dataset names {len(names)}. "
+        raise UsageError(f"{model_path} scores {classes} classes; its dataset names {len(names)}. "
                          f"Received: model={model_path!r}")
     return names
 

@@ -24,6 +24,8 @@ import zipfile
 
 import keras
 
+from keras_inception.validation import UsageError
+
 LEGACY_EXTENSIONS = (".h5", ".hdf5")
 # Class names Keras writes for values rather than objects (tensors, tuples, arrays).
 KERAS_VALUE_CLASSES = ("__keras_tensor__", "__tuple__", "__numpy__", "__bytes__", "__tensor__",
@@ -42,25 +44,25 @@ def check_model_file(path, argument="model"):
     module docstring); the message ends "Received: <argument>=<path>"."""
     path = os.fspath(path)
     if path.lower().endswith(LEGACY_EXTENSIONS):
-        raise ValueError(
+        raise UsageError(
             f"Legacy HDF5 model files are not loaded (only .keras files go through these checks and "
             f"Keras's safe mode); re-save the model with model.save('model.keras') where it was "
             f"trained. Received: {argument}={path!r}"
         )
     if not path.endswith(".keras") or not os.path.isfile(path):
-        raise ValueError(f"Expected an existing .keras model file. Received: {argument}={path!r}")
+        raise UsageError(f"Expected an existing .keras model file. Received: {argument}={path!r}")
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not a .keras archive (not a zip file). Received: {argument}={path!r}")
+        raise UsageError(f"{path} is not a .keras archive (not a zip file). Received: {argument}={path!r}")
     with zipfile.ZipFile(path) as archive:
         for member in archive.infolist():
             _check_member(path, member, argument)
         try:
             config = json.loads(archive.read("config.json"))
         except KeyError:
-            raise ValueError(f"{path} has no config.json, so it is not a Keras model. "
+            raise UsageError(f"{path} has no config.json, so it is not a Keras model. "
                              f"Received: {argument}={path!r}") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"{path}: config.json is not valid JSON ({error}). Received: {argument}={path!r}") from None
+            raise UsageError(f"{path}: config.json is not valid JSON ({error}). Received: {argument}={path!r}") from None
     for node in _class_nodes(config):
         _check_class(path, node, argument)
 
@@ -69,10 +71,10 @@ def _check_member(path, member, argument):
     name = member.filename
     parts = name.replace("\\", "/").split("/")
     if name.startswith(("/", "\\")) or posixpath.isabs(name) or ".." in parts or ":" in parts[0]:
-        raise ValueError(f"{path} holds a member whose path leaves the archive's folder ({name!r}); "
+        raise UsageError(f"{path} holds a member whose path leaves the archive's folder ({name!r}); "
                          f"refusing a crafted archive. Received: {argument}={path!r}")
     if stat.S_ISLNK(member.external_attr >> 16):
-        raise ValueError(f"{path} holds a symbolic link ({name!r}); refusing a crafted archive. "
+        raise UsageError(f"{path} holds a symbolic link ({name!r}); refusing a crafted archive. "
                          f"Received: {argument}={path!r}")
 
 
@@ -92,7 +94,7 @@ def _check_class(path, node, argument):
     class_name, module = node.get("class_name"), node.get("module")
     registered = node.get("registered_name")
     if class_name in CODE_CLASSES:
-        raise ValueError(f"{path} holds a Lambda layer, which carries Python code; such files are not "
+        raise UsageError(f"{path} holds a Lambda layer, which carries Python code; such files are not "
                          f"loaded. Rebuild the net with registered layers. Received: {argument}={path!r}")
     if module is None and class_name in KERAS_VALUE_CLASSES:
         return
@@ -100,7 +102,7 @@ def _check_class(path, node, argument):
     ours = isinstance(module, str) and module.startswith("keras_inception.")
     known_name = registered in (None, class_name) or (ours and str(registered).startswith("keras_inception>"))
     if not (keras_class or ours) or not known_name:
-        raise ValueError(
+        raise UsageError(
             f"{path} names a class that is neither Keras's nor keras_inception's "
             f"(module={module!r}, class_name={class_name!r}, registered_name={registered!r}); "
             f"refusing to build it. Received: {argument}={path!r}"

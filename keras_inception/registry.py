@@ -5,6 +5,8 @@ import inspect
 
 import keras
 
+from keras_inception.validation import UnexpectedArgument, UsageError
+
 _BUILDERS = {}
 _ENDPOINTS = {}
 
@@ -17,11 +19,11 @@ def register_model(name, builder=None, *, endpoints=()):
     refused, so one module cannot silently replace another's net.
     """
     if not isinstance(name, str) or not name:
-        raise ValueError(f"A model name must be a non-empty string. Received: name={name!r}")
+        raise UsageError(f"A model name must be a non-empty string. Received: name={name!r}")
 
     def decorator(fn):
         if name in _BUILDERS:
-            raise ValueError(
+            raise UsageError(
                 f"A model named {name!r} is already registered "
                 f"(by {_BUILDERS[name].__module__}). Received: name={name!r}"
             )
@@ -44,7 +46,7 @@ def list_models():
 def get_builder(name):
     """Returns the builder registered under `name`."""
     if name not in _BUILDERS:
-        raise ValueError(
+        raise UsageError(
             f"Unknown model name. Known models: {', '.join(list_models())}. Received: name={name!r}"
         )
     return _BUILDERS[name]
@@ -62,7 +64,7 @@ def get_model(name, /, **kwargs):
     accepted = accepted_arguments(name)
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
-        raise TypeError(
+        raise UnexpectedArgument(
             f"Model {name!r} takes no argument {unknown[0]!r}; it takes: {', '.join(accepted)}. "
             f"Received: {unknown[0]}={kwargs[unknown[0]]!r}"
         )
@@ -96,12 +98,12 @@ def get_feature_extractor(name, /, endpoints=None, **kwargs):
     if endpoints is None:
         endpoints = known
     if isinstance(endpoints, str) or not all(endpoint in known for endpoint in endpoints):
-        raise ValueError(
+        raise UsageError(
             f"`endpoints` must be a list of {name!r}'s endpoints: {', '.join(known)}. "
             f"Received: endpoints={endpoints!r}"
         )
     if kwargs.get("include_top"):
-        raise ValueError(
+        raise UsageError(
             f"A feature extractor is built without the top. Received: include_top={kwargs['include_top']!r}"
         )
     model = get_model(name, **{**kwargs, "include_top": False})

@@ -6,6 +6,7 @@ import glob
 import os
 
 from keras_inception.files import read_json_object
+from keras_inception.validation import UsageError
 
 RUN_SETTINGS = "run.json"
 
@@ -14,7 +15,7 @@ def latest_run(root="saved_models"):
     """The training run under `root` whose `model.keras` was written last."""
     models = glob.glob(os.path.join(glob.escape(root), "*", "model.keras"))
     if not models:
-        raise ValueError(f"There is no training run (a folder holding model.keras) under {root}/; "
+        raise UsageError(f"There is no training run (a folder holding model.keras) under {root}/; "
                          f"train one, or name the model. Received: root={root!r}")
     return os.path.dirname(max(models, key=os.path.getmtime))
 

@@ -1,10 +1,21 @@
 """Argument checks shared by the builders, layers and pipelines.
 
-Each raises a one-line ValueError that names the argument, says what is allowed, and ends with
-`Received: name=value` (keras.applications' style). No backend code: models import this too.
+Each raises a one-line UsageError (a ValueError) that names the argument, says what is allowed,
+and ends with `Received: name=value` (keras.applications' style). No backend code: models
+import this too.
 """
 
 import math
+
+
+class UsageError(ValueError):
+    """A bad argument, flag or input file: the message names the value and what is allowed. The
+    commands print it as one line and exit with 2; any other exception keeps its traceback."""
+
+
+class UnexpectedArgument(UsageError, TypeError):
+    """A keyword the builder does not take: a TypeError, as Python's own is, and a usage error."""
+
 
 # A width or stage multiplier of the nets, at most 16 (GoogLeNet 16 times as wide has ~1.7
 # billion parameters); a huge one overflowed deep inside Keras.
@@ -25,7 +36,7 @@ def _is_integer(value):
 def check_integer(argument, value, minimum):
     # Below 2**63: larger ones overflow in NumPy and TensorFlow.
     if not _is_integer(value) or not minimum <= value < 2**63:
-        raise ValueError(
+        raise UsageError(
             f"`{argument}` must be an integer >= {minimum} (and below 2**63). Received: {argument}={value!r}"
         )
 
@@ -35,15 +46,15 @@ def check_number(argument, value, interval):
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     finite = is_number and (isinstance(value, int) or math.isfinite(value))
     if not finite or not _INTERVALS[interval](value):
-        raise ValueError(f"`{argument}` must be a number {interval}. Received: {argument}={value!r}")
+        raise UsageError(f"`{argument}` must be a number {interval}. Received: {argument}={value!r}")
 
 
 def check_bool(argument, value):
     if not isinstance(value, bool):
-        raise ValueError(f"`{argument}` must be True or False. Received: {argument}={value!r}")
+        raise UsageError(f"`{argument}` must be True or False. Received: {argument}={value!r}")
 
 
 def check_choice(argument, value, choices):
     if value not in choices:
         allowed = ", ".join(repr(choice) for choice in choices)
-        raise ValueError(f"`{argument}` must be one of {allowed}. Received: {argument}={value!r}")
+        raise UsageError(f"`{argument}` must be one of {allowed}. Received: {argument}={value!r}")

@@ -16,6 +16,7 @@ from absl import flags  # noqa: E402
 import keras_inception  # noqa: E402
 from keras_inception import cli, files  # noqa: E402
 from keras_inception.profile import summarize, zoo_table  # noqa: E402
+from keras_inception.validation import UsageError  # noqa: E402
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"
@@ -28,7 +29,7 @@ def replace_table(text, table):
     """The README text with the block between the markers replaced by `table`."""
     start, end = text.find(START), text.find(END)
     if start < 0 or end < start:
-        raise ValueError(f"README.md has no {START} ... {END} block. Received: {README!r}")
+        raise UsageError(f"README.md has no {START} ... {END} block. Received: {README!r}")
     return text[: start + len(START)] + "\n" + table + "\n" + text[end:]
 
 

@@ -1,9 +1,14 @@
 """Every bad builder argument raises a one-line ValueError naming the value and what is allowed."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 import keras_inception
 from keras_inception.models import INCEPTION_WIDTHS
+from keras_inception.validation import UsageError
 
 TABLE = {block: tuple(row) for block, row in INCEPTION_WIDTHS.items()}
 MISSING_BLOCK = {block: row for block, row in TABLE.items() if block != "5b"}
@@ -107,3 +112,35 @@ def test_weights_for_another_net_are_refused(tmp_path):
     keras_inception.get_model("nin_cifar10").save_weights(path)
     with pytest.raises(ValueError, match="does not fit this net.*Received: weights="):
         keras_inception.get_model("googlenet", stem="small", aux_heads=False, width_multiplier=0.25, weights=str(path))
+
+
+# A command whose main raises the given exception, run as the commands run it.
+RAISING_COMMAND = """
+import sys
+from keras_inception import cli
+from keras_inception.validation import UsageError
+
+def main(argv):
+    raise {"usage": UsageError("`epochs` must be an integer >= 1. Received: epochs=0"),
+           "bug": KeyError("a bug"), "value": ValueError("a bug's ValueError")}[argv[1]]
+
+cli.run(main, ["command", *sys.argv[1:]])
+"""
+
+
+@pytest.mark.parametrize("raised, code, one_line", [("usage", 2, True), ("bug", 1, False), ("value", 1, False)])
+def test_commands_print_a_usage_error_in_one_line_and_a_bug_with_its_traceback(raised, code, one_line):
+    result = subprocess.run([sys.executable, "-c", RAISING_COMMAND, raised], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == code, result.stderr[-2000:]
+    assert ("Traceback" in result.stderr) is not one_line
+    assert ("a bug" in result.stderr) is not one_line
+    if one_line:
+        assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+            "error: `epochs` must be an integer >= 1. Received: epochs=0"]
+
+
+def test_a_keyword_a_builder_does_not_take_is_a_type_error_and_a_usage_error():
+    with pytest.raises(TypeError) as error:
+        keras_inception.get_model("nin_cifar10", width_multiplier=0.5)
+    assert isinstance(error.value, UsageError) and isinstance(error.value, ValueError)

@@ -10,6 +10,7 @@ derandomized, so CI runs the same ones every time.
 import ast
 import math
 import pathlib
+import re
 import shutil
 
 import keras
@@ -47,8 +48,13 @@ EXAMPLES = 15
 
 
 def script_flags(script):
-    """The flag names a script defines (its `flags.DEFINE_*("name", ...)` calls)."""
-    tree = ast.parse(script_path(script).read_text())
+    """The flag names a script defines (its `flags.DEFINE_*("name", ...)` calls), or, for a thin
+    caller of a command, the command's module."""
+    source = script_path(script).read_text()
+    command = re.search(r'^COMMAND = "(\w+)"$', source, re.M)
+    if command:
+        source = (ROOT / "keras_inception" / "commands" / f"{command.group(1)}.py").read_text()
+    tree = ast.parse(source)
     return sorted(
         node.args[0].value for node in ast.walk(tree)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)

@@ -23,6 +23,7 @@ from absl import flags
 from keras_inception import cli, training, tuning
 from keras_inception.training import recipes
 from keras_inception.tuning import job
+from keras_inception.validation import UsageError
 
 flags.DEFINE_enum("model", "googlenet_bn", tuning.searchable_models(), "Net whose widths are searched.")
 flags.DEFINE_list("model_kwargs", [], "Other builder arguments as key=value, fixed for every trial, e.g. stem=small.")
@@ -62,7 +63,7 @@ def _numbers(flag, convert=float):
     try:
         return tuple(convert(value) for value in FLAGS[flag].value) or None
     except ValueError:
-        raise ValueError(f"--{flag} takes comma-separated numbers. Received: {','.join(FLAGS[flag].value)}") from None
+        raise UsageError(f"--{flag} takes comma-separated numbers. Received: {','.join(FLAGS[flag].value)}") from None
 
 
 def _count(flag):
@@ -71,7 +72,7 @@ def _count(flag):
     if value is None:
         return None
     if value != int(value):
-        raise ValueError(f"--{flag} must be a whole number. Received: {flag}={value!r}")
+        raise UsageError(f"--{flag} must be a whole number. Received: {flag}={value!r}")
     return int(value)
 
 

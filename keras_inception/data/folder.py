@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_inception.data.image_files import MAX_IMAGE_PIXELS, file_problem, pixel_problem
-from keras_inception.validation import check_integer, check_number
+from keras_inception.validation import UsageError, check_integer, check_number
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 
@@ -49,12 +49,12 @@ def list_folder(directory):
     `refused`: the listed files that are no regular image files to read, each skipped with a
     warning that says why."""
     if not os.path.isdir(directory):
-        raise ValueError(f"The image folder does not exist. Received: directory={directory!r}")
+        raise UsageError(f"The image folder does not exist. Received: directory={directory!r}")
     class_names = sorted(
         entry.name for entry in os.scandir(directory) if entry.is_dir() and not entry.name.startswith(".")
     )
     if not class_names:
-        raise ValueError(
+        raise UsageError(
             f"The image folder must hold one sub-folder per class. Received: directory={directory!r}"
         )
     paths, labels, empty, refused, problems = [], [], [], [], {}
@@ -167,7 +167,7 @@ def from_folder(directory, *, validation_fraction=0.0, test_fraction=0.0, seed=0
     check_number("validation_fraction", validation_fraction, "in [0, 1)")
     check_number("test_fraction", test_fraction, "in [0, 1)")
     if validation_fraction + test_fraction >= 1:
-        raise ValueError(
+        raise UsageError(
             "`validation_fraction + test_fraction` must be below 1. Received: "
             f"validation_fraction={validation_fraction!r}, test_fraction={test_fraction!r}"
         )

@@ -8,7 +8,7 @@ works with these datasets and with a user's own.
 import tensorflow as tf
 
 from keras_inception.data import preprocessing
-from keras_inception.validation import check_choice, check_integer
+from keras_inception.validation import UsageError, check_choice, check_integer
 
 AUGMENTATIONS = ("auto", "inception", "cifar", "none")
 
@@ -93,7 +93,7 @@ def for_model(model, dataset, *, training, **kwargs):
     """`make_dataset` with the image size and channels that `model` expects."""
     height, width, channels = model.input_shape[1:]
     if height is None or height != width:
-        raise ValueError(
+        raise UsageError(
             "The model must take square images of a fixed size. "
             f"Received: input_shape={model.input_shape[1:]}"
         )

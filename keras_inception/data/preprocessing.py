@@ -11,6 +11,8 @@ The pipeline draws a fresh seed per image and per epoch.
 
 import tensorflow as tf
 
+from keras_inception.validation import UsageError
+
 # GoogLeNet (Szegedy et al. 2014, section 6): patches of 8%-100% of the image area with
 # aspect ratio in [3/4, 4/3], plus photometric distortions.
 CROP_AREA_RANGE = (0.08, 1.0)
@@ -36,7 +38,7 @@ def to_float(image, channels):
         return tf.image.grayscale_to_rgb(image)
     if have == 3 and channels == 1:
         return tf.image.rgb_to_grayscale(image)
-    raise ValueError(f"Cannot turn {have}-channel images into {channels} channels. Received: channels={channels!r}")
+    raise UsageError(f"Cannot turn {have}-channel images into {channels} channels. Received: channels={channels!r}")
 
 
 def center_crop_and_resize(image, size, crop_fraction=EVAL_CROP_FRACTION):

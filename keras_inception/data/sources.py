@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_inception.extras import require
-from keras_inception.validation import check_choice, check_number
+from keras_inception.validation import UsageError, check_choice, check_number
 
 DIGITS_CLASSES = 10
 
@@ -42,16 +42,16 @@ def from_arrays(images, labels):
     if images.ndim == 3:
         images = images[..., np.newaxis]
     if images.ndim != 4:
-        raise ValueError(
+        raise UsageError(
             f"`images` must be (N, H, W) or (N, H, W, C). Received: images.shape={images.shape}"
         )
     if labels.shape != (len(images),):
-        raise ValueError(
+        raise UsageError(
             f"`labels` must hold one integer per image ({len(images)}). "
             f"Received: labels.shape={labels.shape}"
         )
     if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"`labels` must be integer class ids. Received: labels.dtype={labels.dtype}")
+        raise UsageError(f"`labels` must be integer class ids. Received: labels.dtype={labels.dtype}")
     return tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
 
 
@@ -72,13 +72,13 @@ def from_tfds(name, split, *, data_dir=None, download=False):
             download=download,
         )
     except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
-        raise ValueError(
+        raise UsageError(
             f"TFDS dataset {name!r} (split {split!r}) could not be loaded from data_dir="
             f"{data_dir!r} without downloading: {str(error).splitlines()[0]} "
             f"Received: name={name!r}"
         ) from None
     except AssertionError as error:  # tfds asserts the prepared data exists when download=False
-        raise ValueError(
+        raise UsageError(
             f"TFDS dataset {name!r} is not prepared in data_dir={data_dir!r} and downloads are "
             f"off ({str(error).splitlines()[0]}). Received: name={name!r}"
         ) from None

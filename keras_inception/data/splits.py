@@ -11,7 +11,7 @@ from typing import NamedTuple
 import tensorflow as tf
 
 from keras_inception.data import folder, sources
-from keras_inception.validation import check_number
+from keras_inception.validation import UsageError, check_number
 
 
 # The `load_splits` arguments that a training run records and a later job must repeat.
@@ -68,7 +68,7 @@ def _check_every_split_has_images(splits, dataset):
     if all(count != 0 for count in splits.sizes.values()):
         return
     counts = ", ".join(f"{name} {count}" for name, count in splits.sizes.items())
-    raise ValueError(f"The dataset has too few usable images to fill its splits ({counts}; each "
+    raise UsageError(f"The dataset has too few usable images to fill its splits ({counts}; each "
                      f"needs at least one). Received: dataset={dataset!r}")
 
 
@@ -106,14 +106,14 @@ def _digits(validation_fraction, seed):
 
 def _folder(directory, validation_fraction, test_fraction, seed):
     if not os.path.isdir(directory):
-        raise ValueError(f"The image folder does not exist. Received: dataset={directory!r}")
+        raise UsageError(f"The image folder does not exist. Received: dataset={directory!r}")
     name = os.path.basename(os.path.normpath(directory))
     train_dir, test_dir = os.path.join(directory, "train"), os.path.join(directory, "test")
     if os.path.isdir(train_dir) and os.path.isdir(test_dir):
         source = folder.from_folder(train_dir, validation_fraction=validation_fraction, seed=seed)
         test = folder.from_folder(test_dir)
         if test.class_names != source.class_names:
-            raise ValueError(
+            raise UsageError(
                 f"{test_dir} and {train_dir} must hold the same class folders. Received: "
                 f"train classes {source.class_names}, test classes {test.class_names}"
             )

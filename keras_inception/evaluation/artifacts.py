@@ -18,6 +18,7 @@ import tensorflow as tf
 from keras_inception.data import preprocessing
 from keras_inception.loading import load_model
 from keras_inception.models.multi_output import inference_model
+from keras_inception.validation import UsageError
 
 # The SavedModel signature whose input is the whole float image (see export/savedmodel.py).
 FLOAT_SIGNATURE = "serve_float"
@@ -54,7 +55,7 @@ class Artifact:
             scores.append(np.asarray(self.scores(images), dtype=np.float32))
             labels.append(batch_labels)
         if not scores:
-            raise ValueError(f"The dataset has no images to evaluate {self.name} on.")
+            raise UsageError(f"The dataset has no images to evaluate {self.name} on.")
         return np.concatenate(scores), np.concatenate(labels).astype(np.int64)
 
 
@@ -102,10 +103,10 @@ class SavedModelArtifact(Artifact):
             loaded = tf.saved_model.load(path)
         except (OSError, tf.errors.OpError, ValueError) as error:  # a damaged folder, or one cut short
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ValueError(f"{path} is not a SavedModel TensorFlow loads ({first_line:.200}). "
+            raise UsageError(f"{path} is not a SavedModel TensorFlow loads ({first_line:.200}). "
                              f"Received: model={path!r}") from None
         if FLOAT_SIGNATURE not in loaded.signatures:
-            raise ValueError(
+            raise UsageError(
                 f"{path} has no {FLOAT_SIGNATURE!r} signature (float32 images in [0, 1], as "
                 f"scripts/export.py writes); its signatures: {sorted(loaded.signatures)}. Received: model={path!r}")
         self._loaded = loaded  # the signature's variables live as long as this object
@@ -131,7 +132,7 @@ def artifact_kind(path):
         return "keras"
     if path.endswith(".tflite"):
         return "tflite"
-    raise ValueError(f"Expected a .keras file, a SavedModel folder (holding saved_model.pb) or a .tflite "
+    raise UsageError(f"Expected a .keras file, a SavedModel folder (holding saved_model.pb) or a .tflite "
                      f"file. Received: model={path!r}")
 
 
@@ -139,7 +140,7 @@ def open_artifact(path, *, threads=None):
     """The `Artifact` for `path`, loaded; `threads`: the LiteRT interpreter's, for .tflite."""
     kind = artifact_kind(path)
     if kind != "saved_model" and not os.path.isfile(path):
-        raise ValueError(f"The model file does not exist. Received: model={path!r}")
+        raise UsageError(f"The model file does not exist. Received: model={path!r}")
     if kind == "keras":
         return KerasArtifact(path)
     if kind == "tflite":
@@ -158,6 +159,6 @@ def run_artifacts(run_dir):
         found.append(saved_model)
     found += sorted(glob.glob(os.path.join(glob.escape(run_dir), "*.tflite")))
     if not found:
-        raise ValueError(f"{run_dir} holds no model to evaluate (.keras, saved_model/ or .tflite). "
+        raise UsageError(f"{run_dir} holds no model to evaluate (.keras, saved_model/ or .tflite). "
                          f"Received: model={run_dir!r}")
     return found

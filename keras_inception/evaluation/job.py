@@ -15,7 +15,7 @@ from keras_inception.evaluation.artifacts import open_artifact, run_artifacts
 from keras_inception.evaluation.report import evaluate_scores, write_confusion_png
 from keras_inception.files import check_writable, write_atomically, write_json_atomically
 from keras_inception.runs import run_settings
-from keras_inception.validation import check_integer
+from keras_inception.validation import UsageError, check_integer
 
 
 def expand_artifacts(models):
@@ -24,7 +24,7 @@ def expand_artifacts(models):
     for model in models:
         model = os.path.expanduser(model)
         if not os.path.exists(model):
-            raise ValueError(f"The model path does not exist. Received: model={model!r}")
+            raise UsageError(f"The model path does not exist. Received: model={model!r}")
         is_saved_model = os.path.isfile(os.path.join(model, "saved_model.pb"))
         paths += run_artifacts(model) if os.path.isdir(model) and not is_saved_model else [model]
     return list(dict.fromkeys(paths))

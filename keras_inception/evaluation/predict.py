@@ -17,25 +17,25 @@ from keras_inception.data.image_files import MAX_IMAGE_PIXELS, file_problem, pix
 from keras_inception.evaluation.artifacts import open_artifact
 from keras_inception.labels import class_names_for
 from keras_inception.pretrained.classes import decode_predictions
-from keras_inception.validation import check_integer
+from keras_inception.validation import UsageError, check_integer
 
 
 def read_image(path, max_pixels=MAX_IMAGE_PIXELS):
     """An image file (PNG, JPEG, GIF, BMP) as uint8 RGB (H, W, 3); a one-line error otherwise,
     and for an image that declares more than `max_pixels` pixels (before decoding it)."""
     if not os.path.lexists(path):
-        raise ValueError(f"The image file does not exist. Received: image={path!r}")
+        raise UsageError(f"The image file does not exist. Received: image={path!r}")
     problem = file_problem(path)
     if problem:
-        raise ValueError(f"{path} {problem}. Received: image={path!r}")
+        raise UsageError(f"{path} {problem}. Received: image={path!r}")
     problem = pixel_problem(path, max_pixels)
     if problem:
-        raise ValueError(f"{path} {problem} (a decompression bomb, or raise the limit: --max_image_pixels). "
+        raise UsageError(f"{path} {problem} (a decompression bomb, or raise the limit: --max_image_pixels). "
                          f"Received: image={path!r}")
     try:
         return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False).numpy()
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
-        raise ValueError(f"{path} is not an image TensorFlow decodes (PNG, JPEG, GIF or BMP). "
+        raise UsageError(f"{path} is not an image TensorFlow decodes (PNG, JPEG, GIF or BMP). "
                          f"Received: image={path!r}") from None
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 
 from keras_inception.extras import require
+from keras_inception.validation import UsageError
 
 TOP_K = 5
 # Above this many classes the confusion matrix's cells carry no numbers and its axes no names:
@@ -48,7 +49,7 @@ def evaluate_scores(scores, labels, class_names, *, artifact="", kind=""):
 
     classes = len(class_names)
     if scores.ndim != 2 or scores.shape[1] != classes:
-        raise ValueError(f"{artifact or 'The model'} scores {scores.shape[-1]} classes; the dataset has "
+        raise UsageError(f"{artifact or 'The model'} scores {scores.shape[-1]} classes; the dataset has "
                          f"{classes}. Received: scores.shape={scores.shape}")
     k = min(TOP_K, classes)
     everything = np.arange(classes)

@@ -28,7 +28,7 @@ import tensorflow as tf
 from keras_inception.export.folding import FoldedBatchNormalization, foldable_batch_norms, folded_weights
 from keras_inception.layers import LocalResponseNormalization
 from keras_inception.models.multi_output import MAIN_OUTPUT, inference_model
-from keras_inception.validation import check_choice
+from keras_inception.validation import UsageError, check_choice
 
 # tf.image.rgb_to_grayscale's weights, which the input pipeline and the SavedModel apply.
 GRAYSCALE_WEIGHTS = (0.2989, 0.5870, 0.1140)
@@ -122,7 +122,7 @@ def export_graph(model, *, logits=False, form="delegates"):
             return NestedConcatenate(**config)
         if logits and layer.name == MAIN_OUTPUT:
             if "activation" not in config:
-                raise ValueError(f"The {MAIN_OUTPUT!r} layer has no activation to remove. "
+                raise UsageError(f"The {MAIN_OUTPUT!r} layer has no activation to remove. "
                                  f"Received: layer={type(layer).__name__}")
             config["activation"] = "linear"
         return layer.__class__.from_config(config)

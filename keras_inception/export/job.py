@@ -45,7 +45,7 @@ from keras_inception.labels import label_names
 from keras_inception.loading import load_model
 from keras_inception.pretrained.classes import add_class_names
 from keras_inception.runs import run_settings
-from keras_inception.validation import check_bool, check_choice, check_integer
+from keras_inception.validation import UsageError, check_bool, check_choice, check_integer
 
 # Verification targets: float32 answers like Keras; int8 picks the same class almost always;
 # MediaPipe picks the interpreter's class on the same pixels.
@@ -165,7 +165,7 @@ def load_for_export(model_path):
     if os.path.isdir(model_path):
         model_path = os.path.join(model_path, "model.keras")
     if model_path.endswith(".keras") and not os.path.isfile(model_path):
-        raise ValueError(f"Expected a .keras model file or a training run directory. Received: model={model_path!r}")
+        raise UsageError(f"Expected a .keras model file or a training run directory. Received: model={model_path!r}")
     return model_path, load_model(model_path, compile=False)  # inference only: no optimizer state to restore
 
 
@@ -194,7 +194,7 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
         targets = [keras_path, *tflite_paths.values()] + ([saved_model_path] if saved_model else [])
         existing = [path for path in targets if os.path.exists(path)]
         if existing and not overwrite:
-            raise ValueError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it. "
+            raise UsageError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it. "
                              f"Received: overwrite={overwrite!r}")
 
         check_writable(output_dir)  # before the conversions, not after them

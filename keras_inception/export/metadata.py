@@ -17,6 +17,7 @@ import zipfile
 import flatbuffers
 
 from keras_inception.extras import require
+from keras_inception.validation import UsageError
 
 tflite_schema = require("ai_edge_litert.schema_py_generated", "mobile")
 metadata_schema = require("mediapipe.tasks.metadata.metadata_schema_py_generated", "mobile")
@@ -64,12 +65,12 @@ def with_metadata(tflite_bytes, *, class_names, name, description="", version="1
     """`tflite_bytes` with the metadata and the label file (one name per line) packed in; the
     graph, its buffers and its signature are kept as they are."""
     if not class_names or any("\n" in str(label) for label in class_names):
-        raise ValueError(f"Expected one class name per class, none with a line break. "
+        raise UsageError(f"Expected one class name per class, none with a line break. "
                          f"Received: class_names={class_names!r}")
     model = tflite_schema.Model.GetRootAsModel(tflite_bytes, 0)
     input_type, output_type, classes = _input_and_scores(model)
     if classes != len(class_names):
-        raise ValueError(f"The model scores {classes} classes; {len(class_names)} names were given. "
+        raise UsageError(f"The model scores {classes} classes; {len(class_names)} names were given. "
                          f"Received: class_names={tuple(class_names)!r}")
     table = metadata_table(name=name, description=description, version=version,
                            input_type=input_type, output_type=output_type, logits=logits)

@@ -15,6 +15,8 @@ import tensorflow as tf
 # The TFLite converter's own freezing pass (no public name): variables become constants.
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from keras_inception.validation import UsageError
+
 MODES = ("float32", "float16", "dynamic", "int8")
 INT8_IO = ("none", "int8", "uint8")
 
@@ -98,7 +100,7 @@ def _configure(converter, mode, representative_images, int8_io):
         converter.target_spec.supported_types = [tf.float16]
     elif mode == "int8":
         if representative_images is None or not len(representative_images):
-            raise ValueError("mode='int8' needs representative images from the training data. "
+            raise UsageError("mode='int8' needs representative images from the training data. "
                              "Received: representative_images=None")
 
         def representative_dataset():

@@ -9,7 +9,7 @@ import keras
 from keras import layers
 
 from keras_inception.loading import check_model_file
-from keras_inception.validation import MULTIPLIER_INTERVAL, check_bool, check_choice, check_integer, check_number
+from keras_inception.validation import MULTIPLIER_INTERVAL, UsageError, check_bool, check_choice, check_integer, check_number
 
 POOLING_OPTIONS = (None, "avg", "max")
 
@@ -30,7 +30,7 @@ def check_aux_heads(aux_heads, include_top):
         return include_top
     check_bool("aux_heads", aux_heads)
     if aux_heads and not include_top:
-        raise ValueError(
+        raise UsageError(
             "Auxiliary heads are classifiers and need `include_top=True`. "
             f"Received: aux_heads=True, include_top={include_top!r}"
         )
@@ -51,13 +51,13 @@ def check_stage_multipliers(stage_multipliers, stages):
     if stage_multipliers is None:
         stage_multipliers = {}
     if not isinstance(stage_multipliers, Mapping):
-        raise ValueError(
+        raise UsageError(
             f"`stage_multipliers` must be a dict {{stage: multiplier}} over the stages "
             f"{', '.join(stages)}. Received: stage_multipliers={stage_multipliers!r}"
         )
     unknown = sorted(set(stage_multipliers) - set(stages), key=str)
     if unknown:
-        raise ValueError(
+        raise UsageError(
             f"Unknown stage {unknown[0]!r} in `stage_multipliers`; stages: {', '.join(stages)}. "
             f"Received: stage_multipliers={stage_multipliers!r}"
         )
@@ -73,21 +73,21 @@ def check_block_widths(block_widths, table, argument="block_widths"):
     if block_widths is None:
         return {}
     if not isinstance(block_widths, Mapping):
-        raise ValueError(
+        raise UsageError(
             f"`{argument}` must be a dict {{block: {{branch: width}}}}. "
             f"Received: {argument}={block_widths!r}"
         )
     checked = {}
     for block, row in block_widths.items():
         if block not in table:
-            raise ValueError(
+            raise UsageError(
                 f"Unknown block {block!r} in `{argument}`; blocks: {', '.join(table)}. "
                 f"Received: {argument}={block_widths!r}"
             )
         name = f"{argument}[{block!r}]"
         branches = ", ".join(table[block])
         if not isinstance(row, Mapping) or set(row) - set(table[block]):
-            raise ValueError(
+            raise UsageError(
                 f"`{name}` must map branches of {block} ({branches}) to widths. "
                 f"Received: {name}={row!r}"
             )
@@ -101,7 +101,7 @@ def check_dense_top(fc_units, dropout_rate):
     """The hidden dense layers of `flatten_top`: their widths, and the dropout after each."""
     if (not isinstance(fc_units, (tuple, list)) or not fc_units
             or any(isinstance(u, bool) or not isinstance(u, int) or u < 1 for u in fc_units)):
-        raise ValueError(
+        raise UsageError(
             f"`fc_units` must be a list of positive integers. Received: fc_units={fc_units!r}"
         )
     check_number("dropout_rate", dropout_rate, "in [0, 1)")
@@ -111,7 +111,7 @@ def check_top(include_top, pooling):
     check_bool("include_top", include_top)
     check_choice("pooling", pooling, POOLING_OPTIONS)
     if include_top and pooling is not None:
-        raise ValueError(
+        raise UsageError(
             "`pooling` applies only when `include_top=False`; the classifier top has its own "
             f"pooling. Received: include_top=True, pooling={pooling!r}"
         )
@@ -123,7 +123,7 @@ def check_classifier_activation(classifier_activation):
     try:
         keras.activations.get(classifier_activation)
     except (ValueError, TypeError):
-        raise ValueError(
+        raise UsageError(
             "`classifier_activation` must be None (logits), a Keras activation name such as "
             f"'softmax', or a callable. Received: classifier_activation={classifier_activation!r}"
         ) from None
@@ -138,26 +138,26 @@ def resolve_input_shape(input_shape, *, default, min_size, include_top, reason):
     if input_shape is None:
         return tuple(default)
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
-        raise ValueError(
+        raise UsageError(
             "`input_shape` must be (height, width, channels), channels last. "
             f"Received: input_shape={input_shape!r}"
         )
     height, width, channels = input_shape
     for dim in (height, width, channels):
         if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool) or dim < 1):
-            raise ValueError(
+            raise UsageError(
                 f"`input_shape` must hold positive integers. Received: input_shape={input_shape!r}"
             )
     if channels is None:
-        raise ValueError(f"The channel count must be known. Received: input_shape={input_shape!r}")
+        raise UsageError(f"The channel count must be known. Received: input_shape={input_shape!r}")
     if include_top and (height is None or width is None):
-        raise ValueError(
+        raise UsageError(
             "Height and width must be given when `include_top=True`. "
             f"Received: input_shape={input_shape!r}"
         )
     for dim in (height, width):
         if dim is not None and dim < min_size:
-            raise ValueError(
+            raise UsageError(
                 f"`input_shape` is too small: height and width must be at least {min_size} "
                 f"({reason}). Received: input_shape={input_shape!r}"
             )
@@ -169,11 +169,11 @@ def shape_of(input_shape, input_tensor):
     if input_tensor is None:
         return input_shape
     if not isinstance(input_tensor, keras.KerasTensor) or len(input_tensor.shape) != 4:
-        raise ValueError("`input_tensor` must be a Keras tensor of images (batch, height, width, channels), "
+        raise UsageError("`input_tensor` must be a Keras tensor of images (batch, height, width, channels), "
                          f"such as keras.Input's or a layer's output. Received: input_tensor={input_tensor!r}")
     shape = tuple(input_tensor.shape[1:])
     if input_shape is not None and tuple(input_shape) != shape:
-        raise ValueError(f"`input_shape` differs from `input_tensor`'s shape {shape}; give one of them. "
+        raise UsageError(f"`input_shape` differs from `input_tensor`'s shape {shape}; give one of them. "
                          f"Received: input_shape={input_shape!r}")
     return shape
 
@@ -243,22 +243,22 @@ def check_weights(weights):
     if weights is None:
         return
     if not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(
+        raise UsageError(
             "`weights` must be None or the path of a local '.weights.h5' or '.keras' file. "
             f"Received: weights={weights!r}"
         )
     path = os.fspath(weights)
     if not path.endswith((".weights.h5", ".keras")):
-        raise ValueError(
+        raise UsageError(
             "`weights` must be None or the path of a local '.weights.h5' or '.keras' file "
             "(get_model(name, weights='imagenet') converts a local ImageNet checkpoint); "
             "no pretrained weights are downloaded. "
             f"Received: weights={weights!r}"
         )
     if not os.path.isfile(path):
-        raise ValueError(f"The weights file does not exist. Received: weights={weights!r}")
+        raise UsageError(f"The weights file does not exist. Received: weights={weights!r}")
     if os.path.getsize(path) == 0:
-        raise ValueError(f"The weights file {path} is empty. Received: weights={weights!r}")
+        raise UsageError(f"The weights file {path} is empty. Received: weights={weights!r}")
     if path.endswith(".keras"):
         check_model_file(path, "weights")  # a crafted archive is refused before Keras opens it
 
@@ -278,7 +278,7 @@ def load_weights(model, weights, build_training_model=None):
         model.load_weights(path)
         return model
     except OSError as error:  # h5py's error for a file that is no HDF5, or a damaged one
-        raise ValueError(f"The weights file {path} cannot be read ({str(error).strip().splitlines()[0]}). "
+        raise UsageError(f"The weights file {path} cannot be read ({str(error).strip().splitlines()[0]}). "
                          f"Received: weights={weights!r}") from None
     except ValueError as error:
         if build_training_model is None:

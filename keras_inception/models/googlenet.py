@@ -15,7 +15,7 @@ from keras_inception.models import common
 from keras_inception.models.multi_output import AuxHead, AuxiliaryHeadsModel, aux_classifier, aux_input_rule
 from keras_inception.models.tables import LRN, Conv, Mixed, Pool, Top, build_top, build_trunk, scale_sequence
 from keras_inception.registry import register_model
-from keras_inception.validation import MULTIPLIER_INTERVAL, check_bool, check_choice, check_number
+from keras_inception.validation import MULTIPLIER_INTERVAL, UsageError, check_bool, check_choice, check_number
 
 
 class InceptionWidths(NamedTuple):
@@ -129,7 +129,7 @@ def resolve_widths(widths=None, block_widths=None, width_multiplier=1.0, stage_m
     if widths is None:
         widths = INCEPTION_WIDTHS
     if not isinstance(widths, Mapping) or set(widths) != set(INCEPTION_WIDTHS):
-        raise ValueError(
+        raise UsageError(
             f"`widths` must map every block {', '.join(INCEPTION_WIDTHS)} to 6 widths "
             f"({', '.join(BRANCHES)}). Received: widths={widths!r}"
         )
@@ -156,7 +156,7 @@ def _as_branches(argument, rows):
     for block, row in rows.items():
         if not isinstance(row, Mapping) and block in WIDTH_TABLE:
             if not hasattr(row, "__len__") or len(row) != len(BRANCHES):
-                raise ValueError(f"`{argument}[{block!r}]` must be 6 widths ({', '.join(BRANCHES)}). "
+                raise UsageError(f"`{argument}[{block!r}]` must be 6 widths ({', '.join(BRANCHES)}). "
                                  f"Received: {argument}[{block!r}]={row!r}")
             row = dict(zip(BRANCHES, row))
         converted[block] = row
@@ -275,7 +275,7 @@ def googlenet(
     check_bool("symmetric_padding", symmetric_padding)
     check_bool("ceil_mode", ceil_mode)
     if factorize_5x5 and kernel_5x5 != 5:
-        raise ValueError(
+        raise UsageError(
             "`factorize_5x5=True` replaces the 5x5 conv, so `kernel_5x5` must stay 5. "
             f"Received: kernel_5x5={kernel_5x5!r}"
         )

@@ -24,7 +24,7 @@ from keras_inception.models.inception_v3 import (
 )
 from keras_inception.models.tables import Conv, Mixed, Pool, Residual, Split, build_trunk
 from keras_inception.registry import register_model
-from keras_inception.validation import check_bool, check_choice, check_number
+from keras_inception.validation import UsageError, check_bool, check_choice, check_number
 
 VALID = "valid"
 
@@ -257,7 +257,7 @@ def _inception_v4_family(
     sequence = NETS[net][stem] + NETS[net]["body"]
     if tf_slim_order:
         if net != "inception_v4":
-            raise ValueError(f"`tf_slim_order` applies to Inception v4. Received: tf_slim_order=True for {net}")
+            raise UsageError(f"`tf_slim_order` applies to Inception v4. Received: tf_slim_order=True for {net}")
         sequence = tf_slim_release(sequence)
     inputs, _, x = build_trunk(
         sequence, input_shape=input_shape, input_tensor=input_tensor,

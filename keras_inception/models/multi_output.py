@@ -19,6 +19,7 @@ from keras import layers, tree
 
 from keras_inception.layers import conv_block
 from keras_inception.models import common
+from keras_inception.validation import UsageError
 
 
 MAIN_OUTPUT = "main"
@@ -137,7 +138,7 @@ def inference_model(model):
     if len(model.outputs) == 1:
         return model
     if MAIN_OUTPUT not in model.output_names:
-        raise ValueError(
+        raise UsageError(
             f"The model has several outputs but none named {MAIN_OUTPUT!r}. "
             f"Received: output_names={model.output_names!r}"
         )

@@ -26,6 +26,7 @@ from keras import layers
 
 from keras_inception.layers import ALEXNET_LRN, LocalResponseNormalization, conv_block
 from keras_inception.models import common
+from keras_inception.validation import UsageError
 
 
 class Conv(NamedTuple):
@@ -177,7 +178,7 @@ def _pool(x, pool, *, name, options=None):
 def _ceil_mode_overhang(size, window, strides):
     """Rows past the map's end that a ceil_mode pool's last window covers."""
     if size is None:
-        raise ValueError("ceil_mode pools need the input's height and width. Received: input_shape with None")
+        raise UsageError("ceil_mode pools need the input's height and width. Received: input_shape with None")
     windows = -(-max(size - window, 0) // strides) + 1
     return max((windows - 1) * strides + window - size, 0)
 

@@ -19,6 +19,7 @@ from keras_inception.pretrained import keras_applications, timm, torchvision
 from keras_inception.pretrained.assign import assign_weights, layers_with_weights
 from keras_inception.pretrained.checkpoints import SOURCES, architecture_of, describe, read_checkpoint
 from keras_inception.pretrained.classes import add_class_names, decode_predictions, imagenet_classes
+from keras_inception.validation import UsageError
 
 __all__ = ["SOURCES", "convert", "decode_predictions", "imagenet_classes", "load", "supported"]
 
@@ -47,26 +48,26 @@ def _conversion(name, checkpoint):
         conversion = keras_applications.CONVERSIONS.get(architecture)
         held, _ = keras_applications.architecture_of(checkpoint.state)
         if conversion is None:
-            raise ValueError(f"No keras conversion for {name!r}; converted: {', '.join(supported('keras'))}. "
+            raise UsageError(f"No keras conversion for {name!r}; converted: {', '.join(supported('keras'))}. "
                              f"Received: model={name!r}")
         if held is not None and held != architecture:
-            raise ValueError(f"{checkpoint.path} holds a {held}, not a {architecture}. Received: model={name!r}")
+            raise UsageError(f"{checkpoint.path} holds a {held}, not a {architecture}. Received: model={name!r}")
         return architecture, conversion
     if checkpoint.source == "timm":
         architecture = architecture.split(".")[0]  # a hub ID such as "resnet50.a1_in1k"
         config_architecture = checkpoint.config.get("architecture")
         if config_architecture and config_architecture != architecture:
-            raise ValueError(f"{checkpoint.path}'s config.json is for {config_architecture!r}, not {name!r}. "
+            raise UsageError(f"{checkpoint.path}'s config.json is for {config_architecture!r}, not {name!r}. "
                              f"Received: model={name!r}")
         conversion = timm.conversion(architecture, checkpoint.config, checkpoint.state)
     else:
         conversion = torchvision.CONVERSIONS.get(architecture)
     if conversion is None:
-        raise ValueError(f"No {checkpoint.source} conversion for {name!r}; converted: "
+        raise UsageError(f"No {checkpoint.source} conversion for {name!r}; converted: "
                          f"{', '.join(supported(checkpoint.source))}. Received: model={name!r}")
     held, _ = architecture_of(checkpoint.state)
     if held is not None and held != architecture:
-        raise ValueError(f"{checkpoint.path} holds {describe(checkpoint.state)}, not a {architecture}. "
+        raise UsageError(f"{checkpoint.path} holds {describe(checkpoint.state)}, not a {architecture}. "
                          f"Received: model={name!r}")
     return architecture, conversion
 
@@ -157,13 +158,13 @@ def convert(name, checkpoint, output=None, source=None, *, overwrite=False):
     output path."""
     output = os.fspath(output or f"{ALIASES.get(name, name).split('.')[0]}.keras")
     if not output.endswith(".keras"):
-        raise ValueError(f"The output must be a .keras file. Received: output={output!r}")
+        raise UsageError(f"The output must be a .keras file. Received: output={output!r}")
     folder = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(folder):
-        raise ValueError(f"The output's folder {folder} does not exist. Received: output={output!r}")
+        raise UsageError(f"The output's folder {folder} does not exist. Received: output={output!r}")
     with locked(output, "a conversion"):
         if os.path.exists(output) and not overwrite:
-            raise ValueError(f"{output} exists; pass overwrite=True (--overwrite) to replace it. "
+            raise UsageError(f"{output} exists; pass overwrite=True (--overwrite) to replace it. "
                              f"Received: output={output!r}")
         remove_stale_partials(output)
         check_writable(folder)  # before the conversion, not after it

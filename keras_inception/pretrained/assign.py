@@ -17,9 +17,11 @@ import fnmatch
 import keras
 import numpy as np
 
+from keras_inception.validation import UsageError
+
 
 def _fail(checkpoint, message):
-    raise ValueError(f"{message}. Received: checkpoint={checkpoint!r}")
+    raise UsageError(f"{message}. Received: checkpoint={checkpoint!r}")
 
 
 # Tensor names by layout: (conv kernel, bias, batch-norm gamma, beta, mean, variance).

@@ -17,6 +17,7 @@ import numpy as np
 
 from keras_inception.extras import require
 from keras_inception.pretrained import torch_files
+from keras_inception.validation import UsageError
 
 SOURCES = ("torchvision", "timm", "keras")
 SAFETENSORS = "model.safetensors"
@@ -31,7 +32,7 @@ class Checkpoint(NamedTuple):
 
 
 def _fail(path, message):
-    raise ValueError(f"{message}. Received: checkpoint={path!r}")
+    raise UsageError(f"{message}. Received: checkpoint={path!r}")
 
 
 def source_of(path):
@@ -59,7 +60,7 @@ def read_checkpoint(path, source=None):
     """The `Checkpoint` at `path`; `source` (one of SOURCES) must agree with the file when given."""
     path = os.fspath(os.path.expanduser(path))
     if source is not None and source not in SOURCES:
-        raise ValueError(f"`source` must be one of {', '.join(map(repr, SOURCES))}. Received: source={source!r}")
+        raise UsageError(f"`source` must be one of {', '.join(map(repr, SOURCES))}. Received: source={source!r}")
     found = source_of(path)
     if source is not None and source != found and not (source == "torchvision" and found == "timm"):
         _fail(path, f"{path} looks like a {found} checkpoint, not a {source} one")

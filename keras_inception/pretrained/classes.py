@@ -12,7 +12,7 @@ from importlib import resources
 
 import numpy as np
 
-from keras_inception.validation import check_integer
+from keras_inception.validation import UsageError, check_integer
 
 IMAGENET_CLASSES_FILE = "imagenet_classes.txt"
 CLASS_NAMES_MEMBER = "class_names.json"
@@ -32,16 +32,16 @@ def decode_predictions(scores, top=5, class_names=None):
     (WordNet IDs) for 1000 classes unless `class_names` names them (ids are then the indices)."""
     scores = np.asarray(scores)
     if scores.ndim != 2:
-        raise ValueError(f"`scores` must be (images, classes). Received: scores.shape={scores.shape}")
+        raise UsageError(f"`scores` must be (images, classes). Received: scores.shape={scores.shape}")
     check_integer("top", top, 1)
     if class_names is None:
         if scores.shape[1] != len(imagenet_classes()):
-            raise ValueError(f"Scores of {scores.shape[1]} classes need `class_names`; only ImageNet's 1000 "
+            raise UsageError(f"Scores of {scores.shape[1]} classes need `class_names`; only ImageNet's 1000 "
                              f"are known without them. Received: scores.shape={scores.shape}")
         labels = imagenet_classes()
     else:
         if len(class_names) != scores.shape[1]:
-            raise ValueError(f"`class_names` must name each of the {scores.shape[1]} classes. "
+            raise UsageError(f"`class_names` must name each of the {scores.shape[1]} classes. "
                              f"Received: {len(class_names)} names")
         labels = [(str(index), str(name)) for index, name in enumerate(class_names)]
     decoded = []

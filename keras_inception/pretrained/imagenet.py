@@ -12,6 +12,8 @@ Where a file is looked for (each folder as its library resolves it):
 
 import os
 
+from keras_inception.validation import UsageError
+
 TORCH_DOWNLOADS = "https://download.pytorch.org/models/"
 # Our net (and batch_norm for VGG) -> the source net and its checkpoints, the best first:
 # torchvision files by name, timm hub IDs.
@@ -115,7 +117,7 @@ def imagenet_model(name, **kwargs):
     key = known_key(name, kwargs)
     if key is None:
         nets = ", ".join(sorted({net.removesuffix("_bn") for net in [*KNOWN, *KERAS_FILES]}))
-        raise ValueError(f"No ImageNet checkpoint is known for {name!r}; known: {nets} (VGG with batch_norm "
+        raise UsageError(f"No ImageNet checkpoint is known for {name!r}; known: {nets} (VGG with batch_norm "
                          f"too). Received: weights='imagenet'")
     found = find_checkpoint(key)
     if found is None:
@@ -127,7 +129,7 @@ def imagenet_model(name, **kwargs):
         if key in KERAS_FILES:
             file_name = KERAS_FILES[key][1]
             places.append(f"{os.path.basename(file_name)} in {keras_models()}/ (fetch {KERAS_APPLICATIONS}{file_name})")
-        raise ValueError(f"No ImageNet checkpoint of {name} is on this machine, and none is downloaded: put "
+        raise UsageError(f"No ImageNet checkpoint of {name} is on this machine, and none is downloaded: put "
                          f"{', or '.join(places)}. Received: weights='imagenet'")
     source_net, path = found
     arguments = {key: value for key, value in kwargs.items() if key != "batch_norm"}

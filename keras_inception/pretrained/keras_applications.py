@@ -21,6 +21,7 @@ from keras_inception.models.inception_v4 import NETS as INCEPTION_V4_NETS
 from keras_inception.models.tables import conv_places
 from keras_inception.pretrained.torch_files import MAX_TENSOR_ELEMENTS
 from keras_inception.pretrained.torchvision import INCEPTION, Conversion, Preprocessing
+from keras_inception.validation import UsageError
 
 # keras.applications.imagenet_utils.preprocess_input(mode="caffe"): BGR, 0-255, less the mean.
 CAFFE = Preprocessing(tuple(value / 255 for value in (123.68, 116.779, 103.939)), (1 / 255,) * 3)
@@ -35,7 +36,7 @@ def read_h5(path):
     with h5py.File(path, "r") as file:
         root = file["model_weights"] if "model_weights" in file else file
         if "layer_names" not in root.attrs:
-            raise ValueError(f"{path} is an HDF5 file without Keras's layer_names: not a keras.applications "
+            raise UsageError(f"{path} is an HDF5 file without Keras's layer_names: not a keras.applications "
                              f"weights file. Received: checkpoint={path!r}")
         for layer in root.attrs["layer_names"]:
             layer = layer.decode() if isinstance(layer, bytes) else str(layer)
@@ -55,11 +56,11 @@ def _read_dataset(path, group, name, file_size):
     link = group.get(name, getlink=True)
     dataset = group.get(name) if isinstance(link, h5py.HardLink) else None
     if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind not in "fiub":
-        raise ValueError(f"{path}: {group.name}/{name} is no numeric array in this file "
+        raise UsageError(f"{path}: {group.name}/{name} is no numeric array in this file "
                          f"(a {type(link).__name__}). Received: checkpoint={path!r}")
     compressed = bool(dataset.id.get_create_plist().get_nfilters())
     if dataset.size > MAX_TENSOR_ELEMENTS or (not compressed and dataset.nbytes > file_size):
-        raise ValueError(f"{path}: {group.name}/{name} claims shape {dataset.shape} ({dataset.nbytes:,} bytes) in a "
+        raise UsageError(f"{path}: {group.name}/{name} claims shape {dataset.shape} ({dataset.nbytes:,} bytes) in a "
                          f"file of {file_size:,} bytes. Received: checkpoint={path!r}")
     return np.asarray(dataset)
 

@@ -24,6 +24,8 @@ import zlib
 
 import numpy as np
 
+from keras_inception.validation import UsageError
+
 # torch's storage classes by the NumPy type of their elements.
 STORAGE_DTYPES = {
     "DoubleStorage": np.float64, "FloatStorage": np.float32, "HalfStorage": np.float16,
@@ -41,11 +43,11 @@ MALFORMED = (pickle.UnpicklingError, EOFError, struct.error, TypeError, KeyError
              OverflowError, RecursionError, zipfile.BadZipFile, zlib.error, UnicodeDecodeError)
 
 
-class RefusedPickle(ValueError):
+class RefusedPickle(UsageError):
     """The file asked for a Python name that does not rebuild tensors."""
 
 
-class MalformedCheckpoint(ValueError):
+class MalformedCheckpoint(UsageError):
     """The file's numbers do not fit the bytes it holds."""
 
 
@@ -170,7 +172,7 @@ def _as_array(path, storage, data, byteorder="<"):
 
 def _check_state_dict(path, state):
     if not isinstance(state, dict) or not all(isinstance(value, np.ndarray) for value in state.values()):
-        raise ValueError(f"{path} holds no state dict of tensors (a {type(state).__name__}). "
+        raise UsageError(f"{path} holds no state dict of tensors (a {type(state).__name__}). "
                          f"Received: checkpoint={path!r}")
     return dict(state)
 
@@ -204,7 +206,7 @@ def _read_zip(path):
         names = archive.namelist()
         pickles = [name for name in names if name.endswith("/data.pkl") or name == "data.pkl"]
         if len(pickles) != 1:
-            raise ValueError(f"{path} is a zip archive but not a PyTorch checkpoint (no data.pkl). "
+            raise UsageError(f"{path} is a zip archive but not a PyTorch checkpoint (no data.pkl). "
                              f"Received: checkpoint={path!r}")
         prefix = pickles[0][: -len("data.pkl")]
         byteorder = ">" if f"{prefix}byteorder" in names and _read_member(
@@ -227,10 +229,10 @@ def _read_legacy(path):
         except (*MALFORMED, ValueError):
             magic = None  # an unreadable start: no checkpoint
         if magic != LEGACY_MAGIC:
-            raise ValueError(f"{path} is not a PyTorch checkpoint (neither a zip archive nor the legacy "
+            raise UsageError(f"{path} is not a PyTorch checkpoint (neither a zip archive nor the legacy "
                              f"format). Received: checkpoint={path!r}")
         if RestrictedUnpickler(file, path).load() != LEGACY_PROTOCOL:
-            raise ValueError(f"{path}: unknown legacy PyTorch protocol. Received: checkpoint={path!r}")
+            raise UsageError(f"{path}: unknown legacy PyTorch protocol. Received: checkpoint={path!r}")
         RestrictedUnpickler(file, path).load()  # sys_info: byte order and type sizes
         body = RestrictedUnpickler(file, path)
         state = body.load()
@@ -267,10 +269,10 @@ def read_with_torch(path):
                             f"{str(error).strip().splitlines()[0]} Received: checkpoint={path!r}") from None
     except Exception as error:  # torch's own checks of a damaged file raise several types
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"{path} is not a readable PyTorch checkpoint ({detail:.200}). "
+        raise UsageError(f"{path} is not a readable PyTorch checkpoint ({detail:.200}). "
                          f"Received: checkpoint={path!r}") from None
     if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
-        raise ValueError(f"{path} holds no state dict of tensors (a {type(state).__name__}). "
+        raise UsageError(f"{path} holds no state dict of tensors (a {type(state).__name__}). "
                          f"Received: checkpoint={path!r}")
     return {name: value.detach().cpu().numpy() for name, value in state.items()}
 

@@ -16,14 +16,14 @@ import contextlib
 import keras
 import numpy as np
 
-from keras_inception.validation import check_choice, check_integer
+from keras_inception.validation import UsageError, check_choice, check_integer
 
 DISTRIBUTIONS = ("none", "mirrored", "jax_data_parallel")
 
 
 def _require_backend(distribution, backend):
     if keras.backend.backend() != backend:
-        raise ValueError(
+        raise UsageError(
             f"distribution={distribution!r} needs the {backend} backend (KERAS_BACKEND={backend}); "
             f"this process runs {keras.backend.backend()!r}. Received: distribution={distribution!r}"
         )
@@ -38,11 +38,11 @@ def start_distribution(distribution, *, coordinator_address=None, num_processes=
     check_integer("num_processes", num_processes, 1)
     check_integer("process_id", process_id, 0)
     if process_id >= num_processes:
-        raise ValueError(
+        raise UsageError(
             f"`process_id` must be below num_processes={num_processes}. Received: process_id={process_id}"
         )
     if num_processes > 1 and distribution != "jax_data_parallel":
-        raise ValueError(
+        raise UsageError(
             "Several processes need distribution='jax_data_parallel'. "
             f"Received: distribution={distribution!r}, num_processes={num_processes}"
         )
@@ -58,7 +58,7 @@ def start_distribution(distribution, *, coordinator_address=None, num_processes=
 
     if num_processes > 1:
         if not coordinator_address:
-            raise ValueError(
+            raise UsageError(
                 "Several processes need the coordinator's host:port. "
                 f"Received: coordinator_address={coordinator_address!r}"
             )

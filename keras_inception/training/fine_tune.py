@@ -13,6 +13,7 @@ import keras
 
 from keras_inception.loading import load_model
 from keras_inception.models.multi_output import MAIN_OUTPUT, inference_model
+from keras_inception.validation import UsageError
 
 BACKUP = "backup"  # the whole net's phase (and every run without --weights)
 FROZEN_BACKUP = "backup_frozen"
@@ -47,7 +48,7 @@ def model_from_weights(path, num_classes):
     except ValueError:
         head = None
     if not isinstance(head, keras.layers.Dense):
-        raise ValueError(f"{path} has {classes} classes, the dataset {num_classes}, and no Dense layer named "
+        raise UsageError(f"{path} has {classes} classes, the dataset {num_classes}, and no Dense layer named "
                          f"{MAIN_OUTPUT!r} to replace. Received: weights={path!r}")
     config = head.get_config()
     new_head = keras.layers.Dense(num_classes, activation=config["activation"], dtype=config.get("dtype"),

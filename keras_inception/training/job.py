@@ -46,7 +46,7 @@ from keras_inception.training.distribution import gather_from_processes, start_d
 from keras_inception.training.precision import precision_policy, precision_words
 from keras_inception.training.recipes import get_recipe, make_optimizer, schedule_callbacks
 from keras_inception.training.speedups import fast_training
-from keras_inception.validation import check_bool, check_choice, check_integer, check_number
+from keras_inception.validation import UsageError, check_bool, check_choice, check_integer, check_number
 
 # Settings that may change between runs of one job: how long and how it runs, not what.
 RERUNNABLE_SETTINGS = ("epochs", "steps_per_epoch", "verbose", "overwrite", "jit_compile", "distribution",
@@ -136,7 +136,7 @@ class TrainConfig:
             check_choice("channels", self.channels, (1, 3))
         for reserved in ("num_classes", "input_shape"):
             if reserved in self.model_kwargs:
-                raise ValueError(
+                raise UsageError(
                     f"`{reserved}` comes from the dataset and image_size, not model_kwargs. "
                     f"Received: model_kwargs={self.model_kwargs!r}"
                 )
@@ -145,14 +145,14 @@ class TrainConfig:
     def _check_fine_tuning(self):
         if self.weights is None:
             if self.frozen_epochs is not None:
-                raise ValueError(f"`frozen_epochs` applies to fine-tuning, with `weights`. "
+                raise UsageError(f"`frozen_epochs` applies to fine-tuning, with `weights`. "
                                  f"Received: frozen_epochs={self.frozen_epochs!r}")
             return
         check_model_file(os.path.expanduser(self.weights), "weights")
         for name, unset in (("model_kwargs", {}), ("width_multiplier", None), ("image_size", None),
                             ("channels", None)):
             if getattr(self, name) != unset:
-                raise ValueError(f"`{name}` comes from the weights file when fine-tuning. "
+                raise UsageError(f"`{name}` comes from the weights file when fine-tuning. "
                                  f"Received: {name}={getattr(self, name)!r}")
         if self.frozen_epochs is None:
             self.frozen_epochs = DEFAULT_FROZEN_EPOCHS
@@ -218,7 +218,7 @@ def backup_epoch(backup_dir):
         return 0
     epoch = read_json_object(path, "the backup's epoch").get("epoch")
     if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-        raise ValueError(f"{path} (the backup's epoch) holds no epoch number ({epoch!r}); delete "
+        raise UsageError(f"{path} (the backup's epoch) holds no epoch number ({epoch!r}); delete "
                          f"{os.path.dirname(path)} to start over. Received: file={path!r}")
     return epoch
 
@@ -284,7 +284,7 @@ def build_model(config, splits):
         channels = config.channels or splits.channels
         kwargs["input_shape"] = (config.image_size, config.image_size, channels)
     elif config.channels is not None:
-        raise ValueError(f"`channels` needs `image_size` too. Received: channels={config.channels!r}")
+        raise UsageError(f"`channels` needs `image_size` too. Received: channels={config.channels!r}")
     else:
         small, note = small_form(config, splits, kwargs)
         if small:

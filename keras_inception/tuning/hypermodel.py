@@ -28,7 +28,7 @@ from keras_inception.training.recipes import Recipe
 from keras_inception.training.speedups import fast_training
 from keras_inception.tuning import space as search_space
 from keras_inception.tuning.budget import OVER_BUDGET, Budget, Cost, OverBudget
-from keras_inception.validation import check_integer
+from keras_inception.validation import UsageError, check_integer
 
 # Builder keywords that the search or the data set; `model_kwargs` may not.
 RESERVED_KWARGS = ("width_multiplier", "stage_multipliers", "block_widths", "aux_heads", "input_shape",
@@ -88,7 +88,7 @@ class InceptionHyperModel(keras_tuner.HyperModel):
         search_space.searchable_net(model)
         reserved = sorted(set(model_kwargs or {}) & set(RESERVED_KWARGS))
         if reserved:
-            raise ValueError(f"`{reserved[0]}` is set by the search or the data, not model_kwargs. "
+            raise UsageError(f"`{reserved[0]}` is set by the search or the data, not model_kwargs. "
                              f"Received: model_kwargs={model_kwargs!r}")
         check_integer("steps_per_epoch", steps_per_epoch, 1)
         check_integer("epochs", epochs, 1)

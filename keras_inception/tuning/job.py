@@ -52,7 +52,7 @@ from keras_inception.tuning import report, tuners
 from keras_inception.tuning.budget import Budget
 from keras_inception.tuning.hypermodel import OBJECTIVE, InceptionHyperModel
 from keras_inception.tuning.space import SearchSpace, smallest_kwargs
-from keras_inception.validation import check_bool, check_choice, check_integer
+from keras_inception.validation import UsageError, check_bool, check_choice, check_integer
 
 TUNERS = ("random", "hyperband", "bayesian")
 # Settings that may change between runs of one search: how far and how it runs, not what.
@@ -96,11 +96,11 @@ class TuneConfig:
         for mode in self.export_modes:
             check_choice("export_modes", mode, EXPORT_MODES)
         if self.training.width_multiplier is not None:
-            raise ValueError("The search chooses the width multiplier; give its choices in "
+            raise UsageError("The search chooses the width multiplier; give its choices in "
                              "`space.width_multipliers`. Received: width_multiplier="
                              f"{self.training.width_multiplier!r}")
         if self.training.distribution != "none":
-            raise ValueError("Trials train on one device; search in parallel with chief and worker "
+            raise UsageError("Trials train on one device; search in parallel with chief and worker "
                              f"processes. Received: distribution={self.training.distribution!r}")
 
     def project_dir(self):
@@ -194,7 +194,7 @@ def check_budget_reachable(budget, smallest):
     trial would be rejected."""
     excess = budget.excess(budget.measure(smallest))
     if excess:
-        raise ValueError(f"No net in the search space fits the budget: the smallest has {excess}. "
+        raise UsageError(f"No net in the search space fits the budget: the smallest has {excess}. "
                          f"Received: budget={budget}")
 
 

@@ -22,7 +22,7 @@ from typing import Callable
 
 from keras_inception import registry
 from keras_inception.models.tables import conv_widths
-from keras_inception.validation import check_bool, check_number
+from keras_inception.validation import UsageError, check_bool, check_number
 
 # The modules (`keras_inception.models.googlenet` is the builder function, not the module).
 googlenet_net = importlib.import_module("keras_inception.models.googlenet")
@@ -97,7 +97,7 @@ def net_defaults(name):
 def searchable_net(name):
     registry.get_builder(name)  # an unknown name gets the registry's error
     if _builder_of(name) not in SEARCHABLE_BUILDERS:
-        raise ValueError(
+        raise UsageError(
             f"Only nets built from an Inception width table can be searched: "
             f"{', '.join(searchable_models())}. Received: model={name!r}"
         )
@@ -108,7 +108,7 @@ def _choices(argument, values, interval):
     if values is None:
         return None
     if not isinstance(values, (tuple, list)) or not values:
-        raise ValueError(f"`{argument}` must be a non-empty list of numbers. Received: {argument}={values!r}")
+        raise UsageError(f"`{argument}` must be a non-empty list of numbers. Received: {argument}={values!r}")
     for value in values:
         check_number(argument, value, interval)
     return tuple(sorted(set(values)))
@@ -145,11 +145,11 @@ class SearchSpace:
         set_field("learning_rates", _choices("learning_rates", self.learning_rates, "> 0"))
         check_bool("batch_norm", self.batch_norm)
         if isinstance(self.branch_blocks, str) or not isinstance(self.branch_blocks, (tuple, list)):
-            raise ValueError(f"`branch_blocks` must be a list of block names. "
+            raise UsageError(f"`branch_blocks` must be a list of block names. "
                              f"Received: branch_blocks={self.branch_blocks!r}")
         set_field("branch_blocks", tuple(self.branch_blocks))
         if self.width_multipliers is None or self.stage_multipliers is None or self.branch_factors is None:
-            raise ValueError("`width_multipliers`, `stage_multipliers` and `branch_factors` need at "
+            raise UsageError("`width_multipliers`, `stage_multipliers` and `branch_factors` need at "
                              "least one value each. Received: None")
 
     def blocks_to_search(self, net):
@@ -158,7 +158,7 @@ class SearchSpace:
             return tuple(net.width_table)
         unknown = [block for block in self.branch_blocks if block not in net.width_table]
         if unknown:
-            raise ValueError(f"Unknown block {unknown[0]!r} in `branch_blocks`; blocks: "
+            raise UsageError(f"Unknown block {unknown[0]!r} in `branch_blocks`; blocks: "
                              f"{', '.join(net.width_table)} or 'all'. Received: branch_blocks={self.branch_blocks!r}")
         return self.branch_blocks
 
@@ -199,7 +199,7 @@ def builder_kwargs(hp, name, space, recipe_learning_rate):
     kwargs["block_widths"] = block_widths
     if space.batch_norm:
         if net.batch_norm_kwargs is None:
-            raise ValueError(f"{name} has no form without batch norm to search. "
+            raise UsageError(f"{name} has no form without batch norm to search. "
                              f"Received: model={name!r}, batch_norm=True")
         paper = net.batch_norm_of(defaults)
         kwargs.update(net.batch_norm_kwargs(hp.Boolean("batch_norm", default=paper)))
