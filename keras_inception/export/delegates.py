@@ -9,6 +9,7 @@ graphs could meet.
 
 import collections
 
+from keras_inception import _compat
 from keras_inception.extras import require
 
 tflite_schema = require("ai_edge_litert.schema_py_generated", "mobile")
@@ -78,5 +79,4 @@ def xnnpack_partitions(tflite_path):
     delegate nodes in the LiteRT interpreter's graph after it applied XNNPACK."""
     interpreter = require("ai_edge_litert.interpreter", "mobile").Interpreter(model_path=tflite_path)
     interpreter.allocate_tensors()
-    # The interpreter lists its nodes, delegate nodes among them, only through this method.
-    return sum(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details())
+    return sum(op["op_name"] == "DELEGATE" for op in _compat.interpreter_ops(interpreter))

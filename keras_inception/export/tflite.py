@@ -12,9 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-# The TFLite converter's own freezing pass (no public name): variables become constants.
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
+from keras_inception import _compat
 from keras_inception.validation import UsageError
 
 MODES = ("float32", "float16", "dynamic", "int8")
@@ -58,7 +56,7 @@ def convert_modes(graph, modes, *, representative_images=None, int8_io="none", f
     if _weight_bytes(graph) <= FROZEN_MAX_WEIGHT_BYTES:
         # A concrete function handed over unfrozen would keep variable reads, which int8
         # calibration cannot run. Nothing else to track: the converter saves the function alone.
-        frozen = convert_variables_to_constants_v2(single_image.get_concrete_function(spec))
+        frozen = _compat.freeze_variables(single_image.get_concrete_function(spec))
         yield from _convert_each(
             lambda: tf.lite.TFLiteConverter.from_concrete_functions([frozen], tf.Module()),
             modes, representative_images, int8_io, float_ops)

@@ -21,6 +21,7 @@ import os
 import keras
 import numpy as np
 
+from keras_inception import _compat
 from keras_inception.extras import require
 from keras_inception.files import check_room, recover_directory, write_atomically, write_directory_atomically
 
@@ -77,14 +78,15 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         recover_directory(backup_dir, keep_previous)  # a crash between the swap's two renames
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
 
-    def _save_model(self):
+    def _save_model(self):  # BackupAndRestore's save (_compat.BACKUP_SAVE_METHOD)
         check_room_for_weights(self.model, os.path.dirname(os.path.abspath(self.backup_dir)))
+        weights_name, metadata_name = _compat.backup_file_names(self)
 
         def write(directory):
             os.makedirs(directory)
-            self.model.save_weights(os.path.join(directory, os.path.basename(self._weights_path)))
-            with open(os.path.join(directory, os.path.basename(self._training_metadata_path)), "w") as file:
-                json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, file)
+            self.model.save_weights(os.path.join(directory, weights_name))
+            with open(os.path.join(directory, metadata_name), "w") as file:
+                json.dump(_compat.backup_position(self), file)
 
         write_directory_atomically(self.backup_dir, write, self.keep_previous)
 

@@ -21,6 +21,8 @@ import types
 import keras
 from keras import ops
 
+from keras_inception import _compat
+
 
 @contextlib.contextmanager
 def fast_training(model, data=None):
@@ -53,9 +55,7 @@ def build_training_state(model, data):
 
     if tf.distribute.has_strategy() or not isinstance(data, tf.data.Dataset):
         return  # Keras builds them itself under a strategy
-    # Keras's own symbolic build, which its TensorFlow trainer runs only under a strategy; no
-    # public method builds the compiled losses and metrics without running a step.
-    model._symbolic_build(data_batch=data.element_spec)
+    _compat.build_training_state(model, data.element_spec)
 
 
 def batch_norm_layers(model):

@@ -34,9 +34,8 @@ import os
 import warnings
 
 import keras
-from keras_tuner.src import config as keras_tuner_config  # DEBUG: no public switch
 
-from keras_inception import registry
+from keras_inception import _compat, registry
 from keras_inception.files import (
     claim_job_directory,
     locked,
@@ -242,12 +241,8 @@ def tune(config):
 def _quiet_failures():
     """keras-tuner prints the traceback of every failed trial; a rejected trial is routine, so
     failures are listed in the report instead (the whole message stays in trial.json)."""
-    debug = keras_tuner_config.DEBUG
-    keras_tuner_config.DEBUG = False
-    try:
+    with _compat.keras_tuner_tracebacks_off():
         yield
-    finally:
-        keras_tuner_config.DEBUG = debug
 
 
 def _finish(config, tuner, hypermodel, test_data, project_dir):

@@ -16,17 +16,19 @@ paper's net:
 
 import dataclasses
 import functools
-import importlib
 import inspect
 from typing import Callable
 
 from keras_inception import registry
+from keras_inception.models.googlenet import STAGES as GOOGLENET_STAGES
+from keras_inception.models.googlenet import VARIANTS as GOOGLENET_VARIANTS
+from keras_inception.models.googlenet import WIDTH_TABLE as GOOGLENET_WIDTH_TABLE
+from keras_inception.models.googlenet import googlenet, resolve_widths
+from keras_inception.models.inception_v3 import STAGES as INCEPTION_V3_STAGES
+from keras_inception.models.inception_v3 import WIDTH_TABLE as INCEPTION_V3_WIDTH_TABLE
+from keras_inception.models.inception_v3 import inception_v3, resolve_table
 from keras_inception.models.tables import conv_widths
 from keras_inception.validation import UsageError, check_bool, check_number
-
-# The modules (`keras_inception.models.googlenet` is the builder function, not the module).
-googlenet_net = importlib.import_module("keras_inception.models.googlenet")
-inception_v3_net = importlib.import_module("keras_inception.models.inception_v3")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,33 +45,33 @@ class SearchableNet:
 
 
 def _googlenet_widths(block_widths, width_multiplier, stage_multipliers):
-    table = googlenet_net.resolve_widths(block_widths=block_widths, width_multiplier=width_multiplier,
+    table = resolve_widths(block_widths=block_widths, width_multiplier=width_multiplier,
                            stage_multipliers=stage_multipliers)
     return {block: tuple(row) for block, row in table.items()}
 
 
 def _inception_v3_widths(block_widths, width_multiplier, stage_multipliers):
-    table = inception_v3_net.resolve_table(block_widths, width_multiplier, stage_multipliers)
+    table = resolve_table(block_widths, width_multiplier, stage_multipliers)
     return {block: tuple(conv_widths(element).values()) for block, element in table}
 
 
 _GOOGLENET = SearchableNet(
-    width_table=googlenet_net.WIDTH_TABLE,
-    stages=googlenet_net.STAGES,
+    width_table=GOOGLENET_WIDTH_TABLE,
+    stages=GOOGLENET_STAGES,
     built_widths=_googlenet_widths,
     batch_norm_kwargs=lambda on: {"variant": "bn" if on else "paper"},
-    batch_norm_of=lambda kwargs: googlenet_net.VARIANTS[kwargs["variant"]]["batch_norm"],
+    batch_norm_of=lambda kwargs: GOOGLENET_VARIANTS[kwargs["variant"]]["batch_norm"],
 )
 _INCEPTION_V3 = SearchableNet(
-    width_table=inception_v3_net.WIDTH_TABLE,
-    stages=inception_v3_net.STAGES,
+    width_table=INCEPTION_V3_WIDTH_TABLE,
+    stages=INCEPTION_V3_STAGES,
     built_widths=_inception_v3_widths,
 )
 # Searchable builders; every registered net built by one of them can be searched
 # (googlenet, googlenet_bn, googlenet_cifar, inception_v3).
 SEARCHABLE_BUILDERS = {
-    googlenet_net.googlenet: _GOOGLENET,
-    inception_v3_net.inception_v3: _INCEPTION_V3,
+    googlenet: _GOOGLENET,
+    inception_v3: _INCEPTION_V3,
 }
 
 

@@ -14,7 +14,8 @@ from keras_inception.files import write_json_atomically
 
 
 class _AtomicStateFiles:
-    """Oracle mixin: `save` and `_save_trial` as keras-tuner writes them, but atomic."""
+    """Oracle mixin: `save` and `_save_trial` as keras-tuner writes them, but atomic (the
+    methods _compat.ORACLE_WRITE_METHODS and ORACLE_PATH_METHODS list, checked there)."""
 
     def save(self):
         write_json_atomically(self._get_oracle_fname(), self.get_state())
