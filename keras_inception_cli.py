@@ -89,9 +89,12 @@ def usage():
 def main(argv=None):
     """The console entry point: `keras-inception COMMAND [flags]`."""
     argv = list(sys.argv if argv is None else argv)
-    if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
+    if len(argv) < 2:
+        print(usage(), file=sys.stderr)
+        return 2
+    if argv[1] in ("-h", "--help", "help"):
         print(usage())
-        return 0 if len(argv) >= 2 else 2
+        return 0
     command = argv[1]
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)

@@ -1,5 +1,6 @@
 import os
 import pickle
+import re
 import socket
 from pathlib import Path
 
@@ -23,6 +24,17 @@ def script_path(script):
     """The command-line script `script`: in scripts/, or benchmarks/ for the benchmarks'."""
     benchmark = ROOT / "benchmarks" / script
     return benchmark if benchmark.exists() else ROOT / "scripts" / script
+
+
+# The lines TensorFlow writes while it is imported, before its log settings apply (absl's
+# pre-InitializeLog warning and native log lines: oneDNN, CUDA stubs).
+TENSORFLOW_IMPORT_LINE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+                                    r"|[IWE]\d{4} \d\d:\d\d:[\d.]+ +\d+ [^ \]]+:\d+\] )")
+
+
+def own_lines(stderr):
+    """A process's stderr lines without those TensorFlow writes during its import."""
+    return [line for line in stderr.strip().splitlines() if not TENSORFLOW_IMPORT_LINE.match(line)]
 
 
 def free_port():

@@ -38,7 +38,7 @@ SHOWN_COMMANDS = {
     EVALUATE_COMMAND: [],
     UINT8_COMMAND: [],
     "python3 scripts/train.py --model=resnet18 --epochs=5": ["--epochs=1", "--steps_per_epoch=2"],
-    TUNE_COMMAND: ["--max_trials=2", "--epochs=1", "--steps_per_epoch=2"],
+    TUNE_COMMAND: ["--max_trials=2", "--epochs=1"],
     BENCHMARK_COMMAND: None,
     TEST_COMMAND: None,
 }

@@ -20,6 +20,7 @@ import keras_inception
 from keras_inception import files, pretrained, training
 from keras_inception.evaluation import open_artifact
 from keras_inception.export import export_model
+from tests.conftest import own_lines
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -64,7 +65,7 @@ def mounts(tmp_path_factory):
 
 
 def one_error_line(result, pattern, code):
-    lines = result.stderr.strip().splitlines()
+    lines = own_lines(result.stderr)
     assert result.returncode == code and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert re.fullmatch(pattern, lines[0]), lines[0]
 
@@ -194,7 +195,7 @@ def test_two_trainings_started_together_on_one_run_leave_it_resumable(tmp_path):
     assert codes in ([0, 0], [0, 2]), results
     for code, _, stderr in results:
         if code == 2:
-            assert stderr.strip().startswith(f"error: {tmp_path}/lenet5_digits is in use by process ")
+            assert own_lines(stderr)[0].startswith(f"error: {tmp_path}/lenet5_digits is in use by process ")
     history = (tmp_path / "lenet5_digits" / "history.csv").read_text().splitlines()
     assert len(history) == 3 and history[0].startswith("epoch")  # one header, two epochs
     again = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
