@@ -5,7 +5,8 @@
     keras-inception export --model=saved_models/googlenet_bn_digits --modes=float32,float16,dynamic,int8
 
 Prints the parity table (max abs error and top-1 agreement against Keras, MediaPipe's agreement
-with the interpreter, size, latency) and writes it as JSON beside the artifacts. Exit code 1 when a verification target is missed.
+with the interpreter, size, latency) and writes it as JSON beside the artifacts. Exit code 1
+when a verification target is missed.
 """
 
 import os
@@ -13,8 +14,7 @@ import sys
 
 from absl import flags
 
-from keras_inception import cli
-from keras_inception import runs
+from keras_inception import cli, runs
 from keras_inception.export import tflite
 
 flags.DEFINE_string("model", None, "A .keras file, or a training run directory holding model.keras; "

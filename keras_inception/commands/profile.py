@@ -4,7 +4,6 @@
     keras-inception profile --model=googlenet_bn --stem=small --input_size=32 --layers
 """
 
-
 from absl import flags
 
 import keras_inception
