@@ -303,6 +303,6 @@ def build_and_load(build, weights, *, aux_heads, include_top):
 
 def _mismatch(weights, error):
     first_line = str(error).strip().splitlines()[0]
-    return ValueError(
+    return UsageError(
         f"The weights file does not fit this net ({first_line}). Received: weights={weights!r}"
     )

@@ -8,12 +8,10 @@ import functools
 from collections.abc import Mapping
 from typing import NamedTuple
 
-import keras
-
 from keras_inception.layers import BN_EPSILON, GOOGLENET_LRN
 from keras_inception.models import common
-from keras_inception.models.multi_output import AuxHead, AuxiliaryHeadsModel, aux_classifier, aux_input_rule
-from keras_inception.models.tables import LRN, Conv, Mixed, Pool, Top, build_top, build_trunk, scale_sequence
+from keras_inception.models.multi_output import AuxHead, build_with_aux_heads
+from keras_inception.models.tables import LRN, Conv, Mixed, Pool, Top, build_top, scale_sequence
 from keras_inception.registry import register_model
 from keras_inception.validation import MULTIPLIER_INTERVAL, UsageError, check_bool, check_choice, check_number
 
@@ -291,28 +289,17 @@ def googlenet(
 
     trunk, top = sequence[:-1], MAIN_TOP._replace(dropout_rate=dropout_rate)
 
-    def build(with_aux_heads):
-        minimum_at, reason = aux_input_rule(list(heads.values())) if with_aux_heads else (None, None)
-        inputs, taps, x = build_trunk(
-            trunk, input_shape=input_shape, input_tensor=input_tensor,
-            default_input_shape=DEFAULT_INPUT_SHAPES[stem],
-            include_top=include_top, conv_options={**conv_options, "ceil_mode": ceil_mode},
-            scale=common.width_scaler(1.0),
-            net=f"GoogLeNet with the {stem!r} stem", minimum_at=minimum_at, reason=reason,
-        )
-        main = build_top(x, top, include_top=include_top, pooling=pooling, num_classes=num_classes,
-                         classifier_activation=classifier_activation)
-        if not with_aux_heads:
-            return keras.Model(inputs, main, name=name)
-        outputs = {"main": main}
-        for head_name, head in heads.items():
-            outputs[head_name] = aux_classifier(
-                taps[head.tap], head, name=head_name, num_classes=num_classes,
-                classifier_activation=classifier_activation, conv_options=conv_options,
-                scale=scale,
-            )
-        return AuxiliaryHeadsModel(inputs, outputs, name=name)
-
+    build = functools.partial(
+        build_with_aux_heads, trunk=trunk, heads=heads, name=name,
+        trunk_options=dict(input_shape=input_shape, input_tensor=input_tensor,
+                           default_input_shape=DEFAULT_INPUT_SHAPES[stem], include_top=include_top,
+                           conv_options={**conv_options, "ceil_mode": ceil_mode}, scale=common.width_scaler(1.0),
+                           net=f"GoogLeNet with the {stem!r} stem"),
+        main_top=lambda x: build_top(x, top, include_top=include_top, pooling=pooling, num_classes=num_classes,
+                                     classifier_activation=classifier_activation),
+        head_options=dict(num_classes=num_classes, classifier_activation=classifier_activation,
+                          conv_options=conv_options, scale=scale),
+    )
     return common.build_and_load(build, weights, aux_heads=aux_heads, include_top=include_top)
 
 

@@ -10,17 +10,16 @@ bias and their batch norm no scale, as in TF-slim and keras.applications, whose 
 count the net matches exactly.
 """
 
-import keras
+import functools
 
 from keras_inception.layers import BN_EPSILON
 from keras_inception.models import common
-from keras_inception.models.multi_output import AuxHead, AuxiliaryHeadsModel, aux_classifier, aux_input_rule
+from keras_inception.models.multi_output import AuxHead, build_with_aux_heads
 from keras_inception.models.tables import (
     Conv,
     Mixed,
     Pool,
     Split,
-    build_trunk,
     conv_widths,
     replace_widths,
     scale_sequence,
@@ -214,27 +213,18 @@ def inception_v3(
     sequence = (scale_sequence(STEMS[stem], width_multiplier)
                 + resolve_table(block_widths, width_multiplier, stage_multipliers))
 
-    def build(with_aux_heads):
-        minimum_at, reason = aux_input_rule([AUX_HEAD]) if with_aux_heads else (None, None)
-        inputs, taps, x = build_trunk(
-            sequence, input_shape=input_shape, input_tensor=input_tensor,
-        default_input_shape=DEFAULT_INPUT_SHAPES[stem],
-            include_top=include_top, conv_options={**conv_options, "count_include_pad": count_include_pad},
-            scale=common.width_scaler(1.0),
-            net=f"Inception v3 with the {stem!r} stem",
-            minimum_at=minimum_at, reason=reason,
-        )
-        main = common.global_pool_top(
-            x, include_top=include_top, pooling=pooling, num_classes=num_classes,
-            classifier_activation=classifier_activation, dropout_rate=dropout_rate,
-        )
-        if not with_aux_heads:
-            return keras.Model(inputs, main, name=name)
-        aux = aux_classifier(taps[AUX_HEAD.tap], AUX_HEAD, name="aux", num_classes=num_classes,
-                             classifier_activation=classifier_activation, conv_options=conv_options,
-                             scale=scale)
-        return AuxiliaryHeadsModel(inputs, {"main": main, "aux": aux}, name=name)
-
+    build = functools.partial(
+        build_with_aux_heads, trunk=sequence, heads={"aux": AUX_HEAD}, name=name,
+        trunk_options=dict(input_shape=input_shape, input_tensor=input_tensor,
+                           default_input_shape=DEFAULT_INPUT_SHAPES[stem], include_top=include_top,
+                           conv_options={**conv_options, "count_include_pad": count_include_pad},
+                           scale=common.width_scaler(1.0), net=f"Inception v3 with the {stem!r} stem"),
+        main_top=lambda x: common.global_pool_top(x, include_top=include_top, pooling=pooling, num_classes=num_classes,
+                                                  classifier_activation=classifier_activation,
+                                                  dropout_rate=dropout_rate),
+        head_options=dict(num_classes=num_classes, classifier_activation=classifier_activation,
+                          conv_options=conv_options, scale=scale),
+    )
     return common.build_and_load(build, weights, aux_heads=aux_heads, include_top=include_top)
 
 

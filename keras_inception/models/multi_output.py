@@ -66,6 +66,24 @@ def aux_input_rule(heads):
             f"the auxiliary head's {first.pool}x{first.pool} pool needs a map that large at {first.tap}")
 
 
+def build_with_aux_heads(with_aux_heads, *, trunk, trunk_options, main_top, heads, head_options, name):
+    """A table's net: its trunk (`tables.build_trunk(trunk, **trunk_options)`), the main top
+    `main_top(x)`, and with `with_aux_heads` a classifier for each {name: AuxHead} of `heads` on
+    its tap (`aux_classifier(..., **head_options)`), as an AuxiliaryHeadsModel; without them, a
+    plain keras.Model. GoogLeNet and Inception v3 are built this way (`common.build_and_load`)."""
+    from keras_inception.models.tables import build_trunk
+
+    minimum_at, reason = aux_input_rule(list(heads.values())) if with_aux_heads else (None, None)
+    inputs, taps, x = build_trunk(trunk, minimum_at=minimum_at, reason=reason, **trunk_options)
+    main = main_top(x)
+    if not with_aux_heads:
+        return keras.Model(inputs, main, name=name)
+    outputs = {MAIN_OUTPUT: main}
+    for head_name, head in heads.items():
+        outputs[head_name] = aux_classifier(taps[head.tap], head, name=head_name, **head_options)
+    return AuxiliaryHeadsModel(inputs, outputs, name=name)
+
+
 def aux_loss_weights(model):
     """Loss weights by output name: 1.0 for `main`, 0.3 for each auxiliary head."""
     return {
