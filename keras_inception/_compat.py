@@ -1,8 +1,6 @@
-"""Every touch of a library's private API, in one place: each has no public way in, and
-tests/test_compat.py fails loudly when a release moves or renames one.
-
-Checked on keras 3.15.1, tensorflow 2.21.0, keras-tuner 1.4.8 and ai-edge-litert 2.3.0
-(`CHECKED_ON`).
+"""Every touch of a library's private API, in one place: each has no public way in, was checked
+on the releases `CHECKED_ON` names, and tests/test_compat.py fails loudly when a release moves
+or renames one.
 """
 
 import contextlib

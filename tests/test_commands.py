@@ -43,6 +43,10 @@ def installed(tmp_path_factory):
     return wheel, environment
 
 
+def test_every_command_has_a_flag_its_help_must_list():
+    assert list(FLAG_OF) == list(keras_inception_cli.COMMANDS)
+
+
 def test_the_wheel_holds_the_package_and_the_launcher_but_no_scripts_or_tests(installed):
     wheel, _ = installed
     names = zipfile.ZipFile(wheel).namelist()
