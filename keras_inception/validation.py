@@ -26,6 +26,7 @@ _INTERVALS = {
     ">= 0": lambda value: value >= 0,
     "in [0, 1)": lambda value: 0 <= value < 1,
     "in (0, 1)": lambda value: 0 < value < 1,
+    "in (0, 1]": lambda value: 0 < value <= 1,
 }
 
 

@@ -1,6 +1,7 @@
 """Export: the inference graph, SavedModel signatures, TFLite in four modes checked with the
 LiteRT interpreter, mixed-precision models, safe writes."""
 
+import csv
 import json
 import os
 import pathlib
@@ -184,6 +185,13 @@ def test_export_job_meets_the_targets_on_the_digits(trained_run):
     assert read_class_names(str(trained_run / "inference.keras")) == tuple("0123456789")
     assert json.loads((trained_run / "model_int8.json").read_text())["images"] == 200
     assert set(json.loads((trained_run / "export_report.json").read_text())) == {"float32", "int8"}
+    # Every quantized layer's error, worst first; none kept in float here.
+    with open(trained_run / "quantization_int8.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    snrs = [float(row["snr_db"]) for row in rows]
+    assert len(rows) > 50 and snrs == sorted(snrs) and snrs[0] > 15
+    assert not any(row["kept_in_float"] for row in rows) and result.reports["int8"]["float_layers"] == {}
+    assert [layer for layer, _ in result.reports["int8"]["worst_layers"]] == [row["layer"] for row in rows[:3]]
     # The inference net as a plain Keras file: no auxiliary heads, the trained net's answers.
     assert result.keras_file == str(trained_run / "inference.keras")
     plain = keras.saving.load_model(result.keras_file, safe_mode=True)

@@ -29,7 +29,7 @@ GPU_OPS = frozenset("""
 _OP_NAMES = {code: name for name, code in vars(tflite_schema.BuiltinOperator).items() if not name.startswith("_")}
 
 
-def _op_name(model, operator):
+def op_name(model, operator):
     code = model.OperatorCodes(operator.OpcodeIndex())
     # Codes above 127 live in a second field; the old one saturates at 127.
     return _OP_NAMES[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())]
@@ -68,7 +68,7 @@ def gpu_unsupported_ops(tflite_path):
         subgraph = model.Subgraphs(index)
         for position in range(subgraph.OperatorsLength()):
             operator = subgraph.Operators(position)
-            reason = _gpu_refusal(model, operator, _op_name(model, operator))
+            reason = _gpu_refusal(model, operator, op_name(model, operator))
             if reason:
                 refused[reason] += 1
     return dict(refused)

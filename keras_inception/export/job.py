@@ -12,25 +12,29 @@ Files, beside the model unless `output_dir` says otherwise:
                             metadata.py);  model_<mode>.json: its report (parity, MediaPipe,
                             XNNPACK partitions, ops the GPU delegate refuses, size, latency and
                             the processor it was measured on)
+    quantization_int8.csv   with int8: each quantized layer's error and whether it was kept in
+                            float (see int8.py)
     export_report.json      all reports
 
 Every artifact is written under a temporary name and renamed into place; existing artifacts are
 kept unless `overwrite=True`.
 """
 
+import csv
 import dataclasses
+import io
 import os
 
 import numpy as np
 
 import keras_inception
 from keras_inception import cpu, data
-from keras_inception.export import tflite
+from keras_inception.export import int8, tflite
 from keras_inception.export.delegates import gpu_unsupported_ops, xnnpack_partitions
 from keras_inception.export.graph import export_graph, rgb_input
 from keras_inception.export.metadata import with_metadata
 from keras_inception.export.savedmodel import write_saved_model
-from keras_inception.export.verify import mediapipe_agreement, parity_report
+from keras_inception.export.verify import mediapipe_agreement, parity_report, top1_agreement
 from keras_inception.files import (
     check_writable,
     locked,
@@ -45,7 +49,7 @@ from keras_inception.labels import label_names
 from keras_inception.loading import load_model
 from keras_inception.pretrained.classes import add_class_names
 from keras_inception.runs import run_settings
-from keras_inception.validation import UsageError, check_bool, check_choice, check_integer
+from keras_inception.validation import UsageError, check_bool, check_choice, check_integer, check_number
 
 # Verification targets: float32 answers like Keras; int8 picks the same class almost always;
 # MediaPipe picks the interpreter's class on the same pixels.
@@ -60,6 +64,9 @@ MEDIAPIPE_CANNOT_READ = ("int8 input and output (--int8_io=int8) cannot be read 
 NEAR_TIE_FRACTION = 0.1
 NEAR_TIE_MARGIN = 0.05
 INFERENCE_KERAS = "inference.keras"
+INT8_TABLE = "quantization_int8.csv"
+# The summary names this many of the layers int8 hurts most.
+WORST_LAYERS_SHOWN = 3
 
 
 @dataclasses.dataclass
@@ -134,6 +141,16 @@ class ExportResult:
             verdicts.setdefault(verdict, []).append(mode)
         for verdict, modes in verdicts.items():
             lines.append(f"The GPU delegate {verdict} of {', '.join(modes)}")
+        int8_report = self.reports.get("int8", {})
+        if int8_report.get("worst_layers"):
+            worst = ", ".join(f"{layer} ({snr:.1f} dB)" for layer, snr in int8_report["worst_layers"])
+            lines.append(f"int8's worst layers (signal to quantization noise): {worst}")
+        if int8_report.get("float_layers"):
+            kept = ", ".join(f"{layer} ({why})" for layer, why in int8_report["float_layers"].items())
+            lines.append(f"int8 keeps {len(int8_report['float_layers'])} layers in float: {kept}")
+        if int8_report.get("top1_agreement_all_int8") is not None:
+            lines.append(f"int8's top-1 agreement with every layer it could run in int8 so: "
+                         f"{int8_report['top1_agreement_all_int8']:.2%}")
         if self.reports:
             measured_on = next(iter(self.reports.values()))["cpu"]
             lines.append(f"Measured on {cpu.summary(measured_on)}")
@@ -171,11 +188,14 @@ def load_for_export(model_path):
 
 def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), saved_model=True,
                  dataset=None, data_dir=None, calibration_images=200, verification_images=200,
-                 int8_io="none", logits=False, overwrite=False, threads=None):
+                 int8_io="none", logits=False, overwrite=False, threads=None, min_agreement=None):
     """Exports and verifies; see the module docstring. Returns an `ExportResult`.
 
     dataset, data_dir: where calibration images (training split) and verification images
         (test split) come from; default: the training run's dataset, else the digits.
+    min_agreement: int8 keeps the fewest of its worst layers in float (`int8.choose`) that make
+        its top-1 class the Keras model's on this share of the verification images; where only
+        an all-float file would, nothing is written and a `UsageError` says how far it got.
     """
     for mode in modes:
         check_choice("mode", mode, tflite.MODES)
@@ -183,6 +203,12 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
     check_integer("calibration_images", calibration_images, 1)
     check_integer("verification_images", verification_images, 1)
     check_bool("overwrite", overwrite)
+    if min_agreement is not None:
+        check_number("min_agreement", min_agreement, "in (0, 1]")
+        if "int8" not in modes or int8_io != "none":
+            raise UsageError("min_agreement keeps layers of the int8 file in float, which needs mode 'int8' with "
+                             f"float input and output (int8_io='none'). Received: modes={list(modes)}, "
+                             f"int8_io={int8_io!r}")
     model_path, model = load_for_export(model_path)
     output_dir = output_dir or os.path.dirname(os.path.abspath(model_path))
     with locked(output_dir, "an export"):
@@ -207,6 +233,18 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
         verification = _images(phone_graph, splits.test, verification_images)
         keras_outputs = phone_graph.predict(verification, verbose=0)
 
+        choices = {}
+
+        def choose_int8(quantizer):
+            choices["int8"] = int8.choose(
+                quantizer, min_agreement=min_agreement,
+                agreement=lambda converted: top1_agreement(converted, keras_outputs, verification, threads=threads))
+            return choices["int8"].model
+
+        # Every file converted before any is written: an int8 target missed writes nothing.
+        converted = dict(tflite.convert_modes(phone_graph, modes, representative_images=calibration,
+                                              int8_io=int8_io, choose_int8=choose_int8))
+
         def write_inference_keras(path):
             export_graph(model, logits=logits, form="keras").save(path)
             add_class_names(path, class_names)
@@ -219,16 +257,45 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
         description = _description(run, model, dataset, len(class_names), logits)
         processor = cpu.describe_cpu()
         reports = {}
-        for mode, converted in tflite.convert_modes(phone_graph, modes, representative_images=calibration,
-                                                    int8_io=int8_io):
+        for mode in modes:
             path = tflite_paths[mode]
-            write_bytes_atomically(path, with_metadata(converted, class_names=class_names, name=model.name,
+            write_bytes_atomically(path, with_metadata(converted.pop(mode), class_names=class_names, name=model.name,
                                                        description=description, version=keras_inception.__version__,
                                                        logits=logits))
             reports[mode] = parity_report(path, keras_outputs, verification, threads=threads)
             reports[mode].update(mediapipe_top1_agreement=mediapipe_agreement(path, verification, threads=threads),
                                  xnnpack_partitions=xnnpack_partitions(path),
                                  gpu_unsupported_ops=gpu_unsupported_ops(path), cpu=processor)
+            if mode in choices:
+                reports[mode].update(_int8_layers_report(choices[mode], min_agreement))
+                write_bytes_atomically(os.path.join(output_dir, INT8_TABLE), _int8_table(choices[mode]))
             write_json_atomically(path[: -len(".tflite")] + ".json", reports[mode])
         write_json_atomically(os.path.join(output_dir, "export_report.json"), reports)
         return ExportResult(output_dir, saved_model_path if saved_model else None, reports, keras_path)
+
+
+def _float_reasons(choice):
+    """{tensor: why its op is kept in float}."""
+    return {**{tensor: "XNNPACK cannot run it in int8" for tensor in choice.xnnpack_float},
+            **{tensor: "min_agreement" for tensor in choice.agreement_float}}
+
+
+def _int8_layers_report(choice, min_agreement):
+    reasons = _float_reasons(choice)
+    by_tensor = {error.tensor: error for error in choice.errors}
+    measured = [error for error in choice.errors if error.snr_db == error.snr_db]  # not NaN
+    return {"worst_layers": [(error.layer, error.snr_db) for error in measured[:WORST_LAYERS_SHOWN]],
+            "float_layers": {by_tensor[tensor].layer if tensor in by_tensor else tensor: why
+                             for tensor, why in reasons.items()},
+            "min_agreement": min_agreement, "top1_agreement_all_int8": choice.agreement_all_int8}
+
+
+def _int8_table(choice):
+    """`INT8_TABLE`'s bytes: a row per quantized op, worst first."""
+    reasons = _float_reasons(choice)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["layer", "op", "snr_db", "kept_in_float", "tensor"])
+    for error in choice.errors:
+        writer.writerow([error.layer, error.op, f"{error.snr_db:.2f}", reasons.get(error.tensor, ""), error.tensor])
+    return text.getvalue().encode()

@@ -4,15 +4,16 @@ The .tflite takes the net's input as the pipeline gives it: float32 (1, size, si
 in [0, 1] (or int8/uint8 with `int8_io`), and returns the class scores.
 """
 
+import contextlib
 import math
 import tempfile
-import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_inception import _compat
+from keras_inception.export import int8
 from keras_inception.validation import UsageError
 
 MODES = ("float32", "float16", "dynamic", "int8")
@@ -40,51 +41,71 @@ def convert(graph, mode, *, representative_images=None, int8_io="none", float_op
     (weights and activations, calibrated on `representative_images`, float32 (N, size, size,
     channels) from the training pipeline). In "int8", an op without an int8 kernel (TFLite's
     LRN) stays float32 rather than failing the conversion, and so do `float_ops` where the input
-    and output are float (`int8_io="none"`): TensorFlow keeps chosen ops float only through its
-    quantization debugger, whose files take and give float32.
+    and output are float (`int8_io="none"`), as do the layers XNNPACK cannot run in int8
+    (`int8.xnnpack_refused_tensors`, which needs the `mobile` extra): TensorFlow keeps chosen
+    ops float only through its quantization debugger, whose files take and give float32.
     """
     for _, converted in convert_modes(graph, (mode,), representative_images=representative_images,
                                       int8_io=int8_io, float_ops=float_ops):
         return converted
 
 
-def convert_modes(graph, modes, *, representative_images=None, int8_io="none", float_ops=FLOAT_OPS_IN_INT8):
+def convert_modes(graph, modes, *, representative_images=None, int8_io="none", float_ops=FLOAT_OPS_IN_INT8,
+                  choose_int8=None):
     """Yields (mode, .tflite bytes) for each of `modes` in turn (see `convert`), all from one
-    trace of `graph`: frozen for a net up to `FROZEN_MAX_WEIGHT_BYTES`, else a SavedModel."""
+    trace of `graph`: frozen for a net up to `FROZEN_MAX_WEIGHT_BYTES`, else a SavedModel.
+
+    choose_int8: where "int8" keeps layers in float (`int8_io="none"` and `float_ops`), a
+    function from an `int8.Int8Quantizer` to the bytes to use; default: every layer int8 that
+    XNNPACK can run so.
+    """
+    with _new_converters(graph) as new_converter:
+        for mode in modes:
+            converter = _configure(new_converter(), mode, representative_images, int8_io)
+            if mode == "int8" and int8_io == "none" and float_ops:
+                quantizer = int8.Int8Quantizer(converter, representative_images, float_ops=float_ops,
+                                               layer_names=int8.layer_names(graph))
+                yield mode, (choose_int8 or _runnable_by_xnnpack)(quantizer)
+            elif mode == "int8" and int8_io != "none":
+                yield mode, _fully_quantized(converter.convert(), graph, int8_io)
+            else:
+                yield mode, converter.convert()
+
+
+def _runnable_by_xnnpack(quantizer):
+    return quantizer.model(int8.xnnpack_refused_tensors(quantizer.model()))
+
+
+def _fully_quantized(converted, graph, int8_io):
+    """`converted`, unless XNNPACK cannot run one of its layers in int8, which a file with int8
+    input and output cannot keep in float."""
+    refused = int8.xnnpack_refused_tensors(converted)
+    if refused:
+        names = int8.layer_names(graph)
+        layers = ", ".join(sorted({int8.keras_layer_of(tensor, names) for tensor in refused}))
+        raise UsageError(f"XNNPACK cannot run {layers} in int8 (its calibrated output is all or nearly all zero), "
+                         f"and an int8 file with quantized input and output cannot keep it in float: export "
+                         f"with int8_io='none' (--int8_io=none). Received: int8_io={int8_io!r}")
+    return converted
+
+
+@contextlib.contextmanager
+def _new_converters(graph):
+    """A function that gives a fresh TFLite converter of `graph`'s single-image function."""
     single_image = tf.function(lambda image: graph(image, training=False))
     spec = tf.TensorSpec((1, *graph.input_shape[1:]), tf.float32, name="image")
     if _weight_bytes(graph) <= FROZEN_MAX_WEIGHT_BYTES:
         # A concrete function handed over unfrozen would keep variable reads, which int8
         # calibration cannot run. Nothing else to track: the converter saves the function alone.
         frozen = _compat.freeze_variables(single_image.get_concrete_function(spec))
-        yield from _convert_each(
-            lambda: tf.lite.TFLiteConverter.from_concrete_functions([frozen], tf.Module()),
-            modes, representative_images, int8_io, float_ops)
+        yield lambda: tf.lite.TFLiteConverter.from_concrete_functions([frozen], tf.Module())
         return
     with tempfile.TemporaryDirectory(prefix="keras_inception_tflite_") as directory:
         archive = keras.export.ExportArchive()
         archive.track(graph)
         archive.add_endpoint(SIGNATURE, single_image, input_signature=[spec])
         archive.write_out(directory, verbose=False)
-        yield from _convert_each(
-            lambda: tf.lite.TFLiteConverter.from_saved_model(directory, signature_keys=[SIGNATURE]),
-            modes, representative_images, int8_io, float_ops)
-
-
-def _convert_each(new_converter, modes, representative_images, int8_io, float_ops):
-    """(mode, .tflite bytes) for each mode, a fresh converter (`new_converter()`) for each."""
-    for mode in modes:
-        converter = _configure(new_converter(), mode, representative_images, int8_io)
-        if mode == "int8" and int8_io == "none" and float_ops:
-            with warnings.catch_warnings():
-                # The debugger opens its models in TensorFlow's own interpreter, which warns it is deprecated.
-                warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
-                debugger = tf.lite.experimental.QuantizationDebugger(
-                    converter=converter, debug_dataset=converter.representative_dataset,
-                    debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(float_ops)))
-            yield mode, debugger.get_nondebug_quantized_model()
-        else:
-            yield mode, converter.convert()
+        yield lambda: tf.lite.TFLiteConverter.from_saved_model(directory, signature_keys=[SIGNATURE])
 
 
 def _weight_bytes(graph):

@@ -11,8 +11,10 @@ import numpy as np
 from keras_inception.extras import require
 
 
-def _interpreter(tflite_path, threads):
-    interpreter = require("ai_edge_litert.interpreter", "mobile").Interpreter(model_path=tflite_path, num_threads=threads)
+def _interpreter(tflite, threads):
+    """LiteRT's interpreter of a .tflite path, or of its bytes."""
+    source = {"model_content": tflite} if isinstance(tflite, bytes) else {"model_path": tflite}
+    interpreter = require("ai_edge_litert.interpreter", "mobile").Interpreter(**source, num_threads=threads)
     interpreter.allocate_tensors()
     return interpreter
 
@@ -34,7 +36,8 @@ def _dequantize(values, detail):
 
 def tflite_runner(tflite_path, *, threads=None):
     """A function from float32 images (N, size, size, channels) to the .tflite's float32
-    outputs, one image per invoke; quantized inputs and outputs are converted."""
+    outputs, one image per invoke; quantized inputs and outputs are converted. `tflite_path`
+    may also be the file's bytes."""
     interpreter = _interpreter(tflite_path, threads)
     (input_detail,), (output_detail,) = interpreter.get_input_details(), interpreter.get_output_details()
 
@@ -88,6 +91,12 @@ def single_image_latency_ms(tflite_path, image, *, threads=None, warmup=5, runs=
     """Median wall time of one `invoke` on one image, in milliseconds."""
     return median_latency_ms(tflite_invoker(tflite_path, image, threads=threads),
                              warmup=warmup, runs=runs)
+
+
+def top1_agreement(tflite, keras_outputs, images, *, threads=None):
+    """The share of `images` on which the .tflite (a path or its bytes) picks the Keras model's
+    top-1 class."""
+    return float(np.mean(run_tflite(tflite, images, threads=threads).argmax(-1) == keras_outputs.argmax(-1)))
 
 
 def top2_margins(scores):
