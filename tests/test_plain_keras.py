@@ -21,15 +21,17 @@ LOADER = """
 import json, sys
 import numpy as np
 import keras
-if sys.argv[3] == "lrn":
-    import keras_inception.layers  # registers LocalResponseNormalization
 jobs = json.loads(sys.argv[1])
-outputs = {}
-for name, path in jobs.items():
-    model = keras.saving.load_model(path, safe_mode=True)
-    outputs[name] = keras.ops.convert_to_numpy(model(np.load(sys.argv[2]), training=False))
-np.savez(sys.argv[2] + ".out.npz", **outputs)
-print(json.dumps(sorted(name.split(".")[0] for name in sys.modules)))
+outputs, modules = {}, {}
+for lrn in (False, True):
+    if lrn:
+        import keras_inception.layers  # registers LocalResponseNormalization
+    for name, (path, images) in jobs[str(lrn).lower()].items():
+        model = keras.saving.load_model(path, safe_mode=True)
+        outputs[name] = keras.ops.convert_to_numpy(model(np.load(images), training=False))
+    modules[str(lrn).lower()] = sorted(name.split(".")[0] for name in sys.modules)
+np.savez(sys.argv[2], **outputs)
+print(json.dumps(modules))
 """
 
 
@@ -51,13 +53,15 @@ def _save_inference_nets(tmp_path, images):
     return saved
 
 
-def _load_elsewhere(jobs, images_path, lrn):
-    result = subprocess.run(
-        [sys.executable, "-c", LOADER, json.dumps(jobs), str(images_path), "lrn" if lrn else "plain"],
-        capture_output=True, text=True, timeout=600,
-    )
+def _load_elsewhere(jobs, outputs_path):
+    """Loads {"false": {name: (path, images path)}, "true": ...} in a fresh process, the nets
+    without LRN before the one line that registers our layer; returns their outputs and the
+    modules it had imported by the end of each part."""
+    result = subprocess.run([sys.executable, "-c", LOADER, json.dumps(jobs), str(outputs_path)],
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    return np.load(f"{images_path}.out.npz"), set(json.loads(result.stdout.strip().splitlines()[-1]))
+    modules = json.loads(result.stdout.strip().splitlines()[-1])
+    return np.load(outputs_path), {lrn == "true": set(names) for lrn, names in modules.items()}
 
 
 @pytest.mark.slow
@@ -71,18 +75,17 @@ def test_every_inference_net_loads_with_plain_keras_in_a_fresh_process(tmp_path)
         assert set(_registered_names(json.loads(config))) <= {"keras_inception>LocalResponseNormalization"}, name
     assert sorted(name for name, (_, _, lrn) in saved.items() if lrn) == [
         "alexnet", "googlenet", "vgg11_lrn", "zfnet", "zfnet_wide"]
-    groups = {}
+    jobs = {"false": {}, "true": {}}
     for name, (path, _, lrn) in saved.items():
-        groups.setdefault((lrn, _input_channels(name)), {})[name] = path
-    assert sum(map(len, groups.values())) == len(keras_inception.list_models())
-    for (lrn, channels), jobs in groups.items():
-        images_path = tmp_path / f"images_{lrn}_{channels}.npy"
+        channels = _input_channels(name)
+        images_path = tmp_path / f"images_{channels}.npy"
         np.save(images_path, images[..., :channels])
-        outputs, modules = _load_elsewhere(jobs, images_path, lrn)
-        if not lrn:
-            assert "keras_inception" not in modules
-        for name in jobs:
-            np.testing.assert_allclose(outputs[name], saved[name][1], rtol=0, atol=1e-6, err_msg=name)
+        jobs[str(lrn).lower()][name] = (path, str(images_path))
+    outputs, modules = _load_elsewhere(jobs, tmp_path / "outputs.npz")
+    assert "keras_inception" not in modules[False]
+    assert set(outputs) == set(keras_inception.list_models())
+    for name in saved:
+        np.testing.assert_allclose(outputs[name], saved[name][1], rtol=0, atol=1e-6, err_msg=name)
 
 
 def _input_channels(name):

@@ -80,12 +80,13 @@ def check_converted(reference, source, name, size, folder, **arguments):
 
 # (net, input size): each family once at its source's size, the fully convolutional nets also
 # smaller, one of them odd. VGG's flattened classifier needs 224: VGG-11 is checked whole there,
-# the others' convolutional trunks (without the top) smaller.
+# the others' convolutional trunks (without the top) smaller. A family's depths share their
+# converter and differ in their table only, so the deepest stands for the ones between (ResNet-101
+# by ResNet-152; VGG-13, -16 and -19 once each, with or without batch norm).
 TORCHVISION_CASES = [
-    ("resnet18", 224), ("resnet34", 65), ("resnet50", 64), ("resnet101", 33), ("resnet152", 33),
+    ("resnet18", 224), ("resnet34", 65), ("resnet50", 64), ("resnet152", 33),
     ("googlenet", 224), ("googlenet", 67), ("inception_v3", 299), ("inception_v3", 99),
-    ("alexnet", 224), ("vgg11", 224), ("vgg11_bn", 224), ("vgg13", 35), ("vgg13_bn", 32), ("vgg16", 32), ("vgg16_bn", 35),
-    ("vgg19", 32), ("vgg19_bn", 35),
+    ("alexnet", 224), ("vgg11", 224), ("vgg11_bn", 224), ("vgg13_bn", 32), ("vgg16", 32), ("vgg19_bn", 35),
 ]
 
 
@@ -396,8 +397,9 @@ def _perturb(model, seed=0):
             layer.set_weights([kernel, 0.1 * rng.standard_normal(bias.shape).astype("float32")])
 
 
-# (keras.applications net, input size, with the top): each family at its source's size once.
-KERAS_CASES = [("ResNet50", 224, True), ("ResNet101", 33, True), ("ResNet152", 35, True), ("VGG16", 224, True),
+# (keras.applications net, input size, with the top): each family at its source's size once;
+# ResNet-152 also stands for ResNet-101, which differs from it in its table only.
+KERAS_CASES = [("ResNet50", 224, True), ("ResNet152", 35, True), ("VGG16", 224, True),
                ("VGG19", 32, False), ("InceptionV3", 299, True), ("InceptionResNetV2", 299, True)]
 KERAS_PREPROCESSING = {"ResNet": "resnet", "VGG16": "vgg16", "VGG19": "vgg19", "InceptionV3": "inception_v3",
                        "InceptionResNetV2": "inception_resnet_v2"}

@@ -227,14 +227,14 @@ def test_nan_loss_stops_training_and_keeps_the_backup(tmp_path):
     assert all(np.isfinite(weight).all() for weight in restored.get_weights())
 
 
-KILLS = 6
+KILLS = 4
 # Enough epochs that the run is still going at the last kill, since a run killed at a random
 # moment may have finished several epochs since the kill before it.
 KILL_EPOCHS = 60
 
 
 @pytest.mark.slow
-def test_training_killed_six_times_resumes_and_ends_as_an_uninterrupted_run(tmp_path):
+def test_training_killed_four_times_resumes_and_ends_as_an_uninterrupted_run(tmp_path):
     """SIGKILL at random moments, and as soon as a half-written file appears (the backup, the
     history plot), then the same command again: every restart resumes from the last
     completed epoch, none loads a torn file, and the run ends with all its epochs once each."""

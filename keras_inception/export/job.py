@@ -147,7 +147,8 @@ class ExportResult:
             lines.append(f"int8's worst layers (signal to quantization noise): {worst}")
         if int8_report.get("float_layers"):
             kept = ", ".join(f"{layer} ({why})" for layer, why in int8_report["float_layers"].items())
-            lines.append(f"int8 keeps {len(int8_report['float_layers'])} layers in float: {kept}")
+            count = len(int8_report["float_layers"])
+            lines.append(f"int8 keeps {count} layer{'s' if count > 1 else ''} in float: {kept}")
         if int8_report.get("top1_agreement_all_int8") is not None:
             lines.append(f"int8's top-1 agreement with every layer it could run in int8 so: "
                          f"{int8_report['top1_agreement_all_int8']:.2%}")
