@@ -71,7 +71,7 @@ def conv_block(
     """
     if use_bias is None:
         use_bias = not batch_norm
-    if symmetric_padding and padding == "same" and strides_of(strides) != (1, 1):
+    if symmetric_padding and padding == "same" and as_pair(strides) != (1, 1):
         pads = symmetric_pads(kernel_size)
         if any(any(pair) for pair in pads):  # a 1x1 conv samples the same grid either way
             x = layers.ZeroPadding2D(pads, name=f"{name}_pad")(x)
@@ -95,14 +95,14 @@ def conv_block(
     return x
 
 
-def strides_of(strides):
-    """An int or (height, width) stride as a pair."""
-    return tuple(strides) if isinstance(strides, (tuple, list)) else (strides, strides)
+def as_pair(value):
+    """An int or (height, width) stride or kernel size as a (height, width) pair."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
 def symmetric_pads(kernel_size):
     """((top, bottom), (left, right)) zeros of PyTorch's `padding=k // 2` for an odd kernel."""
-    height, width = strides_of(kernel_size)
+    height, width = as_pair(kernel_size)
     return ((height - 1) // 2,) * 2, ((width - 1) // 2,) * 2
 
 

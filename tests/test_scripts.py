@@ -58,6 +58,8 @@ BAD_INPUT = [
     ("export.py", ["--model=nowhere.keras", "--modes=int4"], "error: `mode` must be one of"),
     ("export.py", ["--model=nowhere.keras", "--int8_io=int16"], "error: flag --int8_io=int16"),
     ("export.py", ["--model=theirs.h5"], "error: Legacy HDF5 model files are not loaded"),
+    ("export.py", ["--model=nowhere.keras", "--min_agreement=1.5"],
+     "error: `min_agreement` must be a number in (0, 1]. Received: min_agreement=1.5"),
     ("export.py", [], "error: There is no training run (a folder holding model.keras) under saved_models/; train one"),
     ("evaluate.py", [], "error: There is no training run (a folder holding model.keras) under saved_models/; train one"),
     ("evaluate.py", ["--model=model.onnx"], "error: The model path does not exist. Received: model='model.onnx'"),

@@ -230,7 +230,7 @@ def test_nan_loss_stops_training_and_keeps_the_backup(tmp_path):
 KILLS = 4
 # Enough epochs that the run is still going at the last kill, since a run killed at a random
 # moment may have finished several epochs since the kill before it.
-KILL_EPOCHS = 60
+KILL_EPOCHS = 40
 
 
 @pytest.mark.slow

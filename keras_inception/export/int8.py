@@ -27,7 +27,7 @@ ERROR_IMAGES = 32
 # layer whose calibrated outputs were all zero has a near-zero output scale.
 XNNPACK_MAX_REQUANTIZATION_SCALE = 256.0
 _XNNPACK_INT8_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
-# A channel with no signal (a ReLU that never fired) says nothing about quantization.
+# The noise floor, so that an op that rounds nothing (a max pool) has a finite SNR.
 _TINY = np.finfo(np.float32).tiny
 
 
@@ -49,7 +49,7 @@ def median_channel_snr_db(float_values, quantized_values, scale, zero_point):
     channels = float_values.shape[-1]
     signal = np.square(float_values, dtype=np.float64).reshape(-1, channels).sum(axis=0)
     noise = np.square(float_values - dequantized, dtype=np.float64).reshape(-1, channels).sum(axis=0)
-    live = signal > 0
+    live = signal > 0  # a channel that never fired (a dead ReLU's) says nothing about rounding
     if not live.any():
         return math.nan
     return float(np.median(10 * np.log10(signal[live] / np.maximum(noise[live], _TINY))))
@@ -216,7 +216,7 @@ def choose(quantizer, *, agreement=None, min_agreement=None):
     most = len(ranked) - 1
     low, high = -1, 0
     while not reaches(high):
-        if high == most:
+        if high >= most:
             best = max(found for found, _ in tried.values())
             raise UsageError(f"int8 reaches at most {best:.2%} top-1 agreement with the Keras model with up to "
                              f"{most} of its {len(ranked)} layers kept in float, short of "

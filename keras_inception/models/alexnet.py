@@ -116,7 +116,7 @@ def _build(sequence, *, scale, net, stem, default_input_shape, include_top, weig
     inputs, _, x = build_trunk(
         sequence, input_shape=input_shape, input_tensor=input_tensor,
         default_input_shape=default_input_shape if stem == "imagenet" else (32, 32, 3),
-        include_top=include_top, conv_options={}, scale=scale,
+        include_top=include_top, block_options={}, scale=scale,
         net=f"{net} with the {stem!r} stem",
     )
     x = common.flatten_top(

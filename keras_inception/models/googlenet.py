@@ -284,7 +284,7 @@ def googlenet(
     # The stem is scaled here; the table's widths are already built ones.
     sequence = trunk_sequence(stem, table, width_multiplier=width_multiplier, lrn=lrn,
                               factorize_5x5=factorize_5x5, kernel_5x5=kernel_5x5, pool4_size=pool4_size)
-    conv_options = {"batch_norm": batch_norm, "bn_epsilon": bn_epsilon, "symmetric_padding": symmetric_padding}
+    block_options = {"batch_norm": batch_norm, "bn_epsilon": bn_epsilon, "symmetric_padding": symmetric_padding}
     heads = {name: head._replace(dropout_rate=aux_dropout_rate) for name, head in AUX_HEADS.items()}
 
     trunk, top = sequence[:-1], MAIN_TOP._replace(dropout_rate=dropout_rate)
@@ -293,12 +293,12 @@ def googlenet(
         build_with_aux_heads, trunk=trunk, heads=heads, name=name,
         trunk_options=dict(input_shape=input_shape, input_tensor=input_tensor,
                            default_input_shape=DEFAULT_INPUT_SHAPES[stem], include_top=include_top,
-                           conv_options={**conv_options, "ceil_mode": ceil_mode}, scale=common.width_scaler(1.0),
+                           block_options={**block_options, "ceil_mode": ceil_mode}, scale=common.width_scaler(1.0),
                            net=f"GoogLeNet with the {stem!r} stem"),
         main_top=lambda x: build_top(x, top, include_top=include_top, pooling=pooling, num_classes=num_classes,
                                      classifier_activation=classifier_activation),
         head_options=dict(num_classes=num_classes, classifier_activation=classifier_activation,
-                          conv_options=conv_options, scale=scale),
+                          block_options=block_options, scale=scale),
     )
     return common.build_and_load(build, weights, aux_heads=aux_heads, include_top=include_top)
 

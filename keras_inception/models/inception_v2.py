@@ -120,7 +120,7 @@ def inception_v2(
     inputs, _, x = build_trunk(
         sequence, input_shape=input_shape, input_tensor=input_tensor,
         default_input_shape=DEFAULT_INPUT_SHAPES[stem],
-        include_top=include_top, conv_options={"batch_norm": True},
+        include_top=include_top, block_options={"batch_norm": True},
         scale=common.width_scaler(width_multiplier), net="BN-Inception",
     )
     x = common.global_pool_top(

@@ -206,7 +206,7 @@ def inception_v3(
     check_bool("bn_scale", bn_scale)
     check_number("bn_epsilon", bn_epsilon, "in (0, 1)")
     check_bool("count_include_pad", count_include_pad)
-    conv_options = {**INCEPTION_CONV, "bn_scale": bn_scale, "bn_epsilon": bn_epsilon}
+    block_options = {**INCEPTION_CONV, "bn_scale": bn_scale, "bn_epsilon": bn_epsilon}
     aux_heads = common.check_aux_heads(aux_heads, include_top)
     scale = common.width_scaler(width_multiplier)
     # The table is scaled here, per stage; `build_trunk` then builds the widths as they are.
@@ -217,13 +217,13 @@ def inception_v3(
         build_with_aux_heads, trunk=sequence, heads={"aux": AUX_HEAD}, name=name,
         trunk_options=dict(input_shape=input_shape, input_tensor=input_tensor,
                            default_input_shape=DEFAULT_INPUT_SHAPES[stem], include_top=include_top,
-                           conv_options={**conv_options, "count_include_pad": count_include_pad},
+                           block_options={**block_options, "count_include_pad": count_include_pad},
                            scale=common.width_scaler(1.0), net=f"Inception v3 with the {stem!r} stem"),
         main_top=lambda x: common.global_pool_top(x, include_top=include_top, pooling=pooling, num_classes=num_classes,
                                                   classifier_activation=classifier_activation,
                                                   dropout_rate=dropout_rate),
         head_options=dict(num_classes=num_classes, classifier_activation=classifier_activation,
-                          conv_options=conv_options, scale=scale),
+                          block_options=block_options, scale=scale),
     )
     return common.build_and_load(build, weights, aux_heads=aux_heads, include_top=include_top)
 

@@ -262,7 +262,7 @@ def _inception_v4_family(
     inputs, _, x = build_trunk(
         sequence, input_shape=input_shape, input_tensor=input_tensor,
         default_input_shape=(299, 299, 3) if stem == "imagenet" else (32, 32, 3),
-        include_top=include_top, conv_options={**INCEPTION_CONV, "bn_scale": bn_scale, "bn_epsilon": bn_epsilon},
+        include_top=include_top, block_options={**INCEPTION_CONV, "bn_scale": bn_scale, "bn_epsilon": bn_epsilon},
         scale=common.width_scaler(width_multiplier), net=f"{net} with the {stem!r} stem",
     )
     x = common.global_pool_top(

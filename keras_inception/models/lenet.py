@@ -66,7 +66,7 @@ def lenet5(
     inputs, _, x = build_trunk(
         LENET5, input_shape=input_shape, input_tensor=input_tensor, default_input_shape=(32, 32, 1),
         include_top=include_top,
-        conv_options={"activation": "tanh"}, scale=scale, net="LeNet-5 (C5 needs a 5x5 map)",
+        block_options={"activation": "tanh"}, scale=scale, net="LeNet-5 (C5 needs a 5x5 map)",
     )
     x = common.flatten_top(
         x, include_top=include_top, pooling=pooling, num_classes=num_classes,

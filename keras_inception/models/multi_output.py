@@ -42,13 +42,13 @@ class AuxHead(NamedTuple):
     pool_strides: int = 3
 
 
-def aux_classifier(x, head, *, name, num_classes, classifier_activation, conv_options, scale):
+def aux_classifier(x, head, *, name, num_classes, classifier_activation, block_options, scale):
     """The auxiliary classifier `head` on `x` (its tap's output); layers named `{name}_...`."""
     x = layers.AveragePooling2D(head.pool, strides=head.pool_strides, name=f"{name}_pool")(x)
-    x = conv_block(x, scale(head.conv), 1, name=f"{name}_1x1", **conv_options)
+    x = conv_block(x, scale(head.conv), 1, name=f"{name}_1x1", **block_options)
     if head.fc_as_conv:
         x = conv_block(x, scale(head.fc), tuple(x.shape[1:3]), padding="valid", name=f"{name}_fc",
-                       **conv_options)
+                       **block_options)
         x = layers.Flatten(name=f"{name}_flatten")(x)
     else:
         x = layers.Flatten(name=f"{name}_flatten")(x)

@@ -131,12 +131,12 @@ def resnet(
     )
     spec = RESNET_DEPTHS[depth]
     scale = common.width_scaler(width_multiplier)
-    conv_options = {"batch_norm": True, "kernel_initializer": "he_normal", "bn_epsilon": bn_epsilon,
+    block_options = {"batch_norm": True, "kernel_initializer": "he_normal", "bn_epsilon": bn_epsilon,
                     "symmetric_padding": symmetric_padding}
-    conv = functools.partial(conv_block, **conv_options)
+    conv = functools.partial(conv_block, **block_options)
 
     inputs, x = common.model_input(input_shape, input_tensor)
-    _, x = build_sequence(x, STEMS[stem], conv_options=conv_options, scale=scale)
+    _, x = build_sequence(x, STEMS[stem], block_options=block_options, scale=scale)
     for stage, (width, count) in enumerate(zip(STAGE_WIDTHS, spec.layers), start=2):
         for index in range(1, count + 1):
             # The first block of conv3_x, conv4_x and conv5_x halves the map.

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from keras import layers
 
-from keras_inception.layers import ALEXNET_LRN, LocalResponseNormalization, conv_block
+from keras_inception.layers import ALEXNET_LRN, LocalResponseNormalization, as_pair, conv_block
 from keras_inception.models import common
 from keras_inception.validation import UsageError
 
@@ -68,12 +68,8 @@ class Residual(NamedTuple):
     activation: bool = True
 
 
-def _pair(kernel):
-    return tuple(kernel) if isinstance(kernel, (tuple, list)) else (kernel, kernel)
-
-
 def _kernel_name(kernel):
-    height, width = _pair(kernel)
+    height, width = as_pair(kernel)
     return f"{height}x{width}"
 
 
@@ -81,7 +77,7 @@ def _kernel_name(kernel):
 # Building
 
 
-def build_trunk(sequence, *, input_shape, default_input_shape, include_top, conv_options, scale,
+def build_trunk(sequence, *, input_shape, default_input_shape, include_top, block_options, scale,
                 net, input_tensor=None, minimum_at=None, reason=None):
     """Checks `input_shape` (or `input_tensor`'s) against what `sequence` needs (see
     `smallest_input`), then builds the sequence on a new input, or on `input_tensor`. Returns
@@ -95,20 +91,20 @@ def build_trunk(sequence, *, input_shape, default_input_shape, include_top, conv
         include_top=include_top, reason=reason or f"{net} needs {min_size}x{min_size}",
     )
     inputs, x = common.model_input(input_shape, input_tensor)
-    outputs, x = build_sequence(x, sequence, conv_options=conv_options, scale=scale)
+    outputs, x = build_sequence(x, sequence, block_options=block_options, scale=scale)
     return inputs, outputs, x
 
 
-def build_sequence(x, sequence, *, conv_options, scale):
+def build_sequence(x, sequence, *, block_options, scale):
     """Applies `sequence` ((name, element) pairs) to `x`; returns ({name: output}, last output).
 
-    `conv_options` go to every `conv_block` (batch_norm, bn_scale, bn_epsilon,
+    `block_options` go to every `conv_block` (batch_norm, bn_scale, bn_epsilon,
     kernel_initializer, symmetric_padding), and those of `POOL_OPTIONS` to every pool (see
-    `pool_layers`); `scale` maps a table width to the width to build (the width multiplier).
+    `_pool`); `scale` maps a table width to the width to build (the width multiplier).
     """
     outputs = {}
     for name, element in sequence:
-        x = build_element(x, element, name=name, conv_options=conv_options, scale=scale)
+        x = build_element(x, element, name=name, block_options=block_options, scale=scale)
         outputs[name] = x
     return outputs, x
 
@@ -121,31 +117,31 @@ def build_top(x, top, *, include_top, pooling, num_classes, classifier_activatio
     )
 
 
-def build_element(x, element, *, name, conv_options, scale):
+def build_element(x, element, *, name, block_options, scale):
     if isinstance(element, Conv):
-        return _conv(x, element, name=name, conv_options=conv_options, scale=scale)
+        return _conv(x, element, name=name, block_options=block_options, scale=scale)
     if isinstance(element, Pool):
-        return _pool(x, element, name=name, options=conv_options)
+        return _pool(x, element, name=name, options=block_options)
     if isinstance(element, LRN):
         return LocalResponseNormalization(**element.params, name=name)(x)
     if isinstance(element, Mixed):
         return layers.Concatenate(name=name)(
-            _branches(x, element.branches, name=name, conv_options=conv_options, scale=scale)
+            _branches(x, element.branches, name=name, block_options=block_options, scale=scale)
         )
     if isinstance(element, Residual):
-        return _residual(x, element, name=name, conv_options=conv_options, scale=scale)
+        return _residual(x, element, name=name, block_options=block_options, scale=scale)
     raise TypeError(f"Unknown table element {element!r} in block {name!r}.")
 
 
-def _conv(x, conv, *, name, conv_options, scale):
+def _conv(x, conv, *, name, block_options, scale):
     padding = conv.padding
     if not isinstance(padding, str):
         x = layers.ZeroPadding2D(padding, name=f"{name}_pad")(x)
         padding = "valid"
-    conv_options = {key: value for key, value in conv_options.items() if key not in POOL_OPTIONS}
+    block_options = {key: value for key, value in block_options.items() if key not in POOL_OPTIONS}
     return conv_block(
         x, scale(conv.filters), conv.kernel, strides=conv.strides, padding=padding,
-        groups=conv.groups, name=name, **conv_options,
+        groups=conv.groups, name=name, **block_options,
     )
 
 
@@ -183,7 +179,7 @@ def _ceil_mode_overhang(size, window, strides):
     return max((windows - 1) * strides + window - size, 0)
 
 
-def _branches(x, branches, *, name, conv_options, scale):
+def _branches(x, branches, *, name, block_options, scale):
     """Builds each branch; returns the list of tensors to concatenate (a Split adds several)."""
     results = []
     for index, branch in enumerate(branches):
@@ -192,27 +188,27 @@ def _branches(x, branches, *, name, conv_options, scale):
             if isinstance(op, Split):
                 for fork, conv in enumerate(op.convs):
                     results.append(_conv(y, conv, name=f"{name}_{conv_key(index, position, conv, fork)}",
-                                         conv_options=conv_options, scale=scale))
+                                         block_options=block_options, scale=scale))
                 break
             if isinstance(op, Conv):
                 y = _conv(y, op, name=f"{name}_{conv_key(index, position, op)}",
-                          conv_options=conv_options, scale=scale)
+                          block_options=block_options, scale=scale)
             else:
                 y = _pool(y, op, name=f"{name}_{op.name or f'b{index}_{position}_{op.kind}pool'}",
-                          options=conv_options)
+                          options=block_options)
         else:
             results.append(y)
     return results
 
 
-def _residual(x, block, *, name, conv_options, scale):
+def _residual(x, block, *, name, block_options, scale):
     mixed = layers.Concatenate(name=f"{name}_mixed")(
-        _branches(x, block.branches, name=name, conv_options=conv_options, scale=scale)
+        _branches(x, block.branches, name=name, block_options=block_options, scale=scale)
     )
     # The linear 1x1 conv restores the input's width; it has a bias and no batch norm.
     up = conv_block(mixed, x.shape[-1], 1, name=f"{name}_up", batch_norm=False,
                     use_bias=True, activation=None,
-                    kernel_initializer=conv_options.get("kernel_initializer", "glorot_uniform"))
+                    kernel_initializer=block_options.get("kernel_initializer", "glorot_uniform"))
     # Scaling the residual by 0.1-0.3 before the addition kept the wide nets from dying
     # early in training (paper, section 3.3).
     up = layers.Rescaling(block.scale, name=f"{name}_scale")(up)
@@ -336,7 +332,7 @@ def _axis_size(size, kernel, strides, padding):
 
 def _element_size(size, element):
     if isinstance(element, Conv):
-        height, width = _pair(element.kernel)
+        height, width = as_pair(element.kernel)
         return _axis_size(size, max(height, width), element.strides, element.padding)
     if isinstance(element, Pool):
         return _axis_size(size, element.size, element.strides, element.padding)

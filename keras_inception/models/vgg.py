@@ -106,7 +106,7 @@ def vgg(
     inputs, _, x = build_trunk(
         _sequence(config), input_shape=input_shape, input_tensor=input_tensor,
         default_input_shape=(224, 224, 3),
-        include_top=include_top, conv_options={"batch_norm": batch_norm, "bn_epsilon": bn_epsilon},
+        include_top=include_top, block_options={"batch_norm": batch_norm, "bn_epsilon": bn_epsilon},
         scale=scale,
         net="VGG (five 2x2 pools)",
     )
