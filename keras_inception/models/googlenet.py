@@ -101,9 +101,9 @@ TRUNK = (
     ("pool4", Pool("max", 3, 2)),  # 7x7x832
     ("inception_5a", "5a"),  # 7x7x832
     ("inception_5b", "5b"),  # 7x7x1024
-    ("main", Top(dropout_rate=0.4)),  # 7x7 average pool (the global one at 224x224), linear
 )
-MAIN_TOP = TRUNK[-1][1]
+# After the trunk: the 7x7 average pool (the global one at 224x224), 40% dropout, linear.
+MAIN_TOP = Top(dropout_rate=0.4)
 
 # Auxiliary classifiers on 4a and 4d, used only in training (paper, section 5): 14x14 -> 4x4
 # by the 5x5/3 pool, a 1x1 conv of 128, a Dense of 1024 and 70% dropout.
@@ -287,10 +287,10 @@ def googlenet(
     block_options = {"batch_norm": batch_norm, "bn_epsilon": bn_epsilon, "symmetric_padding": symmetric_padding}
     heads = {name: head._replace(dropout_rate=aux_dropout_rate) for name, head in AUX_HEADS.items()}
 
-    trunk, top = sequence[:-1], MAIN_TOP._replace(dropout_rate=dropout_rate)
+    top = MAIN_TOP._replace(dropout_rate=dropout_rate)
 
     build = functools.partial(
-        build_with_aux_heads, trunk=trunk, heads=heads, name=name,
+        build_with_aux_heads, trunk=sequence, heads=heads, name=name,
         trunk_options=dict(input_shape=input_shape, input_tensor=input_tensor,
                            default_input_shape=DEFAULT_INPUT_SHAPES[stem], include_top=include_top,
                            block_options={**block_options, "ceil_mode": ceil_mode}, scale=common.width_scaler(1.0),

@@ -12,8 +12,8 @@ A net (or its stem) is a sequence of `(name, element)` pairs. An element is
 - `Residual(branches, scale)`: an Inception-ResNet block: the branches are concatenated, a
   linear 1x1 conv brings them back to the input's width, and the result is scaled and added to
   the input (Szegedy et al. 2016, section 3.3);
-- `Top(dropout_rate)`: a table's last row, the classifier: global average pool, dropout and the
-  linear classifier, or with `include_top=False` the pooling asked for (`build_top`).
+- `Top(dropout_rate)`: not a row but what follows a table: global average pool, dropout and
+  the linear classifier, or with `include_top=False` the pooling asked for (`build_top`).
 
 The same tables give the smallest input a net accepts (`smallest_input`), so the size checks
 never drift from the layers.
