@@ -70,7 +70,7 @@ def test_min_agreement_keeps_the_broken_layers_in_float_and_reaches_the_target(d
     assert json.loads((run / "model_int8.json").read_text())["float_layers"] == report["float_layers"]
 
 
-def test_a_target_only_all_float_reaches_writes_nothing(tmp_path):
+def test_a_target_only_all_float_reaches_writes_nothing_and_a_table_goes_with_its_file(tmp_path):
     # An untrained LeNet-5 scores every digit nearly alike, so that int8's rounding moves the top
     # class of some whatever stays int8.
     keras.utils.set_random_seed(0)
@@ -80,6 +80,13 @@ def test_a_target_only_all_float_reaches_writes_nothing(tmp_path):
         export_model(str(tmp_path / "lenet5.keras"), output_dir=str(tmp_path / "out"), modes=("float32", "int8"),
                      min_agreement=1.0)
     assert [path for path in pathlib.Path(tmp_path).rglob("*") if path.is_file()] == [tmp_path / "lenet5.keras"]
+    # The table describes the int8 file beside it: an int8 file without one takes the old one away.
+    export_model(str(tmp_path / "lenet5.keras"), output_dir=str(tmp_path / "out"), modes=("int8",),
+                 saved_model=False, verification_images=8)
+    assert (tmp_path / "out" / INT8_TABLE).exists()
+    export_model(str(tmp_path / "lenet5.keras"), output_dir=str(tmp_path / "out"), modes=("int8",),
+                 saved_model=False, verification_images=8, int8_io="uint8", overwrite=True)
+    assert not (tmp_path / "out" / INT8_TABLE).exists()
 
 
 @pytest.mark.parametrize("arguments, message", [

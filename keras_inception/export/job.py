@@ -150,7 +150,7 @@ class ExportResult:
             count = len(int8_report["float_layers"])
             lines.append(f"int8 keeps {count} layer{'s' if count > 1 else ''} in float: {kept}")
         if int8_report.get("top1_agreement_all_int8") is not None:
-            lines.append(f"int8's top-1 agreement with every layer it could run in int8 so: "
+            lines.append(f"int8's top-1 agreement before layers were kept in float for min_agreement: "
                          f"{int8_report['top1_agreement_all_int8']:.2%}")
         if self.reports:
             measured_on = next(iter(self.reports.values()))["cpu"]
@@ -270,6 +270,8 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
             if mode in choices:
                 reports[mode].update(_int8_layers_report(choices[mode], min_agreement))
                 write_bytes_atomically(os.path.join(output_dir, INT8_TABLE), _int8_table(choices[mode]))
+            elif mode == "int8" and os.path.exists(os.path.join(output_dir, INT8_TABLE)):
+                os.remove(os.path.join(output_dir, INT8_TABLE))  # another int8 file's table
             write_json_atomically(path[: -len(".tflite")] + ".json", reports[mode])
         write_json_atomically(os.path.join(output_dir, "export_report.json"), reports)
         return ExportResult(output_dir, saved_model_path if saved_model else None, reports, keras_path)
