@@ -13,6 +13,7 @@ import pytest
 
 import keras_inception
 from keras_inception.export import int8, tflite
+from keras_inception.export.delegates import xnnpack_refused_tensors
 from keras_inception.export.graph import export_graph
 from keras_inception.export.job import INT8_TABLE, export_model
 from keras_inception.export.verify import run_tflite
@@ -41,9 +42,14 @@ def _hard_case(digits_run, folder):
     kernel[:, :, 0, :] /= 1000
     model.get_layer(ITS_TAKER).set_weights([kernel, *rest])
     np.testing.assert_allclose(model.predict(images, verbose=0)["main"], before, atol=1e-5)
-    gamma, beta, mean, variance = model.get_layer(DEAD_BATCH_NORM).get_weights()
-    model.get_layer(DEAD_BATCH_NORM).set_weights([gamma, np.full_like(beta, -1e4), mean, variance])
+    _kill(model.get_layer(DEAD_BATCH_NORM))
     model.save(folder / "model.keras")
+
+
+def _kill(batch_norm):
+    """A shift that keeps every output of the ReLU after `batch_norm` at zero."""
+    gamma, beta, mean, variance = batch_norm.get_weights()
+    batch_norm.set_weights([gamma, np.full_like(beta, -1e4), mean, variance])
 
 
 @pytest.mark.slow
@@ -128,17 +134,16 @@ def test_snr_is_the_median_over_channels_so_one_loud_channel_cannot_hide_the_res
 @pytest.mark.slow
 def test_a_dead_layer_is_kept_float_so_that_litert_opens_the_file(digits_run):
     model = keras.saving.load_model(os.path.join(digits_run.run_dir, "model.keras"))
-    gamma, beta, mean, variance = model.get_layer(DEAD_BATCH_NORM).get_weights()
-    model.get_layer(DEAD_BATCH_NORM).set_weights([gamma, np.full_like(beta, -1e4), mean, variance])
+    _kill(model.get_layer(DEAD_BATCH_NORM))
     graph = export_graph(model)
     images = np.random.default_rng(0).random((8, 32, 32, 1), dtype=np.float32)
     # TensorFlow's converter alone gives the dead layer a near-zero output scale, which XNNPACK refuses.
     plain = tflite.convert(graph, "int8", representative_images=images, float_ops=())
-    assert list(int8.xnnpack_refused_tensors(plain).values()) == ["CONV_2D"]
+    assert list(xnnpack_refused_tensors(plain).values()) == ["CONV_2D"]
     with pytest.raises(RuntimeError, match="failed to prepare"):
         run_tflite(plain, images[:1])
     converted = tflite.convert(graph, "int8", representative_images=images)
-    assert int8.xnnpack_refused_tensors(converted) == {}
+    assert xnnpack_refused_tensors(converted) == {}
     np.testing.assert_allclose(run_tflite(converted, images), graph.predict(images, verbose=0), atol=0.1)
     # A file with quantized input and output cannot keep it float: refused, naming the layer.
     with pytest.raises(UsageError, match=r"^XNNPACK cannot run inception_4a_5x5_reduce_conv in int8 .* "

@@ -1,5 +1,6 @@
 """What TFLite's delegates make of a .tflite: how many pieces XNNPACK (the CPU delegate, on by
-default in LiteRT) runs it in, and which of its ops the GPU delegate cannot run.
+default in LiteRT) runs it in, which int8 ops it refuses, and which ops the GPU delegate cannot
+run.
 
 TFLite's analyzer no longer checks GPU compatibility (it reports every model compatible), so
 the GPU check here is LiteRT's published rules (`tflite/tools/versioning/gpu_compatibility.cc`,
@@ -58,20 +59,53 @@ def _gpu_refusal(model, operator, name):
     return None
 
 
-def gpu_unsupported_ops(tflite_path):
-    """{reason: count} for the ops of a .tflite that the GPU delegate cannot run; {} when it
-    runs them all."""
-    with open(tflite_path, "rb") as file:
-        model = tflite_schema.Model.GetRootAsModel(file.read(), 0)
-    refused = collections.Counter()
+def _operators(tflite_bytes):
+    """(model, subgraph, operator, op name) for every op of a .tflite's bytes."""
+    model = tflite_schema.Model.GetRootAsModel(tflite_bytes, 0)
     for index in range(model.SubgraphsLength()):
         subgraph = model.Subgraphs(index)
         for position in range(subgraph.OperatorsLength()):
             operator = subgraph.Operators(position)
-            reason = _gpu_refusal(model, operator, op_name(model, operator))
-            if reason:
-                refused[reason] += 1
+            yield model, subgraph, operator, op_name(model, operator)
+
+
+def gpu_unsupported_ops(tflite_path):
+    """{reason: count} for the ops of a .tflite that the GPU delegate cannot run; {} when it
+    runs them all."""
+    with open(tflite_path, "rb") as file:
+        tflite_bytes = file.read()
+    refused = collections.Counter()
+    for model, _, operator, name in _operators(tflite_bytes):
+        reason = _gpu_refusal(model, operator, name)
+        if reason:
+            refused[reason] += 1
     return dict(refused)
+
+
+# XNNPACK refuses an int8 convolution or dense op whose input scale times a kernel scale over
+# the output scale reaches this (src/operators/convolution-nhwc.c, fully-connected-nc.c): a
+# layer whose calibrated outputs were all zero has a near-zero output scale.
+XNNPACK_MAX_REQUANTIZATION_SCALE = 256.0
+_XNNPACK_INT8_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+
+
+def xnnpack_refused_tensors(tflite_bytes):
+    """{output tensor: op name} of the int8 ops in a .tflite's bytes that XNNPACK refuses to
+    prepare (see `XNNPACK_MAX_REQUANTIZATION_SCALE`); LiteRT then fails to open the file."""
+    refused = {}
+    for _, subgraph, operator, name in _operators(tflite_bytes):
+        if name not in _XNNPACK_INT8_OPS:
+            continue
+        data, kernel, output = (subgraph.Tensors(operator.Inputs(0)), subgraph.Tensors(operator.Inputs(1)),
+                                subgraph.Tensors(operator.Outputs(0)))
+        if any(tensor.Type() != tflite_schema.TensorType.INT8 or tensor.Quantization() is None
+               or not tensor.Quantization().ScaleLength() for tensor in (data, kernel, output)):
+            continue
+        scales = (data.Quantization().ScaleAsNumpy()[0] * kernel.Quantization().ScaleAsNumpy()
+                  / output.Quantization().ScaleAsNumpy()[0])
+        if scales.max() >= XNNPACK_MAX_REQUANTIZATION_SCALE:
+            refused[output.Name().decode()] = name
+    return refused
 
 
 def xnnpack_partitions(tflite_path):

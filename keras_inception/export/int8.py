@@ -1,11 +1,13 @@
 """int8 conversion with chosen layers kept in float: each layer's quantization error, the layers
-XNNPACK cannot run in int8, and the fewest layers kept in float that reach an agreement target.
+XNNPACK cannot run in int8 (`delegates.xnnpack_refused_tensors`), and the fewest layers kept in
+float that reach an agreement target.
 
 TensorFlow's quantization debugger does the work: it calibrates once, measures each layer's
 output against its float op given the same inputs, and quantizes again with chosen layers
 left in float (their output tensors on its `denylisted_nodes`).
 """
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -16,17 +18,11 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from keras_inception.extras import require
 from keras_inception.validation import UsageError
 
 # Layer errors are measured on this many of the calibration images: the debugger runs the whole
 # instrumented model once per image.
 ERROR_IMAGES = 32
-# XNNPACK refuses an int8 convolution or dense op whose input scale times a kernel scale over
-# the output scale reaches this (src/operators/convolution-nhwc.c, fully-connected-nc.c): a
-# layer whose calibrated outputs were all zero has a near-zero output scale.
-XNNPACK_MAX_REQUANTIZATION_SCALE = 256.0
-_XNNPACK_INT8_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 # The noise floor, so that an op that rounds nothing (a max pool) has a finite SNR.
 _TINY = np.finfo(np.float32).tiny
 
@@ -87,6 +83,16 @@ def keras_layer_of(tensor, layer_names):
     return named[-1] if named else tensor
 
 
+@contextlib.contextmanager
+def _quiet_debugger():
+    """The debugger opens its models in TensorFlow's own interpreter, which warns that it is
+    deprecated, and, keeping every tensor, that it uses memory."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors")
+        yield
+
+
 class Int8Quantizer:
     """Calibrates once; then `model(float_tensors)` gives the int8 .tflite with those tensors'
     ops kept in float, and `layer_errors()` each quantized op's error, worst first.
@@ -101,9 +107,7 @@ class Int8Quantizer:
         self._float_ops = list(float_ops)
         self.layer_names = dict(layer_names)
         self._error_images = images[:ERROR_IMAGES]
-        with warnings.catch_warnings():
-            # The debugger opens its models in TensorFlow's own interpreter, which warns it is deprecated.
-            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        with _quiet_debugger():
             self._debugger = tf.lite.experimental.QuantizationDebugger(
                 converter=converter, debug_dataset=converter.representative_dataset,
                 debug_options=self._options(()))
@@ -121,8 +125,7 @@ class Int8Quantizer:
         """The .tflite bytes with the ops writing `float_tensors` kept in float."""
         float_tensors = tuple(sorted(float_tensors))
         if float_tensors != self._float_tensors:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            with _quiet_debugger():
                 self._debugger.options = self._options(float_tensors)
             self._float_tensors = float_tensors
         return self._debugger.get_nondebug_quantized_model()
@@ -131,9 +134,7 @@ class Int8Quantizer:
         """A `LayerError` for each op quantized with `float_tensors` kept in float, worst
         first (lowest SNR; ops without signal last)."""
         self.model(float_tensors)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
-            warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors")
+        with _quiet_debugger():
             # A debugger opened on the instrumented model's bytes keeps every tensor, which the
             # comparison with the float values needs.
             measuring = tf.lite.experimental.QuantizationDebugger(
@@ -148,33 +149,6 @@ class Int8Quantizer:
                              snr_db=float(row["snr_db"]), tensor=row["tensor_name"])
                   for row in csv.DictReader(io.StringIO(dump.getvalue()))]
         return sorted(errors, key=lambda error: (math.isnan(error.snr_db), error.snr_db))
-
-
-def xnnpack_refused_tensors(tflite_bytes):
-    """{output tensor: op name} of the int8 ops in `tflite_bytes` that XNNPACK refuses to
-    prepare (see `XNNPACK_MAX_REQUANTIZATION_SCALE`); LiteRT then fails to open the file."""
-    schema = require("ai_edge_litert.schema_py_generated", "mobile")
-    from keras_inception.export.delegates import op_name
-
-    model = schema.Model.GetRootAsModel(tflite_bytes, 0)
-    refused = {}
-    for index in range(model.SubgraphsLength()):
-        subgraph = model.Subgraphs(index)
-        for position in range(subgraph.OperatorsLength()):
-            operator = subgraph.Operators(position)
-            name = op_name(model, operator)
-            if name not in _XNNPACK_INT8_OPS:
-                continue
-            data, kernel, output = (subgraph.Tensors(operator.Inputs(0)), subgraph.Tensors(operator.Inputs(1)),
-                                    subgraph.Tensors(operator.Outputs(0)))
-            if any(tensor.Type() != schema.TensorType.INT8 or tensor.Quantization() is None
-                   or not tensor.Quantization().ScaleLength() for tensor in (data, kernel, output)):
-                continue
-            scales = (data.Quantization().ScaleAsNumpy()[0] * kernel.Quantization().ScaleAsNumpy()
-                      / output.Quantization().ScaleAsNumpy()[0])
-            if scales.max() >= XNNPACK_MAX_REQUANTIZATION_SCALE:
-                refused[output.Name().decode()] = name
-    return refused
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,6 +169,8 @@ def choose(quantizer, *, agreement=None, min_agreement=None):
     the Keras model), the fewest of the worst layers besides: the count doubled until the
     agreement reaches the target, then bisected. Raises a `UsageError` naming the best
     agreement reached where only an all-float file would reach it."""
+    from keras_inception.export.delegates import xnnpack_refused_tensors  # the mobile extra
+
     refused = xnnpack_refused_tensors(quantizer.model())
     xnnpack_float = tuple(refused)
     # The debugger's interpreter applies XNNPACK too, so errors are measured with these float.

@@ -288,8 +288,7 @@ def _int8_layers_report(choice, min_agreement):
     by_tensor = {error.tensor: error for error in choice.errors}
     measured = [error for error in choice.errors if error.snr_db == error.snr_db]  # not NaN
     return {"worst_layers": [(error.layer, error.snr_db) for error in measured[:WORST_LAYERS_SHOWN]],
-            "float_layers": {by_tensor[tensor].layer if tensor in by_tensor else tensor: why
-                             for tensor, why in reasons.items()},
+            "float_layers": {by_tensor[tensor].layer: why for tensor, why in reasons.items()},
             "min_agreement": min_agreement, "top1_agreement_all_int8": choice.agreement_all_int8}
 
 

@@ -42,7 +42,7 @@ def convert(graph, mode, *, representative_images=None, int8_io="none", float_op
     channels) from the training pipeline). In "int8", an op without an int8 kernel (TFLite's
     LRN) stays float32 rather than failing the conversion, and so do `float_ops` where the input
     and output are float (`int8_io="none"`), as do the layers XNNPACK cannot run in int8
-    (`int8.xnnpack_refused_tensors`, which needs the `mobile` extra): TensorFlow keeps chosen
+    (`delegates.xnnpack_refused_tensors`, which needs the `mobile` extra): TensorFlow keeps chosen
     ops float only through its quantization debugger, whose files take and give float32.
     """
     for _, converted in convert_modes(graph, (mode,), representative_images=representative_images,
@@ -73,13 +73,18 @@ def convert_modes(graph, modes, *, representative_images=None, int8_io="none", f
 
 
 def _runnable_by_xnnpack(quantizer):
-    return quantizer.model(int8.xnnpack_refused_tensors(quantizer.model()))
+    """Every layer in int8 that XNNPACK can run so, without measuring the layers' errors."""
+    from keras_inception.export.delegates import xnnpack_refused_tensors  # the mobile extra
+
+    return quantizer.model(xnnpack_refused_tensors(quantizer.model()))
 
 
 def _fully_quantized(converted, graph, int8_io):
     """`converted`, unless XNNPACK cannot run one of its layers in int8, which a file with int8
     input and output cannot keep in float."""
-    refused = int8.xnnpack_refused_tensors(converted)
+    from keras_inception.export.delegates import xnnpack_refused_tensors  # the mobile extra
+
+    refused = xnnpack_refused_tensors(converted)
     if refused:
         names = int8.layer_names(graph)
         layers = ", ".join(sorted({int8.keras_layer_of(tensor, names) for tensor in refused}))
