@@ -5,6 +5,12 @@ import socket
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# pytest-xdist runs a worker per core: each worker's TensorFlow and torch, and the processes it
+# starts, compute on their share of the cores, so that the workers do not contend for them.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", _threads)
+    os.environ.setdefault("OMP_NUM_THREADS", _threads)
 
 import filelock  # noqa: E402
 import keras  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 import keras_inception
 from keras_inception import data, training
 from keras_inception.training import callbacks as run_callbacks
-from keras_inception.training import fine_tune, job
+from keras_inception.training import fine_tune, job, resume
 from tests.script_forks import ScriptServer
 
 
@@ -79,7 +79,7 @@ def test_fine_tuning_resumes_after_a_kill_in_either_phase(lenet_file, five_digit
             result = server.run(command, timeout=120, kill_on=run_dir / partial)
             assert result["killed"], result["stderr"][-2000:]
             assert (run_dir / backup).exists() or (run_dir / partial).exists()
-        assert job.backup_epoch(str(run_dir / "backup")) >= 3 or (run_dir / ".backup.partial").exists()
+        assert resume.backup_epoch(str(run_dir / "backup")) >= 3 or (run_dir / ".backup.partial").exists()
         final = server.run(command, timeout=300)
     assert final["returncode"] == 0, final["stderr"][-3000:]
     assert "a new 5-class classifier replaces its 10-class one" in final["stdout"]

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from keras_inception import cpu, files, training
 from keras_inception.training import callbacks as run_callbacks
-from keras_inception.training import distribution, job, precision, recipes
+from keras_inception.training import distribution, fine_tune, job, precision, recipes, resume
 from tests.conftest import free_port
 from tests.script_forks import ScriptServer
 
@@ -220,11 +220,43 @@ def test_nan_loss_stops_training_and_keeps_the_backup(tmp_path):
     with pytest.raises(training.TrainingDiverged, match="last completed epoch's backup is kept"):
         model.fit(x, y, epochs=3, batch_size=8, verbose=0,
                   callbacks=[run_callbacks.StopOnNaN(), backup, _PoisonWeights()])
-    assert job.resumed_epoch(str(tmp_path / "backup")) == 1
+    assert resume.resumed_epoch(str(tmp_path / "backup")) == 1
     restored = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
     restored.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     restored.load_weights(str(tmp_path / "backup" / "latest.weights.h5"))
     assert all(np.isfinite(weight).all() for weight in restored.get_weights())
+
+
+def _write_backup(folder, epoch):
+    folder.mkdir(parents=True)
+    (folder / "training_metadata.json").write_text(json.dumps({"epoch": epoch, "batch": -1}))
+
+
+def test_a_resumed_run_skips_the_phases_behind_its_last_backup_and_cuts_their_history(tmp_path):
+    """A fine-tuning run killed in its second phase, after the history's row of epoch 4 but
+    before that epoch's backup: the frozen phase is skipped, the second resumes at epoch 3,
+    and the row of the epoch that runs again is gone."""
+    phases = fine_tune.phases(epochs=4, frozen_epochs=2, learning_rate_scale=0.1)
+    _write_backup(tmp_path / fine_tune.FROZEN_BACKUP, 2)
+    _write_backup(tmp_path / fine_tune.BACKUP, 3)
+    (tmp_path / resume.HISTORY).write_text("epoch,loss\n" + "".join(f"{epoch},{epoch / 10}\n" for epoch in range(4)))
+
+    (resumed,) = list(resume.resumed_phases(str(tmp_path), phases))
+    assert (resumed.index, resumed.phase, resumed.done) == (1, phases[1], 3)
+    assert [row["epoch"] for row in resumed.history] == [0, 1, 2]
+    assert (tmp_path / resume.HISTORY).read_text().splitlines()[-1] == "2,0.2"
+    assert resumed.backup.backup_dir == str(tmp_path / fine_tune.BACKUP)
+
+
+def test_a_fresh_run_runs_every_phase_from_its_first_epoch(tmp_path):
+    phases = fine_tune.phases(epochs=4, frozen_epochs=2, learning_rate_scale=0.1)
+    resumed = resume.resumed_phases(str(tmp_path), phases)
+    first = next(resumed)
+    assert (first.index, first.done, first.history) == (0, 0, [])
+    _write_backup(tmp_path / fine_tune.FROZEN_BACKUP, 2)  # what the first phase's fit leaves
+    second = next(resumed)
+    assert (second.index, second.done) == (1, 2)
+    assert next(resumed, None) is None
 
 
 KILLS = 4
@@ -252,7 +284,7 @@ def test_training_killed_four_times_resumes_and_ends_as_an_uninterrupted_run(tmp
                                 kill_on=run_dir / partial if on_write else None)
             assert result["killed"], result["stderr"][-2000:]  # killed, not failed or finished
             mid_write += on_write and result["seconds"] < 60
-            completed.append(job.resumed_epoch(str(run_dir / "backup")))
+            completed.append(resume.resumed_epoch(str(run_dir / "backup")))
         final = server.run(command, timeout=300)
     assert final["returncode"] == 0, final["stderr"][-3000:]
     assert completed == sorted(completed) and completed[-1] < KILL_EPOCHS, completed  # never lost ground
@@ -326,7 +358,7 @@ def test_two_jax_processes_killed_one_epoch_apart_resume_together(tmp_path):
                                  text=True) for command in commands]
 
     def backups():
-        return [job.backup_epoch(run_dir / "backup") for run_dir in run_dirs]
+        return [resume.backup_epoch(run_dir / "backup") for run_dir in run_dirs]
 
     processes = start(with_single_process=False)
     try:

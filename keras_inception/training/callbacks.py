@@ -1,11 +1,9 @@
 """What a training run shows and keeps, as Keras callbacks.
 
-Keras's own callbacks do most of it (progress bar, TensorBoard, CSVLogger). Four are written
-here because no Keras callback does what they do:
+Keras's own callbacks do most of it (progress bar, TensorBoard, CSVLogger). Three are written
+here because no Keras callback does what they do (the backup that resumes a run is
+`resume.AtomicBackupAndRestore`):
 
-- `AtomicBackupAndRestore`: BackupAndRestore writes its weights and its epoch number as two
-  files in place, so a kill mid-write leaves a torn file or a weights file one epoch ahead of
-  the epoch it is restored as. This one replaces the whole backup directory in one rename.
 - `KeepBestModel`: ModelCheckpoint(save_best_only=True) writes the `.keras` file in place, so
   a crash mid-write leaves a torn model. This one writes beside it and renames.
 - `StopOnNaN`: TerminateOnNaN stops training *normally*, and a normal end deletes the
@@ -14,16 +12,14 @@ here because no Keras callback does what they do:
 """
 
 import csv
-import json
 import math
 import os
 
 import keras
 import numpy as np
 
-from keras_inception import _compat
 from keras_inception.extras import require
-from keras_inception.files import check_room, recover_directory, write_atomically, write_directory_atomically
+from keras_inception.files import check_room, write_atomically
 
 # What an HDF5 weights file needs beyond its arrays (per-array headers, the layer groups).
 WEIGHTS_FILE_OVERHEAD = 2**20
@@ -63,32 +59,6 @@ class KeepBestModel(keras.callbacks.Callback):
         if float(value) > self.best:
             self.best = float(value)
             write_atomically(self.path, self.model.save)
-
-
-class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """`keras.callbacks.BackupAndRestore` (restoring is Keras's), saving at the end of each
-    epoch into a new directory that then replaces `backup_dir` whole (see the module docstring).
-
-    keep_previous: the backup it replaces is kept beside it (`files.previous_directory`), so
-    that processes of one run that crashed one epoch apart can resume from the same epoch.
-    """
-
-    def __init__(self, backup_dir, keep_previous=False):
-        self.keep_previous = keep_previous
-        recover_directory(backup_dir, keep_previous)  # a crash between the swap's two renames
-        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
-
-    def _save_model(self):  # BackupAndRestore's save (_compat.BACKUP_SAVE_METHOD)
-        check_room_for_weights(self.model, os.path.dirname(os.path.abspath(self.backup_dir)))
-        weights_name, metadata_name = _compat.backup_file_names(self)
-
-        def write(directory):
-            os.makedirs(directory)
-            self.model.save_weights(os.path.join(directory, weights_name))
-            with open(os.path.join(directory, metadata_name), "w") as file:
-                json.dump(_compat.backup_position(self), file)
-
-        write_directory_atomically(self.backup_dir, write, self.keep_previous)
 
 
 class StopOnNaN(keras.callbacks.Callback):

@@ -22,27 +22,17 @@ import dataclasses
 import json
 import math
 import os
-import shutil
 import time
 
 import keras
 
 from keras_inception import data, registry
-from keras_inception.files import (
-    claim_job_directory,
-    locked,
-    previous_directory,
-    read_json_object,
-    recover_directory,
-    roll_back_directory,
-    write_json_atomically,
-    write_text_atomically,
-)
+from keras_inception.files import claim_job_directory, locked, write_json_atomically
 from keras_inception.loading import check_model_file
 from keras_inception.models.multi_output import inference_model
 from keras_inception.training import callbacks as run_callbacks
-from keras_inception.training import fine_tune
-from keras_inception.training.distribution import gather_from_processes, start_distribution
+from keras_inception.training import fine_tune, resume
+from keras_inception.training.distribution import start_distribution
 from keras_inception.training.precision import precision_policy, precision_words
 from keras_inception.training.recipes import get_recipe, make_optimizer, schedule_callbacks
 from keras_inception.training.speedups import fast_training
@@ -211,63 +201,6 @@ def prepare_run_dir(config):
                                overwrite=config.overwrite, job="training run")
 
 
-def backup_epoch(backup_dir):
-    """The number of epochs a BackupAndRestore backup holds (0 without one)."""
-    path = os.path.join(backup_dir, "training_metadata.json")
-    if not os.path.exists(path):
-        return 0
-    epoch = read_json_object(path, "the backup's epoch").get("epoch")
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-        raise UsageError(f"{path} (the backup's epoch) holds no epoch number ({epoch!r}); delete "
-                         f"{os.path.dirname(path)} to start over. Received: file={path!r}")
-    return epoch
-
-
-def resumed_epoch(backup_dir, keep_previous=False):
-    """`backup_epoch`, once a backup that a crash left mid-swap is put back."""
-    recover_directory(backup_dir, keep_previous)
-    return backup_epoch(backup_dir)
-
-
-def agree_on_backup(backup_dir, num_processes):
-    """The epoch every process of the run resumes from, the same for all (a collective).
-
-    Each process writes its own backup at the end of each epoch, so a crash can land between
-    two processes' writes and leave them one epoch apart; resumed as they are, they would run
-    different epochs with collectives that no longer match (the restart fails;
-    tests/test_training.py). Each process keeps its backup from the epoch before
-    (`AtomicBackupAndRestore(keep_previous=True)`), so all can go back to the oldest epoch any
-    of them holds.
-    """
-    done = resumed_epoch(backup_dir, keep_previous=num_processes > 1)
-    epochs = gather_from_processes(done, num_processes)
-    agreed = min(epochs)
-    if done == agreed:
-        return done
-    previous = previous_directory(backup_dir)
-    if agreed == 0:  # another process has no backup yet: this one starts over too
-        shutil.rmtree(previous, ignore_errors=True)
-    elif backup_epoch(previous) != agreed:
-        raise RuntimeError(
-            f"The processes' backups hold epochs {epochs} and this one cannot go back to epoch "
-            f"{agreed}; delete every process's {os.path.basename(backup_dir)}/ to start over."
-        )
-    roll_back_directory(backup_dir)
-    return agreed
-
-
-def trim_history(csv_path, epochs):
-    """Keeps the first `epochs` rows of the CSV history: rows of an epoch whose backup was not
-    written (a crash between the two) are dropped, since that epoch runs again."""
-    rows = run_callbacks.read_history(csv_path)
-    if len(rows) <= epochs:
-        return rows
-    with open(csv_path) as file:
-        lines = file.readlines()
-    write_text_atomically(csv_path, "".join(lines[: epochs + 1]))
-    return rows[:epochs]
-
-
 def build_model(config, splits):
     """The net `config` asks for, or its small form for a dataset of small images (see
     `small_form`), which is said in one line unless `config.verbose` is 0."""
@@ -317,8 +250,8 @@ def small_form(config, splits, kwargs):
     return small, note
 
 
-def _make_callbacks(model, run_dir, monitor, best, recipe, num_processes, backup=fine_tune.BACKUP):
-    csv_path = os.path.join(run_dir, "history.csv")
+def _make_callbacks(run_dir, monitor, best, recipe, backup):
+    csv_path = os.path.join(run_dir, resume.HISTORY)
     return [
         run_callbacks.StopOnNaN(),
         keras.callbacks.CSVLogger(csv_path, append=True),
@@ -327,8 +260,7 @@ def _make_callbacks(model, run_dir, monitor, best, recipe, num_processes, backup
         run_callbacks.tensorboard_logs(os.path.join(run_dir, "logs")),
         *schedule_callbacks(recipe, monitor),
         # Last, so that an epoch is marked done only once everything above has been written.
-        # Kept after a finished run (delete_checkpoint=False): a re-run must not start over.
-        run_callbacks.AtomicBackupAndRestore(os.path.join(run_dir, backup), keep_previous=num_processes > 1),
+        backup,
     ]
 
 
@@ -413,22 +345,16 @@ def train(config):
             run_dir = prepare_run_dir(config)
             start = time.perf_counter()
             first_done = None
-            for index, phase in enumerate(phases):
-                later = phases[index + 1:]
-                if later and backup_epoch(os.path.join(run_dir, later[-1].backup)) > 0:
-                    continue  # a later phase has begun: its backup restores the weights
-                if index:
+            for resumed in resume.resumed_phases(run_dir, phases, config.num_processes):
+                phase = resumed.phase
+                if resumed.index:
                     compile_model(model, config, recipe, steps_per_epoch, phase)
-                done = max(agree_on_backup(os.path.join(run_dir, phase.backup), config.num_processes),
-                           phase.first_epoch)
-                first_done = done if first_done is None else first_done
-                history = trim_history(os.path.join(run_dir, "history.csv"), done)
-                best = max((row[monitor] for row in history if monitor in row), default=-math.inf)
+                first_done = resumed.done if first_done is None else first_done
+                best = max((row[monitor] for row in resumed.history if monitor in row), default=-math.inf)
                 with fast_training(model, train_data):
                     model.fit(train_data, validation_data=validation_data, initial_epoch=phase.first_epoch,
                               epochs=phase.last_epoch,
-                              callbacks=_make_callbacks(model, run_dir, monitor, best, recipe, config.num_processes,
-                                                        phase.backup),
+                              callbacks=_make_callbacks(run_dir, monitor, best, recipe, resumed.backup),
                               verbose=config.verbose, shuffle=False)  # the pipeline shuffles
             seconds = time.perf_counter() - start
             best_path = os.path.join(run_dir, "model.keras")
@@ -436,7 +362,7 @@ def train(config):
                 model.load_weights(best_path)
             test = model.evaluate(test_data, return_dict=True, verbose=0)
 
-        history = run_callbacks.read_history(os.path.join(run_dir, "history.csv"))
+        history = run_callbacks.read_history(os.path.join(run_dir, resume.HISTORY))
         result = TrainResult(
             run_dir=run_dir,
             model=model,
