@@ -25,6 +25,14 @@ def build_training_state(model, element_spec):
     model._symbolic_build(data_batch=element_spec)
 
 
+def optimizer_slots(optimizer, variable, *names):
+    """The slot variables of `variable` that the optimizer keeps in the lists `names` (Adam's
+    `_momentums` and `_velocities`, SGD's `momentums`), found as Keras's own update steps find
+    them (`_get_variable_index`): no public method looks a slot up by its variable."""
+    index = optimizer._get_variable_index(variable)
+    return [getattr(optimizer, name)[index] for name in names]
+
+
 def backup_file_names(callback):
     """(weights file, metadata file): the names `BackupAndRestore` restores from in its folder."""
     return os.path.basename(callback._weights_path), os.path.basename(callback._training_metadata_path)

@@ -28,6 +28,17 @@ def test_keras_still_builds_the_training_state_symbolically():
     assert model.optimizer.built and len(model.optimizer.variables) > 1
 
 
+@pytest.mark.parametrize("optimizer, names", [(keras.optimizers.AdamW(), ("_momentums", "_velocities")),
+                                              (keras.optimizers.SGD(momentum=0.9), ("momentums",))])
+def test_optimizers_still_keep_their_slots_in_the_lists_we_read(optimizer, names):
+    variables = [keras.Variable(np.zeros((2, 3), "float32")), keras.Variable(np.zeros(4, "float32"))]
+    optimizer.build(variables)
+    found = [_compat.optimizer_slots(optimizer, variable, *names) for variable in variables]
+    for variable, slots in zip(variables, found):
+        assert [slot.shape for slot in slots] == [variable.shape] * len(names)
+    assert len({id(slot) for slots in found for slot in slots}) == len(names) * len(variables)
+
+
 def test_backup_and_restore_still_saves_with_the_method_and_attributes_we_replace(tmp_path):
     assert callable(getattr(keras.callbacks.BackupAndRestore, _compat.BACKUP_SAVE_METHOD, None))
     callback = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))

@@ -6,13 +6,18 @@ saved from it plain Keras:
   strategy; otherwise TensorFlow creates them inside the first trace and traces the step again;
 - every `keras.layers.BatchNormalization` trains with TensorFlow's fused kernel
   (FusedBatchNormV3, oneDNN's when TensorFlow's oneDNN kernels are on), as tf.keras 2 did by
-  default; Keras 3 computes the moments, the normalization and their gradients as separate ops.
+  default; Keras 3 computes the moments, the normalization and their gradients as separate ops;
+- Keras's Adam, AdamW and SGD update each variable with TensorFlow's fused kernel of the same
+  arithmetic (ResourceApplyAdam, ResourceApplyKerasMomentum, ResourceApplyGradientDescent), as
+  tf.keras 2's optimizers did; Keras 3 builds each update from many small ops, which the first
+  step traces and sets up one by one (outside a distribution strategy only).
 
     with speedups.fast_training(model, train_data):
         model.fit(train_data, validation_data=validation_data, epochs=10)
 
-The layers keep their class and configuration throughout, so a model saved during `fit` (by a
-checkpoint callback) loads with plain Keras. Under other backends nothing changes.
+The layers and the optimizer keep their class and configuration throughout, so a model saved
+during `fit` (by a checkpoint callback) loads with plain Keras. Under other backends nothing
+changes.
 """
 
 import contextlib
@@ -39,13 +44,18 @@ def fast_training(model, data=None):
     if keras.backend.backend() != "tensorflow":
         yield model
         return
+    import tensorflow as tf
+
     fused = fuse_batch_norms(batch_norm_layers(model))
+    optimizer = None if tf.distribute.has_strategy() else fuse_optimizer_updates(getattr(model, "optimizer", None))
     try:
         if data is not None:
             build_training_state(model, data)
         yield model
     finally:
         unfuse_batch_norms(fused)
+        if optimizer is not None:
+            del optimizer.update_step
 
 
 def build_training_state(model, data):
@@ -82,6 +92,61 @@ def fuse_batch_norms(batch_norms):
 def unfuse_batch_norms(layers):
     for layer in layers:
         del layer.call
+
+
+def fuse_optimizer_updates(optimizer):
+    """Makes `optimizer` (an instance of exactly Keras's Adam, AdamW or SGD, or a loss-scale
+    optimizer around one) update each variable with one fused TensorFlow kernel; returns the
+    optimizer changed (for `del optimizer.update_step`), or None where nothing changed. Only
+    the instance changes, never its class or configuration."""
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    kind = type(optimizer)
+    if kind in (keras.optimizers.Adam, keras.optimizers.AdamW) and not optimizer.amsgrad:
+        step = _fused_adam_step
+    elif kind is keras.optimizers.SGD:
+        step = _fused_sgd_step
+    else:
+        return None
+    if "update_step" in vars(optimizer):
+        return None
+    optimizer.update_step = types.MethodType(step, optimizer)
+    return optimizer
+
+
+def _handle(variable):
+    return variable.value.handle if isinstance(variable, keras.Variable) else variable.handle
+
+
+def _fused_adam_step(optimizer, gradient, variable, learning_rate):
+    """`Adam.update_step` as one ResourceApplyAdam, which computes what Keras's does."""
+    import tensorflow as tf
+
+    dtype = variable.dtype
+    step = tf.cast(optimizer.iterations + 1, dtype)
+    beta_1, beta_2 = tf.cast(optimizer.beta_1, dtype), tf.cast(optimizer.beta_2, dtype)
+    momentum, velocity = _compat.optimizer_slots(optimizer, variable, "_momentums", "_velocities")
+    tf.raw_ops.ResourceApplyAdam(
+        var=_handle(variable), m=_handle(momentum), v=_handle(velocity),
+        beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step), lr=tf.cast(learning_rate, dtype),
+        beta1=beta_1, beta2=beta_2, epsilon=tf.cast(optimizer.epsilon, dtype), grad=tf.cast(gradient, dtype),
+    )
+
+
+def _fused_sgd_step(optimizer, gradient, variable, learning_rate):
+    """`SGD.update_step` as one ResourceApplyKerasMomentum (Keras's momentum and Nesterov
+    formulas), or ResourceApplyGradientDescent without momentum."""
+    import tensorflow as tf
+
+    dtype = variable.dtype
+    learning_rate, gradient = tf.cast(learning_rate, dtype), tf.cast(gradient, dtype)
+    if optimizer.momentum == 0:
+        tf.raw_ops.ResourceApplyGradientDescent(var=_handle(variable), alpha=learning_rate, delta=gradient)
+        return
+    (momentum,) = _compat.optimizer_slots(optimizer, variable, "momentums")
+    tf.raw_ops.ResourceApplyKerasMomentum(
+        var=_handle(variable), accum=_handle(momentum), lr=learning_rate, grad=gradient,
+        momentum=tf.cast(optimizer.momentum, dtype), use_nesterov=optimizer.nesterov,
+    )
 
 
 def _fused_call(layer, inputs, training=None, mask=None):
