@@ -11,7 +11,7 @@ from typing import NamedTuple
 from keras_inception.layers import BN_EPSILON, GOOGLENET_LRN
 from keras_inception.models import common
 from keras_inception.models.multi_output import AuxHead, build_with_aux_heads
-from keras_inception.models.tables import LRN, Conv, Mixed, Pool, Top, build_top, scale_sequence
+from keras_inception.models.tables import LRN, Conv, Mixed, Pool, Top, build_top
 from keras_inception.registry import register_model
 from keras_inception.validation import MULTIPLIER_INTERVAL, UsageError, check_bool, check_choice, check_number
 
@@ -111,7 +111,8 @@ AUX_HEADS = {"aux1": AuxHead("inception_4a", dropout_rate=0.7), "aux2": AuxHead(
 
 
 def resolve_widths(widths=None, block_widths=None, width_multiplier=1.0, stage_multipliers=None):
-    """The Inception width table to build, as {block: InceptionWidths}.
+    """The Inception width table as built, as {block: InceptionWidths}: `table_widths`, each
+    width scaled as `googlenet` scales it (`block_scales`).
 
     Args:
         widths: a whole table {block: 6 widths} for all nine blocks; defaults to Table 1.
@@ -124,6 +125,14 @@ def resolve_widths(widths=None, block_widths=None, width_multiplier=1.0, stage_m
     Returns:
         A dict in the paper's block order.
     """
+    table = table_widths(widths, block_widths)
+    scales = block_scales(width_multiplier, stage_multipliers)
+    return {block: InceptionWidths(*map(scales[block], row)) for block, row in table.items()}
+
+
+def table_widths(widths=None, block_widths=None):
+    """The Inception width table before scaling, {block: InceptionWidths}: `widths` (Table 1
+    by default) with the `block_widths` overrides (see `resolve_widths`)."""
     if widths is None:
         widths = INCEPTION_WIDTHS
     if not isinstance(widths, Mapping) or set(widths) != set(INCEPTION_WIDTHS):
@@ -134,15 +143,16 @@ def resolve_widths(widths=None, block_widths=None, width_multiplier=1.0, stage_m
     table = common.check_block_widths(_as_branches("widths", widths), WIDTH_TABLE, "widths")
     for block, row in common.check_block_widths(_as_branches("block_widths", block_widths), WIDTH_TABLE).items():
         table[block] = {**table[block], **row}
+    return {block: InceptionWidths(*(table[block][branch] for branch in BRANCHES)) for block in INCEPTION_WIDTHS}
+
+
+def block_scales(width_multiplier=1.0, stage_multipliers=None):
+    """{block: scale}: each Inception block's widths times `width_multiplier` and its stage's
+    multiplier, rounded once."""
     check_number("width_multiplier", width_multiplier, MULTIPLIER_INTERVAL)
     stage_multipliers = common.check_stage_multipliers(stage_multipliers, STAGES)
-    return {
-        block: InceptionWidths(*map(
-            common.width_scaler(width_multiplier * stage_multipliers[stage_of(block)]),
-            (table[block][branch] for branch in BRANCHES),
-        ))
-        for block in INCEPTION_WIDTHS
-    }
+    return {block: common.width_scaler(width_multiplier * stage_multipliers[stage_of(block)])
+            for block in INCEPTION_WIDTHS}
 
 
 def _as_branches(argument, rows):
@@ -177,11 +187,10 @@ def inception_module(widths, *, factorize_5x5=False, kernel_5x5=5):
     ))
 
 
-def trunk_sequence(stem, table, *, width_multiplier, lrn, factorize_5x5, kernel_5x5, pool4_size=3):
-    """The stem (LRN dropped unless `lrn`, widths scaled) and `TRUNK` with the Inception blocks
-    of `table` and a `pool4_size` pool4, as (name, element) pairs to build."""
-    stem = scale_sequence(((layer, element) for layer, element in STEMS[stem]
-                           if lrn or not isinstance(element, LRN)), width_multiplier)
+def trunk_sequence(stem, table, *, lrn, factorize_5x5, kernel_5x5, pool4_size=3):
+    """The stem (LRN dropped unless `lrn`) and `TRUNK` with the Inception blocks of `table` and
+    a `pool4_size` pool4, as (name, element) pairs to build."""
+    stem = tuple((layer, element) for layer, element in STEMS[stem] if lrn or not isinstance(element, LRN))
     blocks = tuple(
         (layer, inception_module(table[element], factorize_5x5=factorize_5x5, kernel_5x5=kernel_5x5)
          if isinstance(element, str) else element._replace(size=pool4_size) if layer == "pool4" else element)
@@ -278,12 +287,11 @@ def googlenet(
             f"Received: kernel_5x5={kernel_5x5!r}"
         )
     aux_heads = common.check_aux_heads(aux_heads, include_top)
-    table = resolve_widths(widths, block_widths, width_multiplier, stage_multipliers)
-    scale = common.width_scaler(width_multiplier)
     batch_norm, lrn = VARIANTS[variant]["batch_norm"], VARIANTS[variant]["lrn"]
-    # The stem is scaled here; the table's widths are already built ones.
-    sequence = trunk_sequence(stem, table, width_multiplier=width_multiplier, lrn=lrn,
-                              factorize_5x5=factorize_5x5, kernel_5x5=kernel_5x5, pool4_size=pool4_size)
+    sequence = trunk_sequence(stem, table_widths(widths, block_widths), lrn=lrn, factorize_5x5=factorize_5x5,
+                              kernel_5x5=kernel_5x5, pool4_size=pool4_size)
+    scale = common.width_scaler(width_multiplier)
+    scales = block_scales(width_multiplier, stage_multipliers)
     block_options = {"batch_norm": batch_norm, "bn_epsilon": bn_epsilon, "symmetric_padding": symmetric_padding}
     heads = {name: head._replace(dropout_rate=aux_dropout_rate) for name, head in AUX_HEADS.items()}
 
@@ -293,7 +301,8 @@ def googlenet(
         build_with_aux_heads, trunk=sequence, heads=heads, name=name,
         trunk_options=dict(input_shape=input_shape, input_tensor=input_tensor,
                            default_input_shape=DEFAULT_INPUT_SHAPES[stem], include_top=include_top,
-                           block_options={**block_options, "ceil_mode": ceil_mode}, scale=common.width_scaler(1.0),
+                           block_options={**block_options, "ceil_mode": ceil_mode}, scale=scale,
+                           block_scales={layer: scales[block] for layer, block in TRUNK if isinstance(block, str)},
                            net=f"GoogLeNet with the {stem!r} stem"),
         main_top=lambda x: build_top(x, top, include_top=include_top, pooling=pooling, num_classes=num_classes,
                                      classifier_activation=classifier_activation),

@@ -22,7 +22,6 @@ from keras_inception.models.tables import (
     Split,
     conv_widths,
     replace_widths,
-    scale_sequence,
     scale_widths,
 )
 from keras_inception.registry import register_model
@@ -134,16 +133,25 @@ def stage_of(block):
 
 
 def resolve_table(block_widths=None, width_multiplier=1.0, stage_multipliers=None):
-    """The Inception part of the net as built: `INCEPTION_V3` with the `block_widths`
-    overrides ({block: {conv: width}}, names from `WIDTH_TABLE`), every width then times
-    `width_multiplier` and its stage's multiplier, rounded once."""
+    """The Inception part of the net as built: `table_with_widths`, every width scaled as
+    `inception_v3` scales it (`block_scales`)."""
+    scales = block_scales(width_multiplier, stage_multipliers)
+    return tuple((name, scale_widths(element, scales[name])) for name, element in table_with_widths(block_widths))
+
+
+def table_with_widths(block_widths=None):
+    """`INCEPTION_V3` before scaling, with the `block_widths` overrides ({block: {conv: width}},
+    names from `WIDTH_TABLE`)."""
     block_widths = common.check_block_widths(block_widths, WIDTH_TABLE)
+    return tuple((name, replace_widths(element, block_widths.get(name, {}))) for name, element in INCEPTION_V3)
+
+
+def block_scales(width_multiplier=1.0, stage_multipliers=None):
+    """{block: scale}: each Inception block's widths times `width_multiplier` and its stage's
+    multiplier, rounded once."""
     stage_multipliers = common.check_stage_multipliers(stage_multipliers, STAGES)
-    return tuple(
-        (name, scale_widths(replace_widths(element, block_widths.get(name, {})),
-                            width_multiplier * stage_multipliers[stage_of(name)]))
-        for name, element in INCEPTION_V3
-    )
+    return {name: common.width_scaler(width_multiplier * stage_multipliers[stage_of(name)])
+            for name, _ in INCEPTION_V3}
 
 
 def inception_v3(
@@ -208,17 +216,16 @@ def inception_v3(
     check_bool("count_include_pad", count_include_pad)
     block_options = {**INCEPTION_CONV, "bn_scale": bn_scale, "bn_epsilon": bn_epsilon}
     aux_heads = common.check_aux_heads(aux_heads, include_top)
+    sequence = STEMS[stem] + table_with_widths(block_widths)
     scale = common.width_scaler(width_multiplier)
-    # The table is scaled here, per stage; `build_trunk` then builds the widths as they are.
-    sequence = (scale_sequence(STEMS[stem], width_multiplier)
-                + resolve_table(block_widths, width_multiplier, stage_multipliers))
 
     build = functools.partial(
         build_with_aux_heads, trunk=sequence, heads={"aux": AUX_HEAD}, name=name,
         trunk_options=dict(input_shape=input_shape, input_tensor=input_tensor,
                            default_input_shape=DEFAULT_INPUT_SHAPES[stem], include_top=include_top,
                            block_options={**block_options, "count_include_pad": count_include_pad},
-                           scale=common.width_scaler(1.0), net=f"Inception v3 with the {stem!r} stem"),
+                           scale=scale, block_scales=block_scales(width_multiplier, stage_multipliers),
+                           net=f"Inception v3 with the {stem!r} stem"),
         main_top=lambda x: common.global_pool_top(x, include_top=include_top, pooling=pooling, num_classes=num_classes,
                                                   classifier_activation=classifier_activation,
                                                   dropout_rate=dropout_rate),

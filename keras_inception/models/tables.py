@@ -78,12 +78,13 @@ def _kernel_name(kernel):
 
 
 def build_trunk(sequence, *, input_shape, default_input_shape, include_top, block_options, scale,
-                net, input_tensor=None, minimum_at=None, reason=None):
+                net, input_tensor=None, minimum_at=None, reason=None, block_scales=None):
     """Checks `input_shape` (or `input_tensor`'s) against what `sequence` needs (see
     `smallest_input`), then builds the sequence on a new input, or on `input_tensor`. Returns
     (the model's inputs, {name: output}, last output).
 
     `net` names the net in the too-small error; `reason` replaces the error's explanation.
+    `scale` and `block_scales`: see `build_sequence`.
     """
     min_size = smallest_input(sequence, minimum_at)
     input_shape = common.resolve_input_shape(
@@ -91,20 +92,23 @@ def build_trunk(sequence, *, input_shape, default_input_shape, include_top, bloc
         include_top=include_top, reason=reason or f"{net} needs {min_size}x{min_size}",
     )
     inputs, x = common.model_input(input_shape, input_tensor)
-    outputs, x = build_sequence(x, sequence, block_options=block_options, scale=scale)
+    outputs, x = build_sequence(x, sequence, block_options=block_options, scale=scale, block_scales=block_scales)
     return inputs, outputs, x
 
 
-def build_sequence(x, sequence, *, block_options, scale):
+def build_sequence(x, sequence, *, block_options, scale, block_scales=None):
     """Applies `sequence` ((name, element) pairs) to `x`; returns ({name: output}, last output).
 
     `block_options` go to every `conv_block` (batch_norm, bn_scale, bn_epsilon,
     kernel_initializer, symmetric_padding), and those of `POOL_OPTIONS` to every pool (see
-    `_pool`); `scale` maps a table width to the width to build (the width multiplier).
+    `_pool`). The tables hold the papers' widths, and this is where they are scaled: `scale`
+    maps a table width to the width to build (the width multiplier), and `block_scales`
+    ({name: scale}) replaces it for the blocks named (a stage's multiplier on top).
     """
     outputs = {}
+    block_scales = block_scales or {}
     for name, element in sequence:
-        x = build_element(x, element, name=name, block_options=block_options, scale=scale)
+        x = build_element(x, element, name=name, block_options=block_options, scale=block_scales.get(name, scale))
         outputs[name] = x
     return outputs, x
 
@@ -302,16 +306,9 @@ def replace_widths(element, widths):
     )
 
 
-def scale_sequence(sequence, multiplier):
-    """(name, element) pairs with every conv width times `multiplier` (a stem, say)."""
-    return tuple((name, scale_widths(element, multiplier)) for name, element in sequence)
-
-
-def scale_widths(element, multiplier):
-    """`element` with every conv width times `multiplier` (rounded, at least 1)."""
-    return _map_convs(
-        element, lambda key, conv: conv._replace(filters=common.scale_width(conv.filters, multiplier))
-    )
+def scale_widths(element, scale):
+    """`element` with the conv widths `build_sequence` builds from it under `scale`."""
+    return _map_convs(element, lambda key, conv: conv._replace(filters=scale(conv.filters)))
 
 
 # ---------------------------------------------------------------------------------------------
