@@ -18,7 +18,7 @@ class FoldedBatchNormalization(keras.layers.Layer):
         return inputs
 
 
-def _takers(model):
+def takers(model):
     """{id(tensor): the layers of `model` that take it}."""
     found = {}
     for layer in model.layers:
@@ -34,12 +34,12 @@ def _takers(model):
 def foldable_batch_norms(model):
     """{convolution name: batch norm} for each `Conv2D` of `model` without an activation whose
     output only a `BatchNormalization` over its channels takes."""
-    takers = _takers(model)
+    layer_takers = takers(model)
     pairs = {}
     for layer in model.layers:
         if type(layer) is not keras.layers.Conv2D or layer.get_config()["activation"] != "linear":
             continue
-        users = takers.get(id(layer.output), [])
+        users = layer_takers.get(id(layer.output), [])
         if (len(users) == 1 and type(users[0]) is keras.layers.BatchNormalization
                 and users[0].get_config()["axis"] in (-1, 3)):
             pairs[layer.name] = users[0]

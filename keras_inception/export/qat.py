@@ -1,0 +1,161 @@
+"""Quantization-aware training (QAT) in Keras 3 on TensorFlow, without tf_keras or
+tensorflow-model-optimization: a copy of a trained net that computes in float what its int8
+TFLite file will compute, so that fine-tuning it teaches the weights to live with int8.
+
+    qat_model = quantization_aware_training(model, train_data, epochs=1)
+    tflite_bytes = convert(qat_model)   # int8, with the ranges learned in training
+
+`quantization_aware(model)` gives the copy untrained, for a `fit` of your own.
+
+What the copy simulates, as the TFLite converter and its int8 kernels do:
+
+- each batch norm folded into the convolution before it, with the statistics the trained net
+  holds (frozen: the converter folds the moving statistics, so training them would simulate
+  another net);
+- weights rounded to 8 bits, symmetric over [-127, 127]: a convolution's per output channel,
+  a dense layer's per tensor (`QuantizedConv2D`, `QuantizedDense`);
+- activations rounded to 8 bits per tensor over a range tracked during training as a moving
+  average of each batch's minimum and maximum (`ActivationQuantizer`), placed where the int8
+  graph holds a tensor: after the input and after each layer, except inside a convolution's
+  fused batch norm and activation. The classifier's softmax is split from its dense layer, so
+  that the logits get a range of their own; the softmax's own int8 range is TFLite's, fixed.
+
+TensorFlow's fake-quantization ops carry the ranges into the graph, and the converter quantizes
+with them instead of calibrating.
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_inception.export.folding import FoldedBatchNormalization, takers
+from keras_inception.export.graph import export_graph
+
+# Layers that TFLite fuses into the convolution or dense layer before them, whose input is
+# therefore never held in int8.
+FUSED_AFTER = (FoldedBatchNormalization, keras.layers.ReLU, keras.layers.Activation)
+# How much of the tracked range each training batch moves (TensorFlow Model Optimization's
+# default).
+RANGE_MOMENTUM = 0.99
+
+
+@keras.saving.register_keras_serializable(package="keras_inception")
+class ActivationQuantizer(keras.layers.Layer):
+    """Rounds its input to 8 bits over [range_min, range_max], as an int8 tensor holds it. In
+    training, the range follows the batches' minimum and maximum (the first batch sets it,
+    then a moving average with `momentum`); in inference it stays."""
+
+    def __init__(self, momentum=RANGE_MOMENTUM, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = momentum
+
+    def build(self, input_shape):
+        self.range_min = self.add_weight(shape=(), initializer="zeros", trainable=False, name="range_min")
+        self.range_max = self.add_weight(shape=(), initializer="zeros", trainable=False, name="range_max")
+        self.batches_seen = self.add_weight(shape=(), initializer="zeros", trainable=False, name="batches_seen")
+
+    def call(self, inputs, training=None):
+        inputs = tf.cast(inputs, "float32")
+        if training:
+            first = tf.cast(tf.equal(self.batches_seen.value, 0.0), "float32")
+            keep = self.momentum * (1.0 - first)
+            self.range_min.assign(keep * self.range_min.value + (1.0 - keep) * tf.minimum(tf.reduce_min(inputs), 0.0))
+            self.range_max.assign(keep * self.range_max.value + (1.0 - keep) * tf.maximum(tf.reduce_max(inputs), 0.0))
+            self.batches_seen.assign_add(1.0)
+        return tf.quantization.fake_quant_with_min_max_vars(inputs, self.range_min.value, self.range_max.value,
+                                                            num_bits=8, narrow_range=False)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum}
+
+
+def quantized_weights(kernel, per_channel=True):
+    """`kernel` rounded to 8 bits, symmetric over [-127, 127] times the largest magnitude: per
+    output channel (its last axis), as TFLite's int8 convolutions hold their weights, or per
+    tensor, as its fully connected layers do."""
+    if not per_channel:
+        limit = tf.maximum(tf.reduce_max(tf.abs(kernel)), 1e-8)
+        return tf.quantization.fake_quant_with_min_max_vars(kernel, -limit, limit, num_bits=8, narrow_range=True)
+    limit = tf.maximum(tf.reduce_max(tf.abs(kernel), axis=list(range(len(kernel.shape) - 1))), 1e-8)
+    return tf.quantization.fake_quant_with_min_max_vars_per_channel(kernel, -limit, limit, num_bits=8,
+                                                                    narrow_range=True)
+
+
+@keras.saving.register_keras_serializable(package="keras_inception")
+class QuantizedConv2D(keras.layers.Conv2D):
+    """A `Conv2D` whose kernel is rounded as TFLite's int8 convolution holds it
+    (`quantized_weights`)."""
+
+    def convolution_op(self, inputs, kernel):
+        return super().convolution_op(inputs, quantized_weights(kernel))
+
+
+@keras.saving.register_keras_serializable(package="keras_inception")
+class QuantizedDense(keras.layers.Dense):
+    """A `Dense` whose kernel is rounded as TFLite's int8 fully connected layer holds it
+    (`quantized_weights`, per tensor)."""
+
+    def call(self, inputs, training=None):
+        outputs = tf.matmul(inputs, quantized_weights(self.kernel, per_channel=False))
+        if self.use_bias:
+            outputs = tf.nn.bias_add(outputs, self.bias)
+        return self.activation(outputs)
+
+
+def quantization_aware(model):
+    """A float32 copy of `model`'s inference net that computes as its int8 TFLite file will (see
+    the module docstring): batch norm folded, weights and activations rounded to 8 bits. The
+    activation ranges start unset: run the copy in training mode (`fit`) before converting it.
+    `model` is left as it is."""
+    folded = export_graph(model, form="tensorflow")
+    layer_takers = takers(folded)
+
+    def quantized_layer(layer):
+        config = layer.get_config()
+        if type(layer) is keras.layers.Conv2D:
+            return QuantizedConv2D.from_config(config)
+        if type(layer) is keras.layers.Dense:
+            return QuantizedDense.from_config({**config, "activation": "linear"})
+        return layer.__class__.from_config(config)
+
+    image = keras.Input(folded.input_shape[1:], name=folded.layers[0].name)
+    tensors = {id(folded.layers[0].output): ActivationQuantizer(name="image_quantized")(image)}
+    for layer in folded.layers[1:]:
+        new = quantized_layer(layer)
+        inputs = keras.tree.map_structure(lambda tensor: tensors[id(tensor)], layer.input)
+        output = new(inputs)
+        new.set_weights(layer.get_weights())
+        activation = layer.get_config().get("activation") if type(layer) is keras.layers.Dense else None
+        if activation not in (None, "linear"):
+            # The classifier's logits are an int8 tensor with a range of their own.
+            output = keras.layers.Activation(activation, name=f"{layer.name}_{activation}")(
+                ActivationQuantizer(name=f"{layer.name}_quantized")(output))
+        elif not all(isinstance(taker, FUSED_AFTER) for taker in layer_takers.get(id(layer.output), [None])):
+            output = ActivationQuantizer(name=f"{layer.name}_quantized")(output)
+        tensors[id(layer.output)] = output
+    return keras.Model(image, tensors[id(folded.output)], name=f"{folded.name}_qat")
+
+
+def quantization_aware_training(model, data, *, epochs=1, learning_rate=1e-4, steps_per_epoch=None, verbose=0):
+    """`quantization_aware(model)` fine-tuned on `data`: a `tf.data.Dataset` of (images, labels)
+    batches as the inference net takes them (one integer label per image), for `epochs` at
+    `learning_rate` (Adam; low, as the net is trained already). Returns the fine-tuned copy."""
+    qat_model = quantization_aware(model)
+    from_logits = not (isinstance(qat_model.layers[-1], keras.layers.Activation)
+                       and qat_model.layers[-1].get_config()["activation"] == "softmax")
+    qat_model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+                      metrics=["accuracy"])
+    qat_model.fit(data, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=verbose)
+    return qat_model
+
+
+def convert(qat_model):
+    """The int8 .tflite bytes of a trained `quantization_aware` copy: float32 input and output,
+    every tensor that the copy rounds held in int8 over the range it learned."""
+    from keras_inception import _compat
+
+    spec = tf.TensorSpec((1, *qat_model.input_shape[1:]), tf.float32, name="image")
+    function = tf.function(lambda image: qat_model(image, training=False)).get_concrete_function(spec)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([_compat.freeze_variables(function)], tf.Module())
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return converter.convert()

@@ -1,0 +1,65 @@
+"""Quantization-aware training: the copy computes what its int8 file computes, and the file
+holds the ranges learned in training (keras_inception/export/qat.py)."""
+
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_inception import data
+from keras_inception.export import qat
+from keras_inception.export.verify import run_tflite
+from keras_inception.models import inference_model
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_weights_are_rounded_to_255_symmetric_levels_of_their_largest_magnitude(per_channel):
+    kernel = np.random.default_rng(0).normal(size=(3, 3, 4, 5)).astype("float32") * np.float32([1, 10, 0.1, 3, 1e-3])
+    rounded = qat.quantized_weights(tf.constant(kernel), per_channel=per_channel).numpy()
+    channels = range(5) if per_channel else [slice(None)]
+    for channel in channels:
+        limit = np.abs(kernel[..., channel]).max()
+        steps = rounded[..., channel] / (limit / 127)
+        np.testing.assert_allclose(steps, np.round(steps), atol=2e-3)  # whole steps of limit / 127
+        assert np.abs(steps).max() == pytest.approx(127, abs=2e-3)
+        np.testing.assert_allclose(rounded[..., channel], kernel[..., channel], rtol=0, atol=limit / 127 / 2 + 1e-7)
+
+
+@pytest.mark.slow
+def test_the_int8_file_computes_what_the_trained_copy_computes_with_its_ranges(digits_run, tmp_path):
+    model = inference_model(keras.saving.load_model(f"{digits_run.run_dir}/model.keras"))
+    images, labels = data.digits("train")
+    pixels = data.preprocessing.evaluation_view(images[:128], 32, 1).numpy()
+    batches = tf.data.Dataset.from_tensor_slices((pixels, labels[:128])).batch(64)
+    qat_model = qat.quantization_aware_training(model, batches, epochs=1)
+
+    layers = {type(layer) for layer in qat_model.layers}
+    assert keras.layers.BatchNormalization not in layers and keras.layers.Conv2D not in layers  # folded, rounded
+    convolutions = sum(isinstance(layer, qat.QuantizedConv2D) for layer in qat_model.layers)
+    assert convolutions == sum(type(layer) is keras.layers.Conv2D for layer in model.layers)
+
+    converted = qat.convert(qat_model)
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=converted)
+    ops = [op["op_name"] for op in interpreter._get_ops_details()]
+    assert ops.count("CONV_2D") == convolutions
+    tensors = {tensor["name"]: tensor for tensor in interpreter.get_tensor_details()}
+    # The classifier's logits are held in int8 over the range the copy learned.
+    logits = qat_model.get_layer("main_quantized")
+    (held,) = [tensor for name, tensor in tensors.items()
+               if name.endswith("main_1/BiasAdd") and tensor["dtype"] == np.int8]
+    assert held["quantization"][0] == pytest.approx((logits.range_max.numpy() - logits.range_min.numpy()) / 255,
+                                                    rel=1e-5)
+
+    test_images, _ = data.digits("test")
+    test_pixels = data.preprocessing.evaluation_view(test_images[:64], 32, 1).numpy()
+    (tmp_path / "qat.tflite").write_bytes(converted)
+    from_file = run_tflite(str(tmp_path / "qat.tflite"), test_pixels)
+    from_copy = keras.ops.convert_to_numpy(qat_model(test_pixels, training=False))
+    assert np.mean(from_file.argmax(-1) == from_copy.argmax(-1)) >= 62 / 64
+    assert np.abs(from_file - from_copy).max() < 0.1
+    # Neither of the old ways in was needed.
+    assert "tf_keras" not in sys.modules and "tensorflow_model_optimization" not in sys.modules
