@@ -1,6 +1,8 @@
 """Quantization-aware training: the copy computes what its int8 file computes, and the file
 holds the ranges learned in training (keras_inception/export/qat.py)."""
 
+import os
+import shutil
 import sys
 
 import keras
@@ -63,3 +65,39 @@ def test_the_int8_file_computes_what_the_trained_copy_computes_with_its_ranges(d
     assert np.abs(from_file - from_copy).max() < 0.1
     # Neither of the old ways in was needed.
     assert "tf_keras" not in sys.modules and "tensorflow_model_optimization" not in sys.modules
+
+
+@pytest.mark.slow
+def test_export_makes_the_int8_file_by_quantization_aware_training(digits_run, tmp_path):
+    from keras_inception.export import export_model
+
+    for name in ("model.keras", "run.json"):
+        shutil.copy(os.path.join(digits_run.run_dir, name), tmp_path / name)
+    result = export_model(str(tmp_path), modes=("int8",), saved_model=False, calibration_images=32,
+                          verification_images=64, qat_epochs=1)
+    report = result.reports["int8"]
+    assert report["qat_epochs"] == 1 and "worst_layers" not in report  # trained, not calibrated
+    # Checked against the trained copy, whose function the file computes, as float32 files are
+    # against Keras; the fine-tuned net itself has moved from the one it started from.
+    assert report["top1_agreement"] >= 0.98 and report["mediapipe_top1_agreement"] >= 0.99
+    assert 0.5 <= report["top1_agreement_before_qat"] <= 1
+    assert report["xnnpack_partitions"] >= 1
+    assert "int8 comes from quantization-aware training: 1 epoch on the training split; checked against" in (
+        result.table())
+    assert not (tmp_path / "quantization_int8.csv").exists()
+
+
+def test_quantization_aware_export_refuses_what_it_cannot_train(digits_run, tmp_path):
+    from keras_inception.export import export_model
+
+    shutil.copy(os.path.join(digits_run.run_dir, "model.keras"), tmp_path / "model.keras")  # no run.json
+    with pytest.raises(ValueError, match=r"has no run.json beside it: give the dataset it was trained on "
+                                         r"\(--dataset\)\. Received: qat_epochs=1$"):
+        export_model(str(tmp_path / "model.keras"), modes=("int8",), qat_epochs=1)
+    with pytest.raises(ValueError, match=r"needs mode 'int8' with float input and output \(int8_io='none'\) and no "
+                                         r"min_agreement\. Received: modes=\['int8'\], int8_io='none', "
+                                         r"min_agreement=0\.99$"):
+        export_model(str(tmp_path / "model.keras"), modes=("int8",), qat_epochs=1, min_agreement=0.99)
+    with pytest.raises(ValueError, match=r"qat_epochs"):
+        export_model(str(tmp_path / "model.keras"), modes=("int8",), qat_epochs=0)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.keras"]  # nothing written

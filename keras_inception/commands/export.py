@@ -4,6 +4,7 @@
     keras-inception export --model=saved_models/googlenet_bn_digits/model.keras
     keras-inception export --model=saved_models/googlenet_bn_digits --modes=float32,float16,dynamic,int8
     keras-inception export --min_agreement=0.995 --overwrite   # int8 keeps its worst layers float
+    keras-inception export --qat_epochs=1 --overwrite          # int8 from quantization-aware training
 
 Prints the parity table (max abs error and top-1 agreement against Keras, MediaPipe's agreement
 with the interpreter, size, latency) and writes it as JSON beside the artifacts. Exit code 1
@@ -33,6 +34,9 @@ flags.DEFINE_integer("threads", None, "Interpreter threads for verification and 
 flags.DEFINE_float("min_agreement", None, "int8: keep the fewest of its worst layers in float that make its top-1 "
                    "class the Keras model's on this share (in (0, 1]) of the verification images; exit 2, "
                    "writing nothing, where only all-float would.")
+flags.DEFINE_integer("qat_epochs", None, "int8: this many epochs of quantization-aware training on the run's "
+                     "training split (or --dataset's) make the int8 file, instead of post-training calibration.",
+                     lower_bound=1)
 flags.DEFINE_bool("overwrite", False, "Replace existing artifacts.")
 FLAGS = flags.FLAGS
 
@@ -51,7 +55,7 @@ def main(argv):
         saved_model=FLAGS.saved_model, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
         calibration_images=FLAGS.calibration_images, verification_images=FLAGS.verification_images,
         int8_io=FLAGS.int8_io, logits=FLAGS.logits, overwrite=FLAGS.overwrite, threads=FLAGS.threads,
-        min_agreement=FLAGS.min_agreement,
+        min_agreement=FLAGS.min_agreement, qat_epochs=FLAGS.qat_epochs,
     )
     print(result.table())
     if result.saved_model:

@@ -13,7 +13,8 @@ Files, beside the model unless `output_dir` says otherwise:
                             XNNPACK partitions, ops the GPU delegate refuses, size, latency and
                             the processor it was measured on)
     quantization_int8.csv   with int8: each quantized layer's error and whether it was kept in
-                            float (see int8.py)
+                            float (see int8.py); with `qat_epochs` the int8 file comes from
+                            quantization-aware training instead (see qat.py)
     export_report.json      all reports
 
 Every artifact is written under a temporary name and renamed into place; existing artifacts are
@@ -29,7 +30,7 @@ import numpy as np
 
 import keras_inception
 from keras_inception import cpu, data
-from keras_inception.export import int8, tflite
+from keras_inception.export import int8, qat, tflite
 from keras_inception.export.delegates import gpu_unsupported_ops, xnnpack_partitions
 from keras_inception.export.graph import export_graph, rgb_input
 from keras_inception.export.metadata import with_metadata
@@ -64,6 +65,8 @@ MEDIAPIPE_CANNOT_READ = ("int8 input and output (--int8_io=int8) cannot be read 
 NEAR_TIE_FRACTION = 0.1
 NEAR_TIE_MARGIN = 0.05
 INFERENCE_KERAS = "inference.keras"
+# Quantization-aware training's batch: the training job's default recipe's.
+QAT_BATCH_SIZE = 64
 INT8_TABLE = "quantization_int8.csv"
 # The summary names this many of the layers int8 hurts most.
 WORST_LAYERS_SHOWN = 3
@@ -149,6 +152,11 @@ class ExportResult:
             kept = ", ".join(f"{layer} ({why})" for layer, why in int8_report["float_layers"].items())
             count = len(int8_report["float_layers"])
             lines.append(f"int8 keeps {count} layer{'s' if count > 1 else ''} in float: {kept}")
+        if int8_report.get("qat_epochs"):
+            epochs = int8_report["qat_epochs"]
+            lines.append(f"int8 comes from quantization-aware training: {epochs} epoch{'s' if epochs > 1 else ''} "
+                         f"on the training split; checked against the trained copy, it picks the model's class "
+                         f"from before training on {int8_report['top1_agreement_before_qat']:.2%} of the images")
         if int8_report.get("top1_agreement_all_int8") is not None:
             lines.append(f"int8's top-1 agreement before layers were kept in float for min_agreement: "
                          f"{int8_report['top1_agreement_all_int8']:.2%}")
@@ -189,7 +197,7 @@ def load_for_export(model_path):
 
 def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), saved_model=True,
                  dataset=None, data_dir=None, calibration_images=200, verification_images=200,
-                 int8_io="none", logits=False, overwrite=False, threads=None, min_agreement=None):
+                 int8_io="none", logits=False, overwrite=False, threads=None, min_agreement=None, qat_epochs=None):
     """Exports and verifies; see the module docstring. Returns an `ExportResult`.
 
     dataset, data_dir: where calibration images (training split) and verification images
@@ -197,6 +205,10 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
     min_agreement: int8 keeps the fewest of its worst layers in float (`int8.choose`) that make
         its top-1 class the Keras model's on this share of the verification images; where only
         an all-float file would, nothing is written and a `UsageError` says how far it got.
+    qat_epochs: the int8 file comes from this many epochs of quantization-aware training
+        (`qat.quantization_aware_training`) on the run's training split, or `dataset`'s, instead
+        of post-training calibration, and is verified against the trained copy, whose function
+        it computes. A `.keras` file without a run needs `dataset`.
     """
     for mode in modes:
         check_choice("mode", mode, tflite.MODES)
@@ -210,6 +222,12 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
             raise UsageError("min_agreement keeps layers of the int8 file in float, which needs mode 'int8' with "
                              f"float input and output (int8_io='none'). Received: modes={list(modes)}, "
                              f"int8_io={int8_io!r}")
+    if qat_epochs is not None:
+        check_integer("qat_epochs", qat_epochs, 1)
+        if "int8" not in modes or int8_io != "none" or min_agreement is not None:
+            raise UsageError("qat_epochs trains the int8 file, which needs mode 'int8' with float input and output "
+                             f"(int8_io='none') and no min_agreement. Received: modes={list(modes)}, "
+                             f"int8_io={int8_io!r}, min_agreement={min_agreement!r}")
     model_path, model = load_for_export(model_path)
     output_dir = output_dir or os.path.dirname(os.path.abspath(model_path))
     with locked(output_dir, "an export"):
@@ -226,6 +244,10 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
 
         check_writable(output_dir)  # before the conversions, not after them
         run = run_settings(model_path)
+        if qat_epochs is not None and dataset is None and "dataset" not in run:
+            raise UsageError(f"qat_epochs trains on the training split of the model's run, and {model_path} has no "
+                             f"run.json beside it: give the dataset it was trained on (--dataset). "
+                             f"Received: qat_epochs={qat_epochs!r}")
         splits = data.splits_of_run(run, dataset=dataset, data_dir=data_dir)
         graph = export_graph(model, logits=logits)
         class_names = label_names(model_path, graph.output_shape[-1], dataset=dataset, data_dir=data_dir)
@@ -242,9 +264,17 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
                 agreement=lambda converted: top1_agreement(converted, keras_outputs, verification, threads=threads))
             return choices["int8"].model
 
-        # Every file converted before any is written: an int8 target missed writes nothing.
-        converted = dict(tflite.convert_modes(phone_graph, modes, representative_images=calibration,
+        # Every file converted before any is written: an int8 target missed, or a kill during
+        # quantization-aware training, writes nothing.
+        calibrated = [mode for mode in modes if not (mode == "int8" and qat_epochs)]
+        converted = dict(tflite.convert_modes(phone_graph, calibrated, representative_images=calibration,
                                               int8_io=int8_io, choose_int8=choose_int8))
+        references = {mode: keras_outputs for mode in modes}
+        if qat_epochs:
+            # The file computes the trained copy, so that copy is what it is checked against.
+            qat_graph = _quantization_aware_graph(model, graph, splits, run, qat_epochs, logits)
+            converted["int8"] = qat.convert(qat_graph)
+            references["int8"] = qat_graph.predict(verification, verbose=0)
 
         def write_inference_keras(path):
             export_graph(model, logits=logits, form="keras").save(path)
@@ -263,10 +293,13 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
             write_bytes_atomically(path, with_metadata(converted.pop(mode), class_names=class_names, name=model.name,
                                                        description=description, version=keras_inception.__version__,
                                                        logits=logits))
-            reports[mode] = parity_report(path, keras_outputs, verification, threads=threads)
+            reports[mode] = parity_report(path, references[mode], verification, threads=threads)
             reports[mode].update(mediapipe_top1_agreement=mediapipe_agreement(path, verification, threads=threads),
                                  xnnpack_partitions=xnnpack_partitions(path),
                                  gpu_unsupported_ops=gpu_unsupported_ops(path), cpu=processor)
+            if mode == "int8" and qat_epochs:
+                reports[mode].update(qat_epochs=qat_epochs, top1_agreement_before_qat=top1_agreement(
+                    path, keras_outputs, verification, threads=threads))
             if mode in choices:
                 reports[mode].update(_int8_layers_report(choices[mode], min_agreement))
                 write_bytes_atomically(os.path.join(output_dir, INT8_TABLE), _int8_table(choices[mode]))
@@ -275,6 +308,16 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
             write_json_atomically(path[: -len(".tflite")] + ".json", reports[mode])
         write_json_atomically(os.path.join(output_dir, "export_report.json"), reports)
         return ExportResult(output_dir, saved_model_path if saved_model else None, reports, keras_path)
+
+
+def _quantization_aware_graph(model, graph, splits, run, epochs, logits):
+    """`model`'s quantization-aware copy (`qat`) after `epochs` on the training split, augmented
+    as the run trained, taking RGB as the .tflite files do."""
+    flip = run.get("flip")
+    batches = data.for_model(graph, splits.train, training=True, augmentation=run.get("augmentation", "auto"),
+                             flip=flip if flip is not None else splits.name != "digits", seed=run.get("seed", 0),
+                             batch_size=QAT_BATCH_SIZE, cache=False)
+    return rgb_input(qat.quantization_aware_training(model, batches, epochs=epochs, logits=logits))
 
 
 def _float_reasons(choice):

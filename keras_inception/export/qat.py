@@ -101,12 +101,13 @@ class QuantizedDense(keras.layers.Dense):
         return self.activation(outputs)
 
 
-def quantization_aware(model):
+def quantization_aware(model, logits=False):
     """A float32 copy of `model`'s inference net that computes as its int8 TFLite file will (see
     the module docstring): batch norm folded, weights and activations rounded to 8 bits. The
     activation ranges start unset: run the copy in training mode (`fit`) before converting it.
-    `model` is left as it is."""
-    folded = export_graph(model, form="tensorflow")
+    `logits=True` removes the classifier's softmax, as the export's flag does. `model` is left
+    as it is."""
+    folded = export_graph(model, logits=logits, form="tensorflow")
     layer_takers = takers(folded)
 
     def quantized_layer(layer):
@@ -135,11 +136,12 @@ def quantization_aware(model):
     return keras.Model(image, tensors[id(folded.output)], name=f"{folded.name}_qat")
 
 
-def quantization_aware_training(model, data, *, epochs=1, learning_rate=1e-4, steps_per_epoch=None, verbose=0):
-    """`quantization_aware(model)` fine-tuned on `data`: a `tf.data.Dataset` of (images, labels)
-    batches as the inference net takes them (one integer label per image), for `epochs` at
-    `learning_rate` (Adam; low, as the net is trained already). Returns the fine-tuned copy."""
-    qat_model = quantization_aware(model)
+def quantization_aware_training(model, data, *, epochs=1, learning_rate=1e-4, steps_per_epoch=None, logits=False,
+                                verbose=0):
+    """`quantization_aware(model, logits)` fine-tuned on `data`: a `tf.data.Dataset` of (images,
+    labels) batches as the inference net takes them (one integer label per image), for `epochs`
+    at `learning_rate` (Adam; low, as the net is trained already). Returns the fine-tuned copy."""
+    qat_model = quantization_aware(model, logits=logits)
     from_logits = not (isinstance(qat_model.layers[-1], keras.layers.Activation)
                        and qat_model.layers[-1].get_config()["activation"] == "softmax")
     qat_model.compile(optimizer=keras.optimizers.Adam(learning_rate),
