@@ -27,6 +27,7 @@ with them instead of calibrating.
 import keras
 import tensorflow as tf
 
+from keras_inception import _compat
 from keras_inception.export.folding import FoldedBatchNormalization, takers
 from keras_inception.export.graph import export_graph
 
@@ -95,7 +96,7 @@ class QuantizedDense(keras.layers.Dense):
     (`quantized_weights`, per tensor)."""
 
     def call(self, inputs, training=None):
-        outputs = tf.matmul(inputs, quantized_weights(self.kernel, per_channel=False))
+        outputs = keras.ops.matmul(inputs, quantized_weights(self.kernel, per_channel=False))
         if self.use_bias:
             outputs = tf.nn.bias_add(outputs, self.bias)
         return self.activation(outputs)
@@ -154,8 +155,6 @@ def quantization_aware_training(model, data, *, epochs=1, learning_rate=1e-4, st
 def convert(qat_model):
     """The int8 .tflite bytes of a trained `quantization_aware` copy: float32 input and output,
     every tensor that the copy rounds held in int8 over the range it learned."""
-    from keras_inception import _compat
-
     spec = tf.TensorSpec((1, *qat_model.input_shape[1:]), tf.float32, name="image")
     function = tf.function(lambda image: qat_model(image, training=False)).get_concrete_function(spec)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([_compat.freeze_variables(function)], tf.Module())
