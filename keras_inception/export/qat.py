@@ -17,8 +17,8 @@ What the copy simulates, as the TFLite converter and its int8 kernels do:
 - activations rounded to 8 bits per tensor over a range tracked during training as a moving
   average of each batch's minimum and maximum (`ActivationQuantizer`), placed where the int8
   graph holds a tensor: after the input and after each layer, except inside a convolution's
-  fused batch norm and activation. The classifier's softmax is split from its dense layer, so
-  that the logits get a range of their own; the softmax's own int8 range is TFLite's, fixed.
+  fused batch norm and activation. The classifier and its softmax compute in float, only its
+  weights rounded: XNNPACK runs no int8 softmax, and int8 logits would split its graph in two.
 
 TensorFlow's fake-quantization ops carry the ranges into the graph, and the converter quantizes
 with them instead of calibrating.
@@ -116,7 +116,7 @@ def quantization_aware(model, logits=False):
         if type(layer) is keras.layers.Conv2D:
             return QuantizedConv2D.from_config(config)
         if type(layer) is keras.layers.Dense:
-            return QuantizedDense.from_config({**config, "activation": "linear"})
+            return QuantizedDense.from_config(config)
         return layer.__class__.from_config(config)
 
     image = keras.Input(folded.input_shape[1:], name=folded.layers[0].name)
@@ -126,11 +126,8 @@ def quantization_aware(model, logits=False):
         inputs = keras.tree.map_structure(lambda tensor: tensors[id(tensor)], layer.input)
         output = new(inputs)
         new.set_weights(layer.get_weights())
-        activation = layer.get_config().get("activation") if type(layer) is keras.layers.Dense else None
-        if activation not in (None, "linear"):
-            # The classifier's logits are an int8 tensor with a range of their own.
-            output = keras.layers.Activation(activation, name=f"{layer.name}_{activation}")(
-                ActivationQuantizer(name=f"{layer.name}_quantized")(output))
+        if type(layer) is keras.layers.Dense and layer.get_config()["activation"] == "softmax":
+            pass  # the classifier: float in the file (see the module docstring)
         elif not all(isinstance(taker, FUSED_AFTER) for taker in layer_takers.get(id(layer.output), [None])):
             output = ActivationQuantizer(name=f"{layer.name}_quantized")(output)
         tensors[id(layer.output)] = output
@@ -143,8 +140,7 @@ def quantization_aware_training(model, data, *, epochs=1, learning_rate=1e-4, st
     labels) batches as the inference net takes them (one integer label per image), for `epochs`
     at `learning_rate` (Adam; low, as the net is trained already). Returns the fine-tuned copy."""
     qat_model = quantization_aware(model, logits=logits)
-    from_logits = not (isinstance(qat_model.layers[-1], keras.layers.Activation)
-                       and qat_model.layers[-1].get_config()["activation"] == "softmax")
+    from_logits = qat_model.layers[-1].get_config().get("activation") != "softmax"
     qat_model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
                       metrics=["accuracy"])
