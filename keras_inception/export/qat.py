@@ -110,28 +110,32 @@ def quantization_aware(model, logits=False):
     as it is."""
     folded = export_graph(model, logits=logits, form="tensorflow")
     layer_takers = takers(folded)
+    rounded_after = {
+        layer.name for layer in folded.layers[1:]
+        # The classifier stays float in the file (see the module docstring), and TFLite fuses
+        # batch norm and activations into the op before them.
+        if not (type(layer) is keras.layers.Dense and layer.get_config()["activation"] == "softmax")
+        and not all(isinstance(taker, FUSED_AFTER) for taker in layer_takers.get(id(layer.output), [None]))
+    }
 
     def quantized_layer(layer):
-        config = layer.get_config()
-        if type(layer) is keras.layers.Conv2D:
-            return QuantizedConv2D.from_config(config)
-        if type(layer) is keras.layers.Dense:
-            return QuantizedDense.from_config(config)
-        return layer.__class__.from_config(config)
+        kind = {keras.layers.Conv2D: QuantizedConv2D, keras.layers.Dense: QuantizedDense}.get(type(layer), type(layer))
+        return kind.from_config(layer.get_config())
 
     image = keras.Input(folded.input_shape[1:], name=folded.layers[0].name)
-    tensors = {id(folded.layers[0].output): ActivationQuantizer(name="image_quantized")(image)}
-    for layer in folded.layers[1:]:
-        new = quantized_layer(layer)
-        inputs = keras.tree.map_structure(lambda tensor: tensors[id(tensor)], layer.input)
-        output = new(inputs)
-        new.set_weights(layer.get_weights())
-        if type(layer) is keras.layers.Dense and layer.get_config()["activation"] == "softmax":
-            pass  # the classifier: float in the file (see the module docstring)
-        elif not all(isinstance(taker, FUSED_AFTER) for taker in layer_takers.get(id(layer.output), [None])):
-            output = ActivationQuantizer(name=f"{layer.name}_quantized")(output)
-        tensors[id(layer.output)] = output
-    return keras.Model(image, tensors[id(folded.output)], name=f"{folded.name}_qat")
+    rounded_image = ActivationQuantizer(name="image_quantized")(image)
+
+    def call_rounded(layer, *args, **kwargs):
+        args = keras.tree.map_structure(lambda tensor: rounded_image if tensor is image else tensor, args)
+        output = layer(*args, **kwargs)
+        return ActivationQuantizer(name=f"{layer.name}_quantized")(output) if layer.name in rounded_after else output
+
+    qat_model = keras.models.clone_model(folded, input_tensors=image, clone_function=quantized_layer,
+                                         call_function=call_rounded)
+    for layer in folded.layers:
+        if layer.weights:
+            qat_model.get_layer(layer.name).set_weights(layer.get_weights())
+    return qat_model
 
 
 def quantization_aware_training(model, data, *, epochs=1, learning_rate=1e-4, steps_per_epoch=None, logits=False,

@@ -66,6 +66,14 @@ def check_stage_multipliers(stage_multipliers, stages):
     return {stage: stage_multipliers.get(stage, 1.0) for stage in stages}
 
 
+def block_scales(blocks, stage_of, stages, width_multiplier=1.0, stage_multipliers=None):
+    """{block: scale} for a net whose `stages` each have a multiplier: each block's widths times
+    `width_multiplier` and its stage's (`stage_of(block)`) multiplier, rounded once."""
+    check_number("width_multiplier", width_multiplier, MULTIPLIER_INTERVAL)
+    stage_multipliers = check_stage_multipliers(stage_multipliers, stages)
+    return {block: width_scaler(width_multiplier * stage_multipliers[stage_of(block)]) for block in blocks}
+
+
 def check_block_widths(block_widths, table, argument="block_widths"):
     """Per-block width overrides {block: {branch: width}}, checked against `table` (the net's
     own {block: {branch: width}}); returns them as plain dicts. `argument` names them in the

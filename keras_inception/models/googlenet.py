@@ -13,7 +13,7 @@ from keras_inception.models import common
 from keras_inception.models.multi_output import AuxHead, build_with_aux_heads
 from keras_inception.models.tables import LRN, Conv, Mixed, Pool, Top, build_top
 from keras_inception.registry import register_model
-from keras_inception.validation import MULTIPLIER_INTERVAL, UsageError, check_bool, check_choice, check_number
+from keras_inception.validation import UsageError, check_bool, check_choice, check_number
 
 
 class InceptionWidths(NamedTuple):
@@ -149,10 +149,7 @@ def table_widths(widths=None, block_widths=None):
 def block_scales(width_multiplier=1.0, stage_multipliers=None):
     """{block: scale}: each Inception block's widths times `width_multiplier` and its stage's
     multiplier, rounded once."""
-    check_number("width_multiplier", width_multiplier, MULTIPLIER_INTERVAL)
-    stage_multipliers = common.check_stage_multipliers(stage_multipliers, STAGES)
-    return {block: common.width_scaler(width_multiplier * stage_multipliers[stage_of(block)])
-            for block in INCEPTION_WIDTHS}
+    return common.block_scales(INCEPTION_WIDTHS, stage_of, STAGES, width_multiplier, stage_multipliers)
 
 
 def _as_branches(argument, rows):

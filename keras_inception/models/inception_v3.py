@@ -149,9 +149,8 @@ def table_with_widths(block_widths=None):
 def block_scales(width_multiplier=1.0, stage_multipliers=None):
     """{block: scale}: each Inception block's widths times `width_multiplier` and its stage's
     multiplier, rounded once."""
-    stage_multipliers = common.check_stage_multipliers(stage_multipliers, STAGES)
-    return {name: common.width_scaler(width_multiplier * stage_multipliers[stage_of(name)])
-            for name, _ in INCEPTION_V3}
+    return common.block_scales([name for name, _ in INCEPTION_V3], stage_of, STAGES, width_multiplier,
+                               stage_multipliers)
 
 
 def inception_v3(
