@@ -81,6 +81,12 @@ def splits_of_run(run, *, dataset=None, data_dir=None):
                        **settings)
 
 
+def training_flip(splits, flip=None):
+    """Whether training flips `splits`' images: `flip`, or where None, on except for the digits,
+    whose meaning flips."""
+    return flip if flip is not None else splits.name != "digits"
+
+
 def image_size(splits):
     """(height, width) of the training images when every image has the same size, else None."""
     height, width = splits.train.element_spec[0].shape[:2]

@@ -313,9 +313,8 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
 def _quantization_aware_graph(model, graph, splits, run, epochs, logits):
     """`model`'s quantization-aware copy (`qat`) after `epochs` on the training split, augmented
     as the run trained, taking RGB as the .tflite files do."""
-    flip = run.get("flip")
     batches = data.for_model(graph, splits.train, training=True, augmentation=run.get("augmentation", "auto"),
-                             flip=flip if flip is not None else splits.name != "digits", seed=run.get("seed", 0),
+                             flip=data.training_flip(splits, run.get("flip")), seed=run.get("seed", 0),
                              batch_size=QAT_BATCH_SIZE, cache=False)
     return rgb_input(qat.quantization_aware_training(model, batches, epochs=epochs, logits=logits))
 

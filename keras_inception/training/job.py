@@ -267,7 +267,7 @@ def _make_callbacks(run_dir, monitor, best, recipe, backup):
 def make_pipelines(config, splits, model, recipe):
     """(train, validation, test) batches for `model`; the training batches cut to
     `steps_per_epoch` when it is set."""
-    flip = config.flip if config.flip is not None else splits.name != "digits"
+    flip = data.training_flip(splits, config.flip)
     # Arrays and TFDS sets up to CIFAR's size are cached decoded; folders of files are not.
     cache = not os.path.isdir(config.dataset) and splits.sizes["train"] <= CACHE_MAX_IMAGES
     # Processes of a multi-host run must see the same number of batches, or one waits for
