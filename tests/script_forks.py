@@ -1,33 +1,32 @@
 """Runs one command-line script many times, each run in its own forked process.
 
-    python tests/script_forks.py SCRIPT     # a case per stdin line, a result per stdout line
-
-A case is {"argv": [...], "timeout": seconds, "kill_on": glob}: the child is killed with
-SIGKILL after `timeout` seconds, or as soon as a path matching `kill_on` is written, say a
-half-written file (both are optional). The script is
-imported once (its flags defined, TensorFlow imported), then each case runs in a child forked
-from that process (`benchmarks.forked.run_forked`, which the benchmark's smoke uses too): a real
-process with its own exit code, stdout and stderr, without importing TensorFlow again. No
-TensorFlow op runs before the fork, so each child starts from a clean runtime. The child leads
-its own process group, so a timeout kills whatever it started.
+A case is {"argv": [...], "timeout": seconds, "kill_on": glob, "kill_on_output": text}: the
+child is killed with SIGKILL after `timeout` seconds, as soon as a path matching `kill_on` is
+written, say a half-written file, or as soon as it prints `kill_on_output` (all optional). Each `ScriptServer` is a process started from
+multiprocessing's fork server, which imported TensorFlow and the package once for the pytest
+worker (`tests/script_preload.py`); the server imports its script (its flags defined), then
+each case runs in a child forked from it (`benchmarks.forked.run_forked`, which the benchmark's
+smoke uses too): a real process with its own exit code, stdout and stderr, without importing
+TensorFlow again. No TensorFlow op runs before a fork, so each child starts from a clean
+runtime. The child leads its own process group, so a timeout kills whatever it started.
 
 A result is {"returncode", "killed", "seconds", "stdout", "stderr"}; returncode is None for a
-child that was killed. `ScriptServer` runs the server from a test.
+child that was killed.
 """
 
 import glob
 import importlib
-import json
+import multiprocessing
 import os
-import pathlib
 import runpy
-import subprocess
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the repo root, when run as a script
-from benchmarks.forked import run_forked  # noqa: E402
+from benchmarks.forked import run_forked
+
+FORK_SERVER = multiprocessing.get_context("forkserver")
+FORK_SERVER.set_forkserver_preload(["tests.script_preload"])
 
 
 def _child_main(script, argv, main, cli):
@@ -60,12 +59,28 @@ def _written_since(pattern, since):
     return False
 
 
-def run_case(script, main, cli, argv, scratch, timeout=None, kill_on=None):
+def _printed(path, text):
+    try:
+        with open(path, errors="replace") as file:
+            return text in file.read()
+    except FileNotFoundError:  # the child has not opened it yet
+        return False
+
+
+def run_case(script, main, cli, argv, scratch, timeout=None, kill_on=None, kill_on_output=None):
     paths = {name: os.path.join(scratch, name) for name in ("stdout", "stderr")}
+    for path in paths.values():  # the last case's output
+        if os.path.exists(path):
+            os.remove(path)
     started_at = time.time()
+
+    def kill_when():
+        return bool((kill_on and _written_since(kill_on, started_at))
+                    or (kill_on_output and _printed(paths["stdout"], kill_on_output)))
+
     code, seconds = run_forked(lambda: _child_main(script, argv, main, cli),
                                stdout_path=paths["stdout"], stderr_path=paths["stderr"], timeout=timeout,
-                               kill_when=kill_on and (lambda: _written_since(kill_on, started_at)))
+                               kill_when=kill_when)
     result = {"returncode": code, "killed": code is None, "seconds": seconds}
     for name, path in paths.items():
         with open(path, errors="replace") as file:
@@ -73,46 +88,53 @@ def run_case(script, main, cli, argv, scratch, timeout=None, kill_on=None):
     return result
 
 
-def main():
-    (script,) = sys.argv[1:]
-    protocol = os.fdopen(os.dup(1), "w")  # the script's own prints go to stderr, not the protocol
-    os.dup2(2, 1)
+def serve(script, cwd, env, connection, log_path):
+    """The server of one script, in a process from the fork server: in `cwd` with `env`, as
+    `python SCRIPT` starts; a case per message on `connection`, until it is closed."""
+    with open(log_path, "w") as log:  # the server's own output, shown if it stops
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
     sys.path.insert(0, os.path.dirname(script))  # as Python does for a script it runs
     main, cli = script_main(script)
     with tempfile.TemporaryDirectory() as scratch:
-        for line in sys.stdin:
-            case = json.loads(line)
-            result = run_case(script, main, cli, case["argv"], scratch, case.get("timeout"), case.get("kill_on"))
-            protocol.write(json.dumps(result) + "\n")
-            protocol.flush()
+        while True:
+            try:
+                case = connection.recv()
+            except EOFError:
+                return
+            connection.send(run_case(script, main, cli, scratch=scratch, **case))
 
 
 class ScriptServer:
-    """Runs the server for `scripts/<script>` in `cwd`; `run(argv, ...)` gives one case's result."""
+    """Runs the server for `scripts/<script>` in `cwd`, with this process's environment and
+    `env`; `run(argv, ...)` gives one case's result."""
 
-    def __init__(self, script, cwd):
+    def __init__(self, script, cwd, env=None):
         from tests.conftest import script_path
 
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-        self.log = tempfile.TemporaryFile("w+")  # the server's own stderr, shown if it stops
-        self.process = subprocess.Popen(
-            [sys.executable, __file__, str(script_path(script))],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, cwd=cwd, env=env,
-        )
+        self.script = script
+        self.log = tempfile.NamedTemporaryFile("r", suffix=".log")
+        self.connection, server_end = FORK_SERVER.Pipe()
+        environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
+        self.process = FORK_SERVER.Process(target=serve, daemon=True, args=(
+            str(script_path(script)), str(cwd), environment, server_end, self.log.name))
+        self.process.start()
+        server_end.close()
 
-    def run(self, argv, timeout=None, kill_on=None):
-        self.process.stdin.write(json.dumps({"argv": [str(arg) for arg in argv], "timeout": timeout,
-                                             "kill_on": kill_on and str(kill_on)}) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line:
-            self.log.seek(0)
-            raise RuntimeError("the fork server stopped:\n" + self.log.read()[-3000:])
-        return json.loads(line)
+    def run(self, argv, timeout=None, kill_on=None, kill_on_output=None):
+        self.connection.send({"argv": [str(arg) for arg in argv], "timeout": timeout,
+                              "kill_on": kill_on and str(kill_on), "kill_on_output": kill_on_output})
+        try:
+            return self.connection.recv()
+        except EOFError:
+            raise RuntimeError(f"the server of {self.script} stopped:\n" + self.log.read()[-3000:]) from None
 
     def close(self):
-        self.process.stdin.close()
-        self.process.wait(timeout=60)
+        self.connection.close()
+        self.process.join(timeout=60)
         self.log.close()
 
     def __enter__(self):
@@ -120,7 +142,3 @@ class ScriptServer:
 
     def __exit__(self, *exc_info):
         self.close()
-
-
-if __name__ == "__main__":
-    main()

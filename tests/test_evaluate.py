@@ -3,10 +3,7 @@ the files, the script and its errors."""
 
 import json
 import os
-import pathlib
 import shutil
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -16,8 +13,8 @@ from keras_inception import data
 from keras_inception.evaluation import evaluate, evaluate_scores, open_artifact
 from keras_inception.evaluation.report import per_class_table, summary_table
 from keras_inception.export import export_model
+from tests.script_forks import ScriptServer
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -104,11 +101,10 @@ def test_the_keras_artifact_matches_the_model_on_each_class(digits_run, exported
 @pytest.mark.slow
 def test_the_script_compares_artifacts_and_writes_where_told(exported_run, tmp_path):
     models = f"{exported_run / 'inference.keras'},{exported_run / 'model_int8.tflite'}"
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), f"--model={models}",
-                           f"--output_dir={tmp_path / 'out'}"], capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.splitlines()
+    with ScriptServer("evaluate.py", cwd=tmp_path) as server:
+        done = server.run([f"--model={models}", f"--output_dir={tmp_path / 'out'}"], timeout=300)
+    assert done["returncode"] == 0, done["stderr"][-2000:]
+    lines = done["stdout"].splitlines()
     rows = [line.split() for line in lines if line.startswith(str(exported_run))]
     assert [row[0] for row in rows[:2]] == models.split(",")
     assert all(row[-1] == "360" for row in rows[:2])
@@ -172,14 +168,13 @@ def test_predict_names_the_digits_from_every_artifact_kind(exported_run, tmp_pat
         path = tmp_path / f"digit_{index}.png"
         PIL.Image.fromarray(images[index, ..., 0]).save(path)  # grayscale files, as a user has them
         paths.append(str(path))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     named = {}
-    for artifact in ("inference.keras", "saved_model", "model_int8.tflite"):
-        done = subprocess.run([sys.executable, str(ROOT / "scripts" / "predict.py"),
-                               f"--model={exported_run / artifact}", "--top=3", *paths],
-                              capture_output=True, text=True, timeout=300, env=env)
-        assert done.returncode == 0, done.stderr[-2000:]
-        lines = done.stdout.splitlines()
+    with ScriptServer("predict.py", cwd=tmp_path) as server:
+        runs = {artifact: server.run([f"--model={exported_run / artifact}", "--top=3", *paths], timeout=300)
+                for artifact in ("inference.keras", "saved_model", "model_int8.tflite")}
+    for artifact, done in runs.items():
+        assert done["returncode"] == 0, done["stderr"][-2000:]
+        lines = done["stdout"].splitlines()
         assert lines[0] == paths[0] and len(lines) == 12 * 4
         named[artifact] = [int(lines[4 * index + 1].split()[1]) for index in range(12)]
         scores = [float(lines[4 * index + rank].split()[-1]) for index in range(12) for rank in (1, 2, 3)]

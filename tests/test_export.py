@@ -5,6 +5,7 @@ import csv
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -26,9 +27,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def trained_run(digits_run):
-    """The run directory of the digits GoogLeNet the training job trained (conftest)."""
-    return pathlib.Path(digits_run.run_dir)
+def trained_run(digits_run, tmp_path):
+    """A copy of the run of the digits GoogLeNet the training job trained (conftest), its
+    model.keras and run.json, to export into: the run itself is shared by the workers' tests."""
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("model.keras", "run.json"):
+        shutil.copy(os.path.join(digits_run.run_dir, name), run / name)
+    return run
 
 
 def _digit_images(size, channels, count=64):
@@ -221,8 +227,7 @@ np.savez(sys.argv[3], probabilities=out["probabilities"].numpy(), class_ids=out[
 
 @pytest.mark.slow
 def test_saved_model_serves_uint8_images_in_a_fresh_process(trained_run, tmp_path):
-    if not (trained_run / "saved_model").exists():  # when run on its own
-        export_model(str(trained_run), modes=())
+    export_model(str(trained_run), modes=())
     model = keras.saving.load_model(trained_run / "model.keras")
     # Images as a user has them: uint8 RGB, larger than the net's input.
     images = np.repeat(np.kron(data.digits("test")[0][:8], np.ones((1, 6, 6, 1), np.uint8)), 3, axis=-1)

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import tensorflow as tf
@@ -21,6 +22,7 @@ from keras_inception import files, pretrained, training
 from keras_inception.evaluation import open_artifact
 from keras_inception.export import export_model
 from tests.conftest import own_lines
+from tests.script_forks import ScriptServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -32,8 +34,10 @@ TUNE = ["tune.py", "--model=googlenet_bn", "--model_kwargs=stem=small", "--image
 
 
 def script(name, *args, cwd=ROOT, timeout=300):
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=timeout)
+    """scripts/`name` run with `args` in a process of its own (tests/script_forks.py)."""
+    with ScriptServer(name, cwd=cwd) as server:
+        result = server.run(args, timeout=timeout)
+    return subprocess.CompletedProcess([name, *args], result["returncode"], result["stdout"], result["stderr"])
 
 
 def run_in_mount(folder, mount, name, *args, size="300k"):
@@ -187,18 +191,17 @@ def test_a_lock_left_by_a_killed_process_does_not_block_the_next(tmp_path):
 
 @pytest.mark.slow
 def test_two_trainings_started_together_on_one_run_leave_it_resumable(tmp_path):
-    command = [sys.executable, str(ROOT / "scripts" / "train.py"), *TRAIN[1:], f"--output_dir={tmp_path}"]
-    processes = [subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True) for _ in range(2)]
-    results = [(process.wait(timeout=300), *process.communicate()) for process in processes]
-    codes = sorted(code for code, _, _ in results)
+    arguments = [*TRAIN[1:], f"--output_dir={tmp_path}"]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # both processes run together
+        results = list(pool.map(lambda _: script("train.py", *arguments), range(2)))
+    codes = sorted(result.returncode for result in results)
     assert codes in ([0, 0], [0, 2]), results
-    for code, _, stderr in results:
-        if code == 2:
-            assert own_lines(stderr)[0].startswith(f"error: {tmp_path}/lenet5_digits is in use by process ")
+    for result in results:
+        if result.returncode == 2:
+            assert own_lines(result.stderr)[0].startswith(f"error: {tmp_path}/lenet5_digits is in use by process ")
     history = (tmp_path / "lenet5_digits" / "history.csv").read_text().splitlines()
     assert len(history) == 3 and history[0].startswith("epoch")  # one header, two epochs
-    again = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    again = script("train.py", *arguments)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads((tmp_path / "lenet5_digits" / "results.json").read_text())["epochs_completed"] == 2
 

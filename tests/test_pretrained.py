@@ -20,6 +20,7 @@ import pytest
 import keras_inception
 from keras_inception import pretrained
 from keras_inception.pretrained import torch_files
+from tests.script_forks import ScriptServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # The largest logit difference allowed, as a share of the logits' spread.
@@ -224,19 +225,18 @@ def test_wrong_names_sources_and_files_get_one_line_errors(resnet18_checkpoint, 
 def test_the_script_writes_a_file_plain_keras_loads(resnet18_checkpoint, tmp_path):
     checkpoint, _ = resnet18_checkpoint
     output = tmp_path / "resnet18.keras"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "convert_weights.py"), "--model=resnet18",
-                           f"--checkpoint={checkpoint}", f"--output={output}"], capture_output=True, text=True,
-                          env=env, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert f"into {output}" in done.stdout
+    with ScriptServer("convert_weights.py", cwd=tmp_path) as server:
+        done = server.run(["--model=resnet18", f"--checkpoint={checkpoint}", f"--output={output}"], timeout=300)
+    assert done["returncode"] == 0, done["stderr"][-2000:]
+    assert f"into {output}" in done["stdout"]
     images = np.random.default_rng(0).random((2, 224, 224, 3), dtype=np.float32)
     np.save(tmp_path / "images.npy", images)
     load = ("import sys, keras, numpy as np; model = keras.saving.load_model(sys.argv[1], safe_mode=True); "
             "np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0)); "
             "assert 'keras_inception' not in sys.modules")
     loaded = subprocess.run([sys.executable, "-c", load, str(output), str(tmp_path / "images.npy"),
-                             str(tmp_path / "out.npy")], capture_output=True, text=True, env=env, timeout=300)
+                             str(tmp_path / "out.npy")], capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     expected = pretrained.load("resnet18", str(checkpoint)).predict(images, verbose=0)
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6)

@@ -1,20 +1,18 @@
 """The command-line scripts, run as a user runs them: real processes."""
 
 import os
-import pathlib
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import script_path
+from tests.conftest import ROOT, script_path
 from tests.script_forks import ScriptServer
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def run_script(*args, script="profile_model.py", env=None):
+    """`script` run with `args` by a fresh Python, in the checkout's root."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
     return subprocess.run(
         [sys.executable, str(script_path(script)), *args],
@@ -23,11 +21,12 @@ def run_script(*args, script="profile_model.py", env=None):
 
 
 @pytest.mark.slow
-def test_profile_script_prints_summary_and_table_1_profile():
-    result = run_script("--model=googlenet")
-    assert result.returncode == 0, result.stderr
-    assert "Total params: 13,378,280" in result.stdout  # the summary of the training model
-    lines = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.strip()}
+def test_profile_script_prints_summary_and_table_1_profile(tmp_path):
+    with ScriptServer("profile_model.py", cwd=tmp_path) as server:
+        result = server.run(["--model=googlenet"], timeout=300)
+    assert result["returncode"] == 0, result["stderr"]
+    assert "Total params: 13,378,280" in result["stdout"]  # the summary of the training model
+    lines = {line.split()[0]: line.split() for line in result["stdout"].splitlines() if line.strip()}
     assert lines["inception_3a"][1:4] == ["28x28x256", "163,696", "128.0M"]
     assert lines["total"][1] == "6,998,552"  # the profile is of the inference net
 

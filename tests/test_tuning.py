@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import keras
 import keras_tuner
@@ -26,7 +27,8 @@ from keras_inception.training import TrainConfig
 from keras_inception.tuning import Budget, InceptionHyperModel, OverBudget, SearchSpace, TuneConfig, tune
 from keras_inception.tuning.job import make_tuner
 from keras_inception.tuning.report import pareto_front
-from tests.conftest import free_port
+from tests.conftest import free_port, once_per_run
+from tests.script_forks import ScriptServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMALL = dict(input_shape=(32, 32, 3), num_classes=10, model_kwargs={"stem": "small"}, steps_per_epoch=1, epochs=1)
@@ -204,27 +206,31 @@ def test_tuner_flag_picks_keras_tuners_own_tuner(kind, tuner_class, oracle_class
     assert [path.name for path in (tmp_path / "search").rglob(".*")] == []  # nothing left beside them
 
 
-@pytest.fixture(scope="module")
-def small_search(tmp_path_factory):
+@pytest.fixture(scope="session")
+def small_search(tmp_path_factory, worker_id):
     """Three trials of a tiny GoogLeNet on the digits, with a budget between the smallest and
-    the largest net of the space, then the same search raised to four trials."""
-    output_dir = tmp_path_factory.mktemp("tune")
-    config = TuneConfig(training=TrainConfig(**TINY_TRAINING), space=TINY_SPACE,
-                        budget=Budget(max_macs=3_000_000), max_trials=3, output_dir=str(output_dir), verbose=0)
-    keras.utils.set_random_seed(0)
-    # Steps run eagerly: tracing the training graph would cost ~25 s a trial for two steps
-    # (the compiled path is what the process tests below and the training tests run).
-    tf.config.run_functions_eagerly(True)
-    try:
-        first = tune(config)
-        project = pathlib.Path(first.project_dir)
-        before = {trial: json.loads((project / f"trial_{trial}" / "trial.json").read_text()) for trial in "012"}
-        mtimes = {path: path.stat().st_mtime_ns for path in project.glob("trial_*/checkpoint.weights.h5")}
-        config.max_trials = 4
-        second = tune(config)
-    finally:
-        tf.config.run_functions_eagerly(False)
-    return first, second, before, mtimes
+    the largest net of the space, then the same search raised to four trials: run once."""
+
+    def search():
+        output_dir = tmp_path_factory.mktemp("tune")
+        config = TuneConfig(training=TrainConfig(**TINY_TRAINING), space=TINY_SPACE,
+                            budget=Budget(max_macs=3_000_000), max_trials=3, output_dir=str(output_dir), verbose=0)
+        keras.utils.set_random_seed(0)
+        # Steps run eagerly: tracing a trial's training graph costs far more than its two steps
+        # (the compiled path is what the process tests below and the training tests run).
+        tf.config.run_functions_eagerly(True)
+        try:
+            first = tune(config)
+            project = pathlib.Path(first.project_dir)
+            before = {trial: json.loads((project / f"trial_{trial}" / "trial.json").read_text()) for trial in "012"}
+            mtimes = {path: path.stat().st_mtime_ns for path in project.glob("trial_*/checkpoint.weights.h5")}
+            config.max_trials = 4
+            second = tune(config)
+        finally:
+            tf.config.run_functions_eagerly(False)
+        return first, second, before, mtimes
+
+    return once_per_run(tmp_path_factory, worker_id, "small_search", search)
 
 
 @pytest.mark.slow
@@ -380,23 +386,20 @@ def test_killed_search_resumes_and_keeps_completed_trials(tmp_path):
 
 @pytest.mark.slow
 def test_chief_and_two_workers_record_every_trial_once(tmp_path):
-    base = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERASTUNER_ORACLE_IP="127.0.0.1",
-                KERASTUNER_ORACLE_PORT=str(free_port()))
-    command = _tune_command(tmp_path, "--max_trials=3")
-    processes = {
-        tuner_id: subprocess.Popen(command, env=dict(base, KERASTUNER_TUNER_ID=tuner_id), cwd=ROOT,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for tuner_id in ("chief", "tuner0", "tuner1")
-    }
-    outputs = {}
+    address = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(free_port())}
+    arguments = _tune_command(tmp_path, "--max_trials=3")[2:]
+    servers = {tuner_id: ScriptServer("tune.py", cwd=tmp_path, env=dict(address, KERASTUNER_TUNER_ID=tuner_id))
+               for tuner_id in ("chief", "tuner0", "tuner1")}
     try:
-        for tuner_id, process in processes.items():
-            outputs[tuner_id] = process.communicate(timeout=540)[0]
+        with ThreadPoolExecutor(max_workers=len(servers)) as pool:  # the three processes run together
+            results = dict(zip(servers, pool.map(lambda server: server.run(arguments, timeout=540),
+                                                 servers.values())))
     finally:
-        for process in processes.values():
-            process.kill()
-    for tuner_id, process in processes.items():
-        assert process.returncode == 0, f"{tuner_id}: {outputs[tuner_id][-2000:]}"
+        for server in servers.values():
+            server.close()
+    outputs = {tuner_id: result["stdout"] + result["stderr"] for tuner_id, result in results.items()}
+    for tuner_id, result in results.items():
+        assert result["returncode"] == 0, f"{tuner_id}: {outputs[tuner_id][-2000:]}"
     project = tmp_path / "tune_googlenet_bn_digits"
     trials = _trials(project)
     assert sorted(trials) == ["trial_0", "trial_1", "trial_2"]

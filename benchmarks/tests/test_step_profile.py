@@ -10,6 +10,7 @@ import pytest
 
 from benchmarks import onednn_trace, report
 from benchmarks.onednn_trace import Execution
+from tests.script_forks import ScriptServer
 from tests.test_scripts import run_script
 
 
@@ -84,9 +85,10 @@ def test_the_script_splits_a_training_step_and_writes_its_report(tmp_path):
 ])
 @pytest.mark.slow
 def test_bad_flags_get_one_line_errors(flag, error, tmp_path):
-    result = run_script(flag, f"--output_dir={tmp_path}", script="step_profile.py")
-    assert result.returncode != 0
-    assert result.stderr.strip().splitlines()[-1].startswith(error)
+    with ScriptServer("step_profile.py", cwd=tmp_path) as server:
+        result = server.run([flag, f"--output_dir={tmp_path}"], timeout=300)
+    assert result["returncode"] != 0
+    assert result["stderr"].strip().splitlines()[-1].startswith(error)
     assert not list(tmp_path.iterdir())  # nothing written
 
 
