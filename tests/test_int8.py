@@ -42,11 +42,11 @@ def _hard_case(digits_run, folder):
     kernel[:, :, 0, :] /= 1000
     model.get_layer(ITS_TAKER).set_weights([kernel, *rest])
     np.testing.assert_allclose(model.predict(images, verbose=0)["main"], before, atol=1e-5)
-    _kill(model.get_layer(DEAD_BATCH_NORM))
+    silence(model.get_layer(DEAD_BATCH_NORM))
     model.save(folder / "model.keras")
 
 
-def _kill(batch_norm):
+def silence(batch_norm):
     """A shift that keeps every output of the ReLU after `batch_norm` at zero."""
     gamma, beta, mean, variance = batch_norm.get_weights()
     batch_norm.set_weights([gamma, np.full_like(beta, -1e4), mean, variance])
@@ -134,7 +134,7 @@ def test_snr_is_the_median_over_channels_so_one_loud_channel_cannot_hide_the_res
 @pytest.mark.slow
 def test_a_dead_layer_is_kept_float_so_that_litert_opens_the_file(digits_run):
     model = keras.saving.load_model(os.path.join(digits_run.run_dir, "model.keras"))
-    _kill(model.get_layer(DEAD_BATCH_NORM))
+    silence(model.get_layer(DEAD_BATCH_NORM))
     graph = export_graph(model)
     images = np.random.default_rng(0).random((8, 32, 32, 1), dtype=np.float32)
     # TensorFlow's converter alone gives the dead layer a near-zero output scale, which XNNPACK refuses.

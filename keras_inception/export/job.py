@@ -24,6 +24,7 @@ kept unless `overwrite=True`.
 import csv
 import dataclasses
 import io
+import math
 import os
 
 import numpy as np
@@ -197,7 +198,8 @@ def load_for_export(model_path):
 
 def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), saved_model=True,
                  dataset=None, data_dir=None, calibration_images=200, verification_images=200,
-                 int8_io="none", logits=False, overwrite=False, threads=None, min_agreement=None, qat_epochs=None):
+                 int8_io="none", logits=False, overwrite=False, threads=None, min_agreement=None, qat_epochs=None,
+                 verbose=0):
     """Exports and verifies; see the module docstring. Returns an `ExportResult`.
 
     dataset, data_dir: where calibration images (training split) and verification images
@@ -209,6 +211,7 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
         (`qat.quantization_aware_training`) on the run's training split, or `dataset`'s, instead
         of post-training calibration, and is verified against the trained copy, whose function
         it computes. A `.keras` file without a run needs `dataset`.
+    verbose: Keras's `fit` verbosity for the quantization-aware training.
     """
     for mode in modes:
         check_choice("mode", mode, tflite.MODES)
@@ -271,10 +274,12 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
                                               int8_io=int8_io, choose_int8=choose_int8))
         references = {mode: keras_outputs for mode in modes}
         if qat_epochs:
+            trained = _quantization_aware_training(model, graph, splits, run, qat_epochs, logits, verbose)
+            converted["int8"], trained, choice = _qat_runnable_by_xnnpack(trained, qat_epochs)
+            if choice:
+                choices["int8"] = choice
             # The file computes the trained copy, so that copy is what it is checked against.
-            qat_graph = _quantization_aware_graph(model, graph, splits, run, qat_epochs, logits)
-            converted["int8"] = qat.convert(qat_graph)
-            references["int8"] = qat_graph.predict(verification, verbose=0)
+            references["int8"] = rgb_input(trained).predict(verification, verbose=0)
 
         def write_inference_keras(path):
             export_graph(model, logits=logits, form="keras").save(path)
@@ -302,6 +307,7 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
                     path, keras_outputs, verification, threads=threads))
             if mode in choices:
                 reports[mode].update(_int8_layers_report(choices[mode], min_agreement))
+            if mode in choices and _measured(choices[mode]):
                 write_bytes_atomically(os.path.join(output_dir, INT8_TABLE), _int8_table(choices[mode]))
             elif mode == "int8" and os.path.exists(os.path.join(output_dir, INT8_TABLE)):
                 os.remove(os.path.join(output_dir, INT8_TABLE))  # another int8 file's table
@@ -310,13 +316,37 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
         return ExportResult(output_dir, saved_model_path if saved_model else None, reports, keras_path)
 
 
-def _quantization_aware_graph(model, graph, splits, run, epochs, logits):
+def _quantization_aware_training(model, graph, splits, run, epochs, logits, verbose):
     """`model`'s quantization-aware copy (`qat`) after `epochs` on the training split, augmented
-    as the run trained, taking RGB as the .tflite files do."""
+    as the run trained."""
     batches = data.for_model(graph, splits.train, training=True, augmentation=run.get("augmentation", "auto"),
                              flip=data.training_flip(splits, run.get("flip")), seed=run.get("seed", 0),
                              batch_size=QAT_BATCH_SIZE, cache=False)
-    return rgb_input(qat.quantization_aware_training(model, batches, epochs=epochs, logits=logits))
+    return qat.quantization_aware_training(model, batches, epochs=epochs, logits=logits, verbose=verbose)
+
+
+def _qat_runnable_by_xnnpack(trained, qat_epochs):
+    """The int8 file of the trained quantization-aware copy and the copy it computes, with the
+    layers XNNPACK cannot run in int8 kept in float (`qat.keep_in_float`), and an
+    `int8.Int8Choice` naming them (None where there are none)."""
+    from keras_inception.export.delegates import xnnpack_refused_tensors  # the mobile extra
+
+    file = qat.convert(rgb_input(trained))
+    refused = xnnpack_refused_tensors(file)
+    if not refused:
+        return file, trained, None
+    names = int8.layer_names(trained)
+    errors = [int8.LayerError(layer=int8.keras_layer_of(tensor, names), op=op, snr_db=math.nan, tensor=tensor)
+              for tensor, op in refused.items()]
+    layers = sorted({error.layer for error in errors})
+    floatable = {layer.name for layer in trained.layers if type(layer) in (qat.QuantizedConv2D, qat.QuantizedDense)}
+    copy = qat.keep_in_float(trained, [layer for layer in layers if layer in floatable])
+    file = qat.convert(rgb_input(copy))
+    if not set(layers) <= floatable or xnnpack_refused_tensors(file):
+        raise UsageError(f"XNNPACK cannot run {', '.join(layers)} in int8 (its output in training was all or nearly "
+                         f"all zero), and the quantization-aware file cannot keep it in float: export without "
+                         f"qat_epochs (post-training int8 keeps it in float). Received: qat_epochs={qat_epochs!r}")
+    return file, copy, int8.Int8Choice(file, errors, tuple(refused))
 
 
 def _float_reasons(choice):
@@ -325,11 +355,16 @@ def _float_reasons(choice):
             **{tensor: "min_agreement" for tensor in choice.agreement_float}}
 
 
+def _measured(choice):
+    """`choice`'s errors that were measured (a quantization-aware file's are not)."""
+    return [error for error in choice.errors if not math.isnan(error.snr_db)]
+
+
 def _int8_layers_report(choice, min_agreement):
     reasons = _float_reasons(choice)
     by_tensor = {error.tensor: error for error in choice.errors}
-    measured = [error for error in choice.errors if error.snr_db == error.snr_db]  # not NaN
-    return {"worst_layers": [(error.layer, error.snr_db) for error in measured[:WORST_LAYERS_SHOWN]],
+    worst = [(error.layer, error.snr_db) for error in _measured(choice)[:WORST_LAYERS_SHOWN]]
+    return {**({"worst_layers": worst} if worst else {}),
             "float_layers": {by_tensor[tensor].layer: why for tensor, why in reasons.items()},
             "min_agreement": min_agreement, "top1_agreement_all_int8": choice.agreement_all_int8}
 

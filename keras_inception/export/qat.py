@@ -1,6 +1,8 @@
 """Quantization-aware training (QAT) in Keras 3 on TensorFlow, without tf_keras or
 tensorflow-model-optimization: a copy of a trained net that computes in float what its int8
-TFLite file will compute, so that fine-tuning it teaches the weights to live with int8.
+TFLite file will compute, so that fine-tuning it teaches the weights to live with int8. The
+fine-tuning fits the copy to the trained net's own answers (distillation) unless told to fit the
+labels, so that the int8 file keeps the float model's answers.
 
     qat_model = quantization_aware_training(model, train_data, epochs=1)
     tflite_bytes = convert(qat_model)   # int8, with the ranges learned in training
@@ -30,10 +32,13 @@ import tensorflow as tf
 from keras_inception import _compat
 from keras_inception.export.folding import FoldedBatchNormalization, takers
 from keras_inception.export.graph import export_graph
+from keras_inception.validation import check_choice
 
 # Layers that TFLite fuses into the convolution or dense layer before them, whose input is
 # therefore never held in int8.
 FUSED_AFTER = (FoldedBatchNormalization, keras.layers.ReLU, keras.layers.Activation)
+# What `quantization_aware_training` fits the copy to.
+TARGETS = ("model", "labels")
 # How much of the tracked range each training batch moves (TensorFlow Model Optimization's
 # default).
 RANGE_MOMENTUM = 0.99
@@ -102,6 +107,10 @@ class QuantizedDense(keras.layers.Dense):
         return self.activation(outputs)
 
 
+# The float layer that each rounded one replaces (`keep_in_float`).
+_FLOAT_FORM = {QuantizedConv2D: keras.layers.Conv2D, QuantizedDense: keras.layers.Dense}
+
+
 def quantization_aware(model, logits=False):
     """A float32 copy of `model`'s inference net that computes as its int8 TFLite file will (see
     the module docstring): batch norm folded, weights and activations rounded to 8 bits. The
@@ -138,16 +147,67 @@ def quantization_aware(model, logits=False):
     return qat_model
 
 
+def keep_in_float(qat_model, layers):
+    """A copy of a trained `quantization_aware` copy whose convolution and dense layers named in
+    `layers` compute in float in its int8 file: their weights and their outputs (after the
+    batch norm and activation fused into them) are no longer rounded. The converter then keeps
+    in float what takes their output too, up to the next rounded tensor; a layer whose output
+    a concatenation takes stays int8 all the same, as the converter gives it the range of the
+    concatenation's output."""
+    floatable = {layer.name for layer in qat_model.layers if type(layer) in _FLOAT_FORM}
+    unknown = sorted(set(layers) - floatable)
+    if unknown:
+        raise ValueError(f"{unknown[0]!r} is no rounded convolution or dense layer of {qat_model.name}. "
+                         f"Received: layers={sorted(layers)}")
+    layer_takers = takers(qat_model)
+    unrounded = set()
+    for name in layers:
+        layer = qat_model.get_layer(name)
+        while True:  # along the fused batch norm and activation to the quantizer after them
+            (taker, *others) = layer_takers.get(id(layer.output), [None])
+            if others or not isinstance(taker, (*FUSED_AFTER, ActivationQuantizer)):
+                break
+            if isinstance(taker, ActivationQuantizer):
+                unrounded.add(taker.name)
+                break
+            layer = taker
+
+    def layer_copy(layer):
+        kind = _FLOAT_FORM[type(layer)] if layer.name in layers else type(layer)
+        return kind.from_config(layer.get_config())
+
+    def call_unrounded(layer, *args, **kwargs):
+        return args[0] if layer.name in unrounded else layer(*args, **kwargs)
+
+    copy = keras.models.clone_model(qat_model, clone_function=layer_copy, call_function=call_unrounded)
+    for layer in copy.layers:
+        if layer.weights:
+            layer.set_weights(qat_model.get_layer(layer.name).get_weights())
+    return copy
+
+
 def quantization_aware_training(model, data, *, epochs=1, learning_rate=1e-4, steps_per_epoch=None, logits=False,
-                                verbose=0):
+                                targets="model", verbose=0):
     """`quantization_aware(model, logits)` fine-tuned on `data`: a `tf.data.Dataset` of (images,
     labels) batches as the inference net takes them (one integer label per image), for `epochs`
-    at `learning_rate` (Adam; low, as the net is trained already). Returns the fine-tuned copy."""
+    at `learning_rate` (Adam; low, as the net is trained already). Returns the fine-tuned copy.
+
+    targets: "model" trains the copy toward `model`'s own class probabilities on each batch
+        (distillation), so that its int8 file keeps the float model's answers; "labels" toward
+        the labels.
+    """
+    check_choice("targets", targets, TARGETS)
     qat_model = quantization_aware(model, logits=logits)
     from_logits = qat_model.layers[-1].get_config().get("activation") != "softmax"
-    qat_model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
-                      metrics=["accuracy"])
+    if targets == "model":
+        teacher = export_graph(model, form="tensorflow")  # the probabilities, from the copy's input
+        data = data.map(lambda images, labels: (images, teacher(images, training=False)))
+        loss = keras.losses.CategoricalCrossentropy(from_logits=from_logits)
+        metrics = [keras.metrics.CategoricalAccuracy(name="agreement")]
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+        metrics = ["accuracy"]
+    qat_model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
     qat_model.fit(data, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=verbose)
     return qat_model
 
