@@ -27,6 +27,12 @@ def fail(message, code=USAGE_ERROR):
     sys.exit(code)
 
 
+def fit_verbosity():
+    """Keras `fit`'s verbosity for a command: a progress bar on a terminal, a line per epoch in
+    a log."""
+    return "auto" if sys.stdout.isatty() else 2
+
+
 def os_error_line(error):
     """"PATH: Read-only file system": the file an OSError names and what its errno means."""
     meaning = error.strerror or (os.strerror(error.errno) if error.errno else str(error))

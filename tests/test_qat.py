@@ -143,6 +143,6 @@ def test_quantization_aware_export_refuses_what_it_cannot_train(digits_run, tmp_
     assert sorted(path.name for path in tmp_path.iterdir()) == ["model.keras"]  # nothing written
 
 
-def test_the_training_targets_are_the_models_answers_or_the_labels():
+def test_training_targets_other_than_the_models_answers_or_the_labels_are_refused():
     with pytest.raises(ValueError, match=r"^`targets` must be one of 'model', 'labels'\. Received: targets='teacher'$"):
         qat.quantization_aware_training(None, None, targets="teacher")

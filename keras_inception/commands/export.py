@@ -56,7 +56,7 @@ def main(argv):
         calibration_images=FLAGS.calibration_images, verification_images=FLAGS.verification_images,
         int8_io=FLAGS.int8_io, logits=FLAGS.logits, overwrite=FLAGS.overwrite, threads=FLAGS.threads,
         min_agreement=FLAGS.min_agreement, qat_epochs=FLAGS.qat_epochs,
-        verbose="auto" if sys.stdout.isatty() else 2,  # as training shows its epochs
+        verbose=cli.fit_verbosity(),
     )
     print(result.table())
     if result.saved_model:

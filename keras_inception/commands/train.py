@@ -81,7 +81,7 @@ def main(argv):
         channels=FLAGS.channels and int(FLAGS.channels),
         jit_compile={"auto": "auto", "true": True, "false": False}[FLAGS.jit_compile],
         recipe_overrides=cli.set_flags(**_flag_values(dataclasses.fields(training.Recipe))),
-        verbose="auto" if sys.stdout.isatty() else 2,  # a progress bar on a terminal, a line per epoch in a log
+        verbose=cli.fit_verbosity(),
     )
     try:
         result = training.train(training.TrainConfig(**settings))

@@ -97,7 +97,7 @@ def main(argv):
         tuner=FLAGS.tuner, max_trials=FLAGS.max_trials, hyperband_factor=FLAGS.hyperband_factor,
         output_dir=FLAGS.output_dir, run_name=FLAGS.run_name, overwrite=FLAGS.overwrite,
         export_modes=tuple(dict.fromkeys(FLAGS.export_modes)),
-        verbose="auto" if sys.stdout.isatty() else 2,
+        verbose=cli.fit_verbosity(),
     )
     result = tuning.tune(config)
     if result is None:  # a worker: the chief reports

@@ -151,6 +151,13 @@ class Int8Quantizer:
         return sorted(errors, key=lambda error: (math.isnan(error.snr_db), error.snr_db))
 
 
+def unmeasured(ops, layer_names):
+    """A `LayerError` without a measure (NaN) for each of `ops` ({tensor: op name}), named after
+    its Keras layer (`keras_layer_of`)."""
+    return [LayerError(layer=keras_layer_of(tensor, layer_names), op=op, snr_db=math.nan, tensor=tensor)
+            for tensor, op in ops.items()]
+
+
 @dataclasses.dataclass(frozen=True)
 class Int8Choice:
     """The int8 file an export writes, and why its float layers are float."""
@@ -174,9 +181,7 @@ def choose(quantizer, *, agreement=None, min_agreement=None):
     refused = xnnpack_refused_tensors(quantizer.model())
     xnnpack_float = tuple(refused)
     # The debugger's interpreter applies XNNPACK too, so errors are measured with these float.
-    errors = quantizer.layer_errors(xnnpack_float) + [
-        LayerError(layer=keras_layer_of(tensor, quantizer.layer_names), op=op, snr_db=math.nan, tensor=tensor)
-        for tensor, op in refused.items()]
+    errors = quantizer.layer_errors(xnnpack_float) + unmeasured(refused, quantizer.layer_names)
     if min_agreement is None:
         return Int8Choice(quantizer.model(xnnpack_float), errors, xnnpack_float)
     ranked = [error.tensor for error in errors if not math.isnan(error.snr_db) and error.tensor not in xnnpack_float]

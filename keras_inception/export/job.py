@@ -335,11 +335,9 @@ def _qat_runnable_by_xnnpack(trained, qat_epochs):
     refused = xnnpack_refused_tensors(file)
     if not refused:
         return file, trained, None
-    names = int8.layer_names(trained)
-    errors = [int8.LayerError(layer=int8.keras_layer_of(tensor, names), op=op, snr_db=math.nan, tensor=tensor)
-              for tensor, op in refused.items()]
+    errors = int8.unmeasured(refused, int8.layer_names(trained))
     layers = sorted({error.layer for error in errors})
-    floatable = {layer.name for layer in trained.layers if type(layer) in (qat.QuantizedConv2D, qat.QuantizedDense)}
+    floatable = qat.rounded_layers(trained)
     copy = qat.keep_in_float(trained, [layer for layer in layers if layer in floatable])
     file = qat.convert(rgb_input(copy))
     if not set(layers) <= floatable or xnnpack_refused_tensors(file):

@@ -107,8 +107,9 @@ class QuantizedDense(keras.layers.Dense):
         return self.activation(outputs)
 
 
-# The float layer that each rounded one replaces (`keep_in_float`).
-_FLOAT_FORM = {QuantizedConv2D: keras.layers.Conv2D, QuantizedDense: keras.layers.Dense}
+# The rounded layer that replaces each float one in the copy, and back (`keep_in_float`).
+_ROUNDED_FORM = {keras.layers.Conv2D: QuantizedConv2D, keras.layers.Dense: QuantizedDense}
+_FLOAT_FORM = {rounded: plain for plain, rounded in _ROUNDED_FORM.items()}
 
 
 def quantization_aware(model, logits=False):
@@ -128,7 +129,7 @@ def quantization_aware(model, logits=False):
     }
 
     def quantized_layer(layer):
-        kind = {keras.layers.Conv2D: QuantizedConv2D, keras.layers.Dense: QuantizedDense}.get(type(layer), type(layer))
+        kind = _ROUNDED_FORM.get(type(layer), type(layer))
         return kind.from_config(layer.get_config())
 
     image = keras.Input(folded.input_shape[1:], name=folded.layers[0].name)
@@ -147,6 +148,12 @@ def quantization_aware(model, logits=False):
     return qat_model
 
 
+def rounded_layers(qat_model):
+    """The names of a `quantization_aware` copy's layers whose weights it rounds: those
+    `keep_in_float` takes."""
+    return {layer.name for layer in qat_model.layers if type(layer) in _FLOAT_FORM}
+
+
 def keep_in_float(qat_model, layers):
     """A copy of a trained `quantization_aware` copy whose convolution and dense layers named in
     `layers` compute in float in its int8 file: their weights and their outputs (after the
@@ -154,8 +161,7 @@ def keep_in_float(qat_model, layers):
     in float what takes their output too, up to the next rounded tensor; a layer whose output
     a concatenation takes stays int8 all the same, as the converter gives it the range of the
     concatenation's output."""
-    floatable = {layer.name for layer in qat_model.layers if type(layer) in _FLOAT_FORM}
-    unknown = sorted(set(layers) - floatable)
+    unknown = sorted(set(layers) - rounded_layers(qat_model))
     if unknown:
         raise ValueError(f"{unknown[0]!r} is no rounded convolution or dense layer of {qat_model.name}. "
                          f"Received: layers={sorted(layers)}")
