@@ -20,6 +20,7 @@ from keras_inception.models import (
 )
 from keras_inception.pretrained.classes import decode_predictions
 from keras_inception.profile import Profile, profile
+from keras_inception.specs import NetSpec, get_spec, list_specs
 from keras_inception.registry import (
     endpoint_names,
     get_feature_extractor,
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AuxiliaryHeadsModel",
+    "NetSpec",
     "Profile",
     "alexnet",
     "aux_loss_weights",
@@ -39,6 +41,7 @@ __all__ = [
     "endpoint_names",
     "get_feature_extractor",
     "get_model",
+    "get_spec",
     "googlenet",
     "inception_resnet_v1",
     "inception_resnet_v2",
@@ -49,6 +52,7 @@ __all__ = [
     "layers",
     "lenet5",
     "list_models",
+    "list_specs",
     "nin",
     "profile",
     "register_model",

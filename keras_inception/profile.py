@@ -1,5 +1,6 @@
-"""Parameters and multiply-adds per layer, per block and in total; and one summary line per
-registered net (`summarize`, `zoo_table`), from which the README's table of nets is generated.
+"""Parameters and multiply-adds per layer, per block and in total; a registered net's summary
+(`summarize`, which the specs are held to); and the README's table of nets from the specs
+(`zoo_table`).
 
 Multiply-adds are counted for the layers that hold a kernel (convolutions of any kind,
 dense layers): output positions x kernel size, which is the usual convention (the papers'
@@ -191,18 +192,18 @@ def summarize(name, **kwargs):
     )
 
 
-def zoo_table(summaries):
-    """A Markdown table of nets: parameters, multiply-adds, default input, auxiliary heads."""
+def zoo_table(specs):
+    """A Markdown table of nets from their `NetSpec`s: parameters, multiply-adds, default
+    input, auxiliary heads."""
     lines = [
         "| net | parameters | trainable | multiply-adds | input | auxiliary heads |",
         "|---|--:|--:|--:|---|---|",
     ]
-    for summary in summaries:
-        aux = [output for output in summary.outputs if output != "main"]
+    for spec in specs:
         lines.append(
-            f"| `{summary.name}` | {summary.params:,} | {summary.trainable_params:,} "
-            f"| {_giga_or_mega(summary.macs)} | {_shape(summary.input_shape).replace('x', '×')} "
-            f"| {', '.join(f'`{name}`' for name in sorted(aux)) or '—'} |"
+            f"| `{spec.name}` | {spec.params:,} | {spec.trainable_params:,} "
+            f"| {_giga_or_mega(spec.macs)} | {_shape(spec.input_shape).replace('x', '×')} "
+            f"| {', '.join(f'`{name}`' for name in sorted(spec.aux_heads)) or '—'} |"
         )
     return "\n".join(lines)
 

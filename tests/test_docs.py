@@ -212,11 +212,21 @@ def test_ci_runs_the_readme_test_command():
     assert TEST_COMMAND in (ROOT / ".ci" / "run").read_text()
 
 
-def test_readme_table_of_nets_is_generated_from_the_nets(zoo_summaries):
+def test_readme_table_of_nets_is_generated_from_the_specs():
     from keras_inception.profile import zoo_table
 
     start, end = "<!-- model-table:start -->\n", "\n<!-- model-table:end -->"
     in_readme = README[README.index(start) + len(start): README.index(end)]
-    expected = zoo_table(zoo_summaries[name] for name in keras_inception.list_models())
+    expected = zoo_table(keras_inception.get_spec(name) for name in keras_inception.list_models())
     assert in_readme == expected, "regenerate it: python3 scripts/model_table.py --write_readme"
 
+
+def test_the_nets_pages_spec_tables_are_generated_from_the_specs():
+    from keras_inception import specs
+
+    page = (ROOT / "docs" / "nets.md").read_text()
+    every = [keras_inception.get_spec(name) for name in keras_inception.list_models()]
+    for marker, table in (("spec-nets", specs.nets_table(every)), ("spec-checkpoints", specs.checkpoints_table(every))):
+        start, end = f"<!-- {marker}:start -->\n", f"\n<!-- {marker}:end -->"
+        assert page[page.index(start) + len(start): page.index(end)] == table, (
+            "regenerate it: python3 scripts/model_table.py --write_docs")

@@ -1,9 +1,8 @@
-"""Table-driven tests over every registered net: shapes and parameter counts at the default
-size; at 32x32 a forward pass, one training step, the `.keras` round trip, the no-top forms and
-the endpoints."""
+"""Table-driven tests over every registered net at 32x32: a forward pass, one training step,
+the `.keras` round trip, the no-top forms and the endpoints (the default size's counts and
+shapes are held to each net's spec in tests/test_specs.py)."""
 
 import contextlib
-from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -14,73 +13,45 @@ from keras_inception.models import inference_model
 from keras_inception.training.speedups import fast_training
 from tests.conftest import count_step_traces
 
-MAIN = ("main",)
-AUX = ("aux1", "aux2", "main")
-
-
-class Net(NamedTuple):
-    input_shape: tuple  # the default input
-    outputs: tuple
-    num_classes: int  # the default
-    params: int  # Keras's count; keras.applications' and the papers' where those give one
-    trainable: int  # trainable parameters: torchvision's count where torchvision has the net
-    small: dict = {}  # the 32x32 form
-
-
 SMALL_GOOGLENET = dict(stem="small", width_multiplier=0.25)
 SMALL_INCEPTION = dict(stem="small", width_multiplier=0.125)
 RESNET_SMALL = dict(stem="small", width_multiplier=0.125)
 VGG_SMALL = dict(input_shape=(32, 32, 3), width_multiplier=0.125)
-ZOO = {
-    "alexnet": Net((227, 227, 3), MAIN, 1000, 60_965_224, 60_965_224, small=dict(stem="small", width_multiplier=0.25)),
-    "alexnet_torchvision": Net((224, 224, 3), MAIN, 1000, 61_100_840, 61_100_840,
-                               small=dict(stem="small", width_multiplier=0.25)),
-    "googlenet": Net((224, 224, 3), AUX, 1000, 13_378_280, 13_378_280, small=SMALL_GOOGLENET),
-    "googlenet_bn": Net((224, 224, 3), AUX, 1000, 13_400_888, 13_385_816, small=SMALL_GOOGLENET),
-    "googlenet_cifar": Net((32, 32, 3), MAIN, 100, 6_410_916, 6_394_852, small=dict(width_multiplier=0.25)),
-    "googlenet_torchvision": Net((224, 224, 3), AUX, 1000, 13_019_960, 13_004_888, small=SMALL_GOOGLENET),
-    "inception_resnet_v1": Net((299, 299, 3), MAIN, 1000, 22_769_848, 22_742_808, small=SMALL_INCEPTION),
-    "inception_resnet_v2": Net((299, 299, 3), MAIN, 1000, 55_873_736, 55_813_192, small=SMALL_INCEPTION),
-    "inception_v2": Net((224, 224, 3), MAIN, 1000, 11_305_256, 11_285_224, small=dict(stem="small", width_multiplier=0.25)),
-    "inception_v3": Net((299, 299, 3), ("aux", "main"), 1000, 27_179_376, 27_143_152, small=SMALL_INCEPTION),
-    "inception_v4": Net((299, 299, 3), MAIN, 1000, 42_711_400, 42_648_232, small=SMALL_INCEPTION),
-    "lenet5": Net((32, 32, 1), MAIN, 10, 61_706, 61_706),
-    "nin_cifar10": Net((32, 32, 3), MAIN, 10, 966_986, 966_986),
-    "nin_imagenet": Net((224, 224, 3), MAIN, 1000, 7_595_176, 7_595_176, small=dict(input_shape=(32, 32, 3))),
-    "resnet18": Net((224, 224, 3), MAIN, 1000, 11_699_112, 11_689_512, small=RESNET_SMALL),
-    "resnet34": Net((224, 224, 3), MAIN, 1000, 21_814_696, 21_797_672, small=RESNET_SMALL),
-    "resnet50": Net((224, 224, 3), MAIN, 1000, 25_610_152, 25_557_032, small=RESNET_SMALL),
-    "resnet101": Net((224, 224, 3), MAIN, 1000, 44_654_504, 44_549_160, small=RESNET_SMALL),
-    "resnet152": Net((224, 224, 3), MAIN, 1000, 60_344_232, 60_192_808, small=RESNET_SMALL),
-    "vgg11": Net((224, 224, 3), MAIN, 1000, 132_863_336, 132_863_336, small=VGG_SMALL),
-    "vgg11_lrn": Net((224, 224, 3), MAIN, 1000, 132_863_336, 132_863_336, small=VGG_SMALL),  # LRN has no weights
-    "vgg13": Net((224, 224, 3), MAIN, 1000, 133_047_848, 133_047_848, small=VGG_SMALL),
-    "vgg16_c": Net((224, 224, 3), MAIN, 1000, 133_638_952, 133_638_952, small=VGG_SMALL),
-    "vgg16": Net((224, 224, 3), MAIN, 1000, 138_357_544, 138_357_544, small=VGG_SMALL),
-    "vgg19": Net((224, 224, 3), MAIN, 1000, 143_667_240, 143_667_240, small=VGG_SMALL),
-    "zfnet": Net((224, 224, 3), MAIN, 1000, 62_357_608, 62_357_608, small=dict(stem="small", width_multiplier=0.25)),
-    "zfnet_wide": Net((224, 224, 3), MAIN, 1000, 107_627_624, 107_627_624, small=dict(stem="small", width_multiplier=0.25)),
+SMALL_STEM = dict(stem="small", width_multiplier=0.25)
+# Each net's 32x32 form (its default size, its counts and outputs are in its spec).
+SMALL_FORMS = {
+    "alexnet": SMALL_STEM,
+    "alexnet_torchvision": SMALL_STEM,
+    "googlenet": SMALL_GOOGLENET,
+    "googlenet_bn": SMALL_GOOGLENET,
+    "googlenet_cifar": dict(width_multiplier=0.25),
+    "googlenet_torchvision": SMALL_GOOGLENET,
+    "inception_resnet_v1": SMALL_INCEPTION,
+    "inception_resnet_v2": SMALL_INCEPTION,
+    "inception_v2": SMALL_STEM,
+    "inception_v3": SMALL_INCEPTION,
+    "inception_v4": SMALL_INCEPTION,
+    "lenet5": {},
+    "nin_cifar10": {},
+    "nin_imagenet": dict(input_shape=(32, 32, 3)),
+    **{f"resnet{depth}": RESNET_SMALL for depth in (18, 34, 50, 101, 152)},
+    **{name: VGG_SMALL for name in ("vgg11", "vgg11_lrn", "vgg13", "vgg16_c", "vgg16", "vgg19")},
+    "zfnet": SMALL_STEM,
+    "zfnet_wide": SMALL_STEM,
 }
-NETS = sorted(ZOO)
+NETS = sorted(SMALL_FORMS)
 
 
 def test_the_table_covers_every_registered_model():
     assert NETS == keras_inception.list_models()
 
 
-@pytest.mark.parametrize("name", NETS)
-@pytest.mark.slow
-def test_default_size(name, zoo_summaries):
-    net, summary = ZOO[name], zoo_summaries[name]
-    assert summary.input_shape == net.input_shape
-    assert summary.outputs == {output: (net.num_classes,) for output in net.outputs}
-    assert (summary.params, summary.trainable_params) == (net.params, net.trainable)
-    assert summary.endpoints  # every net names its feature maps
-    assert all(len(shape) == 3 for shape in summary.endpoints.values())
+def _outputs(name):
+    return sorted(("main", *keras_inception.get_spec(name).aux_heads))
 
 
 def _small(name, **kwargs):
-    return keras_inception.get_model(name, **{"num_classes": 10, **ZOO[name].small, **kwargs})
+    return keras_inception.get_model(name, **{"num_classes": 10, **SMALL_FORMS[name], **kwargs})
 
 
 def _numpy(outputs):
@@ -92,16 +63,17 @@ def _numpy(outputs):
 @pytest.mark.parametrize("name", NETS)
 @pytest.mark.slow
 def test_small_form_trains_a_step_and_round_trips_through_keras_files(name, tmp_path):
+    """One training step; the training form with auxiliary heads saved and loaded."""
     model = _small(name)
     # Plain Keras classes: a functional model, or the training form with auxiliary heads.
     assert type(inference_model(model)).__name__ == "Functional"
-    assert type(model) is (keras_inception.AuxiliaryHeadsModel if len(ZOO[name].outputs) > 1
+    assert type(model) is (keras_inception.AuxiliaryHeadsModel if len(_outputs(name)) > 1
                            else type(inference_model(model)))
     assert tuple(model.input_shape[1:3]) == (32, 32)
     images = np.random.default_rng(0).random((4, *model.input_shape[1:]), dtype=np.float32)
     labels = np.arange(4)
     before = _numpy(model(images, training=False))
-    assert sorted(before) == sorted(ZOO[name].outputs)
+    assert sorted(before) == _outputs(name)
     for probabilities in before.values():
         assert probabilities.shape == (4, 10)
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
@@ -113,6 +85,8 @@ def test_small_form_trains_a_step_and_round_trips_through_keras_files(name, tmp_
     logs = model.train_on_batch(images, labels, return_dict=True)
     assert np.isfinite(logs["loss"])
     assert not np.array_equal(keras.ops.convert_to_numpy(model.trainable_weights[-1]), classifier_bias)
+    if len(_outputs(name)) == 1:
+        return  # its .keras round trip is tests/test_plain_keras.py's, whose file is this same net
     after = _numpy(model(images, training=False))
 
     path = tmp_path / f"{name}.keras"

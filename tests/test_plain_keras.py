@@ -13,7 +13,7 @@ import pytest
 import keras_inception
 from keras_inception.layers import LocalResponseNormalization
 from keras_inception.models import inference_model
-from tests.test_models import ZOO
+from tests.test_models import SMALL_FORMS
 
 # Loads each file in safe mode, with only Keras imported (or, for the nets with LRN, the one
 # line that registers our layer), and writes its outputs.
@@ -44,7 +44,7 @@ def _save_inference_nets(tmp_path, images):
     saved = {}
     for name in keras_inception.list_models():
         keras.utils.set_random_seed(0)
-        model = keras_inception.get_model(name, **{"num_classes": 10, **ZOO[name].small})
+        model = keras_inception.get_model(name, **{"num_classes": 10, **SMALL_FORMS[name]})
         net = inference_model(model)
         path = tmp_path / f"{name}.keras"
         net.save(path)
@@ -89,7 +89,7 @@ def test_every_inference_net_loads_with_plain_keras_in_a_fresh_process(tmp_path)
 
 
 def _input_channels(name):
-    return (ZOO[name].small.get("input_shape") or ZOO[name].input_shape)[-1]
+    return (SMALL_FORMS[name].get("input_shape") or keras_inception.get_spec(name).input_shape)[-1]
 
 
 def _registered_names(config):

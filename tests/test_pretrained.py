@@ -434,7 +434,9 @@ def test_imagenet_weights_come_from_the_keras_cache_too(tmp_path, monkeypatch):
     for variable, folder in (("TORCH_HOME", "torch"), ("HF_HUB_CACHE", "hf"), ("KERAS_HOME", "keras")):
         monkeypatch.setenv(variable, str(tmp_path / folder))
     with pytest.raises(ValueError, match=r"^No ImageNet checkpoint of inception_resnet_v2 is on this machine, and none "
-                                         r"is downloaded: put inception_resnet_v2_weights_tf_dim_ordering_tf_kernels\.h5 "
+                                         r"is downloaded: put the Hugging Face hub's timm/inception_resnet_v2\.tf_in1k "
+                                         r"in .*hf/ \(huggingface-cli download timm/inception_resnet_v2\.tf_in1k\), or "
+                                         r"inception_resnet_v2_weights_tf_dim_ordering_tf_kernels\.h5 "
                                          r"in .*keras/models/ \(fetch https://storage\.googleapis\.com/tensorflow/"
                                          r"keras-applications/inception_resnet_v2/"):
         keras_inception.get_model("inception_resnet_v2", weights="imagenet")

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_inception.data import preprocessing
+from keras_inception.evaluation import protocols
 from keras_inception.loading import load_model
 from keras_inception.models.multi_output import inference_model
 from keras_inception.validation import UsageError
@@ -46,13 +47,21 @@ class Artifact:
     def batch_size(self, dataset, batch_size):
         return batch_size
 
-    def predict(self, dataset, *, batch_size=64):
-        """(scores (N, classes), labels (N,)) over a dataset of (image, label)."""
-        batches = (dataset.map(lambda image, label: (self.view(image), label), num_parallel_calls=tf.data.AUTOTUNE)
-                   .batch(self.batch_size(dataset, batch_size)).prefetch(tf.data.AUTOTUNE))
+    def predict(self, dataset, *, batch_size=64, protocol=None, resize_size=None):
+        """(scores (N, classes), labels (N,)) over a dataset of (image, label): on the view the
+        artifact is served on, or averaged over a test protocol's views (`protocols`)."""
+        if protocol is None:
+            view, score = self.view, self.scores
+            batch_size = self.batch_size(dataset, batch_size)
+        else:
+            view, score = self.protocol_scorer(protocol, resize_size)
+            # A protocol cuts whole images, which batch together only when they share a size.
+            batch_size = batch_size if dataset.element_spec[0].shape.is_fully_defined() else 1
+        batches = (dataset.map(lambda image, label: (view(image), label), num_parallel_calls=tf.data.AUTOTUNE)
+                   .batch(batch_size).prefetch(tf.data.AUTOTUNE))
         scores, labels = [], []
         for images, batch_labels in batches.as_numpy_iterator():
-            scores.append(np.asarray(self.scores(images), dtype=np.float32))
+            scores.append(np.asarray(score(images), dtype=np.float32))
             labels.append(batch_labels)
         if not scores:
             raise UsageError(f"The dataset has no images to evaluate {self.name} on.")
@@ -60,7 +69,8 @@ class Artifact:
 
 
 class SizedArtifact(Artifact):
-    """An artifact with a fixed square input: it gets the evaluation view at that size."""
+    """An artifact with a fixed square input: it gets the evaluation view at that size, or a
+    protocol's crops of that size from the whole image."""
 
     def __init__(self, path, input_shape):
         super().__init__(path)
@@ -68,6 +78,14 @@ class SizedArtifact(Artifact):
 
     def view(self, image):
         return preprocessing.evaluation_view(image, self.size, self.channels)
+
+    def protocol_scorer(self, protocol, resize_size):
+        protocols.check_protocol(protocol)
+        if protocol == "vgg_dense":
+            raise UsageError(f"vgg_dense runs .keras files, whose dense layers become convolutions; {self.name} is "
+                             f"a {self.kind} file. Received: protocol={protocol!r}")
+        return (lambda image: preprocessing.to_float(image, self.channels),
+                lambda images: protocols.protocol_scores(self.scores, images, protocol, self.size, resize_size))
 
 
 class KerasArtifact(SizedArtifact):
@@ -79,6 +97,13 @@ class KerasArtifact(SizedArtifact):
 
     def scores(self, images):
         return self.model(images, training=False)
+
+    def protocol_scorer(self, protocol, resize_size):
+        if protocol != "vgg_dense":
+            return super().protocol_scorer(protocol, resize_size)
+        dense = protocols.fully_convolutional(self.model)
+        return (lambda image: preprocessing.to_float(image, self.channels),
+                lambda images: protocols.vgg_dense_scores(dense, images, protocols.vgg_scales(self.size)))
 
 
 class TFLiteArtifact(SizedArtifact):
@@ -118,6 +143,11 @@ class SavedModelArtifact(Artifact):
     def batch_size(self, dataset, batch_size):
         # Images of different sizes cannot share a batch; the signature takes any size.
         return batch_size if dataset.element_spec[0].shape.is_fully_defined() else 1
+
+    def protocol_scorer(self, protocol, resize_size):
+        protocols.check_protocol(protocol)
+        raise UsageError(f"A SavedModel crops and resizes images itself, so it takes no protocol; the protocols run "
+                         f".keras and .tflite files. Received: protocol={protocol!r}")
 
     def scores(self, images):
         outputs = self._serve(images=tf.constant(images))

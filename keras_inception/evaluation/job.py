@@ -11,6 +11,7 @@ atomically.
 import os
 
 from keras_inception import data
+from keras_inception.evaluation import protocols
 from keras_inception.evaluation.artifacts import open_artifact, run_artifacts
 from keras_inception.evaluation.report import evaluate_scores, write_confusion_png
 from keras_inception.files import check_writable, write_atomically, write_json_atomically
@@ -37,15 +38,22 @@ def output_stem(path):
 
 
 def evaluate(models, *, dataset=None, data_dir=None, output_dir=None, threads=None, batch_size=64,
-             write_files=True):
+             write_files=True, protocol=None, resize_size=None):
     """Evaluates each artifact in `models` on its run's test split; returns `Evaluation`s.
 
     dataset, data_dir: override the run's dataset (from the `run.json` beside the first
         artifact; the digits when there is none).
     output_dir: where the JSON and PNG files go; default: beside each artifact.
     threads: LiteRT interpreter threads for .tflite files.
+    protocol: a paper's test protocol (`protocols.PROTOCOLS`) for .keras and .tflite files:
+        scores averaged over its views; None: the view each artifact is served on.
+    resize_size: the shorter side for the `center` and `ten_crop` protocols.
     """
     check_integer("batch_size", batch_size, 1)
+    if protocol is not None:
+        protocols.check_protocol(protocol)
+    if resize_size is not None:
+        check_integer("resize_size", resize_size, 1)
     paths = expand_artifacts(models)
     artifacts = [open_artifact(path, threads=threads) for path in paths]  # every path checked first
     folders = {path: output_dir or os.path.dirname(os.path.abspath(path)) for path in paths}
@@ -54,8 +62,10 @@ def evaluate(models, *, dataset=None, data_dir=None, output_dir=None, threads=No
     splits = data.splits_of_run(run_settings(paths[0]), dataset=dataset, data_dir=data_dir)
     evaluations = []
     for artifact in artifacts:
-        scores, labels = artifact.predict(splits.test, batch_size=batch_size)
-        evaluation = evaluate_scores(scores, labels, splits.class_names, artifact=artifact.path, kind=artifact.kind)
+        scores, labels = artifact.predict(splits.test, batch_size=batch_size, protocol=protocol,
+                                          resize_size=resize_size)
+        evaluation = evaluate_scores(scores, labels, splits.class_names, artifact=artifact.path, kind=artifact.kind,
+                                     protocol=protocol)
         evaluations.append(evaluation)
         if write_files:
             folder = folders[artifact.path]

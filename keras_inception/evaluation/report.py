@@ -24,6 +24,7 @@ class Evaluation:
     k: int
     class_names: tuple
     confusion: np.ndarray  # (classes, classes): rows are true labels, columns predictions
+    protocol: str = None  # the test protocol; None: the view the artifact is served on
 
     @property
     def per_class(self):
@@ -35,7 +36,7 @@ class Evaluation:
     def to_json(self):
         counts = self.confusion.sum(axis=1)
         return {
-            "artifact": self.artifact, "kind": self.kind, "images": self.images,
+            "artifact": self.artifact, "kind": self.kind, "protocol": self.protocol, "images": self.images,
             "top1": self.top1, f"top{self.k}": self.top_k,
             "per_class": [{"class": name, "images": int(count), "accuracy": None if count == 0 else float(accuracy)}
                           for name, count, accuracy in zip(self.class_names, counts, self.per_class)],
@@ -43,7 +44,7 @@ class Evaluation:
         }
 
 
-def evaluate_scores(scores, labels, class_names, *, artifact="", kind=""):
+def evaluate_scores(scores, labels, class_names, *, artifact="", kind="", protocol=None):
     """An `Evaluation` of `scores` (N, classes) against integer `labels` (N,)."""
     metrics = require("sklearn.metrics", "evaluate")
 
@@ -58,7 +59,7 @@ def evaluate_scores(scores, labels, class_names, *, artifact="", kind=""):
         top1=float(np.mean(scores.argmax(axis=-1) == labels)),
         top_k=float(metrics.top_k_accuracy_score(labels, scores, k=k, labels=everything)) if classes > 2 else 1.0,
         k=k, class_names=tuple(class_names),
-        confusion=metrics.confusion_matrix(labels, scores.argmax(axis=-1), labels=everything),
+        confusion=metrics.confusion_matrix(labels, scores.argmax(axis=-1), labels=everything), protocol=protocol,
     )
 
 

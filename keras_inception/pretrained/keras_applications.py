@@ -20,11 +20,9 @@ from keras_inception.models.inception_v3 import STEMS as INCEPTION_V3_STEMS
 from keras_inception.models.inception_v4 import NETS as INCEPTION_V4_NETS
 from keras_inception.models.tables import conv_places
 from keras_inception.pretrained.torch_files import MAX_TENSOR_ELEMENTS
-from keras_inception.pretrained.torchvision import INCEPTION, Conversion, Preprocessing
+from keras_inception.pretrained.torchvision import CAFFE, INCEPTION, Conversion
 from keras_inception.validation import UsageError
 
-# keras.applications.imagenet_utils.preprocess_input(mode="caffe"): BGR, 0-255, less the mean.
-CAFFE = Preprocessing(tuple(value / 255 for value in (123.68, 116.779, 103.939)), (1 / 255,) * 3)
 
 
 def read_h5(path):

@@ -26,6 +26,9 @@ TORCH = Preprocessing(TORCH_MEAN, TORCH_STD)
 # [-1, 1]: TF-slim's ports, which torchvision's GoogLeNet and Inception v3 reach from the torch
 # normalization through `transform_input=True`.
 INCEPTION = Preprocessing((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+# keras.applications.imagenet_utils.preprocess_input(mode="caffe"): BGR, 0-255, less the mean
+# (the mean given here in RGB order, as the channels are reversed after it).
+CAFFE = Preprocessing(tuple(value / 255 for value in (123.68, 116.779, 103.939)), (1 / 255,) * 3)
 
 
 class Conversion(NamedTuple):

@@ -26,7 +26,7 @@ import time
 
 import keras
 
-from keras_inception import data, registry
+from keras_inception import data, registry, specs
 from keras_inception.files import claim_job_directory, locked, write_json_atomically
 from keras_inception.loading import check_model_file
 from keras_inception.models.multi_output import inference_model
@@ -227,6 +227,14 @@ def build_model(config, splits):
     return registry.get_model(config.model, **kwargs)
 
 
+def default_input_size(name, kwargs):
+    """The height of the net's default input: its spec's, or with a stem chosen in `kwargs`
+    (which sets its own default), the net's as built."""
+    if "stem" not in kwargs:
+        return specs.get_spec(name).input_shape[0]
+    return registry.get_model(name, **kwargs).input_shape[1]
+
+
 def small_form(config, splits, kwargs):
     """({builder keywords}, the line saying so) of the net's small form, when the dataset's
     images are at most SMALL_IMAGES pixels high and wide and the net's default input is
@@ -234,8 +242,8 @@ def small_form(config, splits, kwargs):
     size = data.image_size(splits)
     if size is None or max(size) > SMALL_IMAGES:
         return {}, None
-    default = registry.get_model(config.model, **kwargs).input_shape[1]
-    keras.utils.set_random_seed(config.seed)  # the net that trains starts as if built first
+    default = default_input_size(config.model, kwargs)
+    keras.utils.set_random_seed(config.seed)  # the net that trains starts from the seed itself
     if default <= SMALL_IMAGES:
         return {}, None
     small = {"input_shape": (SMALL_FORM_SIZE, SMALL_FORM_SIZE, splits.channels)}
