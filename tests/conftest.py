@@ -27,7 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def script_path(script):
-    """The command-line script `script`: in scripts/, or benchmarks/ for the benchmarks'."""
+    """The command-line script `script`: in scripts/, or benchmarks/ for the benchmarks', or
+    the path itself where it is absolute."""
+    if Path(script).is_absolute():
+        return Path(script)
     benchmark = ROOT / "benchmarks" / script
     return benchmark if benchmark.exists() else ROOT / "scripts" / script
 

@@ -109,7 +109,7 @@ def serve(script, cwd, env, connection, log_path):
 
 
 class ScriptServer:
-    """Runs the server for `scripts/<script>` in `cwd`, with this process's environment and
+    """Runs the server for `scripts/<script>` (or the script at an absolute path) in `cwd`, with this process's environment and
     `env`; `run(argv, ...)` gives one case's result."""
 
     def __init__(self, script, cwd, env=None):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import keras_inception
+from tests.script_forks import ScriptServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -59,32 +60,46 @@ def test_the_pages_show_only_commands_the_suite_runs():
 
 
 def command_steps(command):
-    """A shown command as the processes to run: its installs dropped (the suite runs in the
-    installed package), `python3` as this interpreter."""
+    """A shown command as the scripts to run, each as [script path relative to the root,
+    arguments...]: its installs dropped (the suite runs in the installed package)."""
     steps = []
     for part in command.split(" && "):
         if part in INSTALLS:
             continue
         args = shlex.split(part)
         assert args[0] == "python3", part
-        steps.append([sys.executable, str(ROOT / args[1]), *args[2:]])
+        steps.append(args[1:])
     return steps
 
 
 @pytest.mark.slow
 def test_every_shown_command_runs_and_exits_0(tmp_path):
-    """In a fresh folder, as a user would type them there, one after the other."""
+    """In a fresh folder, as a user would type them there, one after the other. The README's
+    main command runs as new processes of this interpreter; the pages' other commands run in
+    processes forked from script servers, which spares each a TensorFlow import."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    outputs = {}
-    for command, extra in SHOWN_COMMANDS.items():
-        if extra is None:
-            continue
-        for index, step in enumerate(command_steps(command)):
-            result = subprocess.run([*step, *(extra if index == 0 else [])], cwd=tmp_path, env=env,
-                                    capture_output=True, text=True, timeout=900)
-            assert result.returncode == 0, (command, result.stderr[-3000:])
-            assert "Traceback" not in result.stderr, (command, result.stderr[-3000:])
-            outputs.setdefault(command, []).append(result.stdout)
+    outputs, servers = {}, {}
+    try:
+        for command, extra in SHOWN_COMMANDS.items():
+            if extra is None:
+                continue
+            for index, (script, *arguments) in enumerate(command_steps(command)):
+                arguments += extra if index == 0 else []
+                if command == MAIN_COMMAND:
+                    result = subprocess.run([sys.executable, str(ROOT / script), *arguments], cwd=tmp_path,
+                                            env=env, capture_output=True, text=True, timeout=900)
+                    returncode, stdout, stderr = result.returncode, result.stdout, result.stderr
+                else:
+                    name = pathlib.Path(script).name
+                    server = servers.get(name) or servers.setdefault(name, ScriptServer(name, cwd=tmp_path))
+                    result = server.run(arguments, timeout=900)
+                    returncode, stdout, stderr = result["returncode"], result["stdout"], result["stderr"]
+                assert returncode == 0, (command, stderr[-3000:])
+                assert "Traceback" not in stderr, (command, stderr[-3000:])
+                outputs.setdefault(command, []).append(stdout)
+    finally:
+        for server in servers.values():
+            server.close()
     train_output, export_output = outputs[MAIN_COMMAND]
     accuracy = float(re.search(r"Test accuracy \(main head\) on 360 held-out images: ([\d.]+)%", train_output).group(1))
     assert accuracy >= 95.0

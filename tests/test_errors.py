@@ -1,14 +1,11 @@
 """Every bad builder argument raises a one-line ValueError naming the value and what is allowed."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 import keras_inception
 from keras_inception.models import INCEPTION_WIDTHS
 from keras_inception.validation import UsageError
+from tests.script_forks import ScriptServer
 
 TABLE = {block: tuple(row) for block, row in INCEPTION_WIDTHS.items()}
 MISSING_BLOCK = {block: row for block, row in TABLE.items() if block != "5b"}
@@ -124,19 +121,29 @@ def main(argv):
     raise {"usage": UsageError("`epochs` must be an integer >= 1. Received: epochs=0"),
            "bug": KeyError("a bug"), "value": ValueError("a bug's ValueError")}[argv[1]]
 
-cli.run(main, ["command", *sys.argv[1:]])
+if __name__ == "__main__":
+    cli.run(main, ["command", *sys.argv[1:]])
 """
 
 
+@pytest.fixture(scope="module")
+def raising_command(tmp_path_factory):
+    """The command's server: each case runs in a process forked from it."""
+    script = tmp_path_factory.mktemp("raising") / "raising_command.py"
+    script.write_text(RAISING_COMMAND)
+    with ScriptServer(script, cwd=script.parent) as server:
+        yield server
+
+
 @pytest.mark.parametrize("raised, code, one_line", [("usage", 2, True), ("bug", 1, False), ("value", 1, False)])
-def test_commands_print_a_usage_error_in_one_line_and_a_bug_with_its_traceback(raised, code, one_line):
-    result = subprocess.run([sys.executable, "-c", RAISING_COMMAND, raised], capture_output=True, text=True,
-                            timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert result.returncode == code, result.stderr[-2000:]
-    assert ("Traceback" in result.stderr) is not one_line
-    assert ("a bug" in result.stderr) is not one_line
+def test_commands_print_a_usage_error_in_one_line_and_a_bug_with_its_traceback(raising_command, raised, code,
+                                                                              one_line):
+    result = raising_command.run([raised], timeout=300)
+    assert result["returncode"] == code, result["stderr"][-2000:]
+    assert ("Traceback" in result["stderr"]) is not one_line
+    assert ("a bug" in result["stderr"]) is not one_line
     if one_line:
-        assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        assert [line for line in result["stderr"].splitlines() if line.startswith("error:")] == [
             "error: `epochs` must be an integer >= 1. Received: epochs=0"]
 
 

@@ -13,6 +13,7 @@ from keras_inception import data
 from keras_inception.evaluation import evaluate, evaluate_scores, open_artifact
 from keras_inception.evaluation.report import per_class_table, summary_table
 from keras_inception.export import export_model
+from tests.conftest import once_per_run
 from tests.script_forks import ScriptServer
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -50,15 +51,20 @@ def test_scores_of_another_class_count_are_refused():
         evaluate_scores(np.zeros((4, 10)), np.zeros(4, int), ("a", "b", "c"), artifact="m.tflite")
 
 
-@pytest.fixture(scope="module")
-def exported_run(digits_run, tmp_path_factory):
+@pytest.fixture(scope="session")
+def exported_run(digits_run, tmp_path_factory, worker_id):
     """A copy of the digits run (model.keras and run.json) with every artifact kind exported,
-    so that the export tests' own files beside the original are left alone."""
-    run = tmp_path_factory.mktemp("evaluated_run")
-    for name in ("model.keras", "run.json"):
-        shutil.copy(os.path.join(digits_run.run_dir, name), run / name)
-    export_model(str(run), modes=("float32", "int8"), calibration_images=64, verification_images=32)
-    return run
+    so that the export tests' own files beside the original are left alone: made once per run
+    (only `test_every_artifact_scores_the_split_training_held_out` writes into it)."""
+
+    def export():
+        run = tmp_path_factory.mktemp("evaluated_run")
+        for name in ("model.keras", "run.json"):
+            shutil.copy(os.path.join(digits_run.run_dir, name), run / name)
+        export_model(str(run), modes=("float32", "int8"), calibration_images=64, verification_images=32)
+        return run
+
+    return once_per_run(tmp_path_factory, worker_id, "exported_run", export)
 
 
 @pytest.mark.slow

@@ -80,14 +80,15 @@ def check_converted(reference, source, name, size, folder, **arguments):
 
 
 # (net, input size): each family once at its source's size, the fully convolutional nets also
-# smaller, one of them odd. VGG's flattened classifier needs 224: VGG-11 is checked whole there,
-# the others' convolutional trunks (without the top) smaller. A family's depths share their
+# smaller, one of them odd. VGG's flattened classifier needs 224: VGG-11 is checked whole there
+# (with batch norm by timm's copy of the file), the others' convolutional trunks (without the
+# top) smaller. A family's depths share their
 # converter and differ in their table only, so the deepest stands for the ones between (ResNet-101
 # by ResNet-152; VGG-13, -16 and -19 once each, with or without batch norm).
 TORCHVISION_CASES = [
     ("resnet18", 224), ("resnet34", 65), ("resnet50", 64), ("resnet152", 33),
     ("googlenet", 224), ("googlenet", 67), ("inception_v3", 299), ("inception_v3", 99),
-    ("alexnet", 224), ("vgg11", 224), ("vgg11_bn", 224), ("vgg13_bn", 32), ("vgg16", 32), ("vgg19_bn", 35),
+    ("alexnet", 224), ("vgg11", 224), ("vgg11_bn", 32), ("vgg13_bn", 32), ("vgg16", 32), ("vgg19_bn", 35),
 ]
 
 

@@ -372,16 +372,17 @@ def test_killed_search_resumes_and_keeps_completed_trials(tmp_path):
     completed = {name: trial for name, trial in _trials(project).items() if trial and trial["status"] == "COMPLETED"}
     assert len(completed) == 1 and not (project / "trials.csv").exists()
 
-    # The same command again, the best model now handed to export too.
-    rerun = subprocess.run(command + ["--export_modes=float32"], env=env, cwd=ROOT, capture_output=True,
-                           text=True, timeout=600)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    # The same command again (in a process forked from a warm server), the best model now
+    # handed to export too.
+    with ScriptServer("tune.py", cwd=ROOT) as server:
+        rerun = server.run(command[2:] + ["--export_modes=float32"], timeout=600)
+    assert rerun["returncode"] == 0, rerun["stderr"][-2000:]
     trials = _trials(project)
     assert sorted(trials) == ["trial_0", "trial_1"]
     assert all(trials[name] == trial for name, trial in completed.items())  # kept as they were
     assert all(trial["status"] == "COMPLETED" for trial in trials.values())
-    assert "Trials: 2 (2 completed)" in rerun.stdout
-    assert "float32" in rerun.stdout and (project / "best" / "model_float32.tflite").exists()
+    assert "Trials: 2 (2 completed)" in rerun["stdout"]
+    assert "float32" in rerun["stdout"] and (project / "best" / "model_float32.tflite").exists()
 
 
 @pytest.mark.slow
