@@ -19,7 +19,7 @@ import pytest
 
 import keras_inception
 from keras_inception import pretrained
-from keras_inception.pretrained import torch_files
+from keras_inception.pretrained import channels, torch_files
 from tests.script_forks import ScriptServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -109,6 +109,32 @@ def test_timm_hub_folders_convert_to_the_same_function(name, size, tmp_path, ref
     folder = tmp_path / "checkpoint"
     assert (folder / "model.safetensors").exists() and (folder / "config.json").exists()
     assert pretrained.checkpoints.source_of(str(folder / "model.safetensors")) == "timm"
+
+
+@pytest.mark.parametrize("name, size", [("googlenet", 67), ("resnet18", 64)])
+@pytest.mark.slow
+def test_a_gray_net_from_rgb_weights_answers_as_the_rgb_net_on_the_image_repeated(name, size, tmp_path,
+                                                                                 reference):
+    # GoogLeNet's file normalizes its channels alike, so its first kernels are summed; ResNet's
+    # torch statistics differ per channel, so its gray channel is normalized into three.
+    checkpoint, _, _, _ = reference("torchvision", name, size, tmp_path)
+    rgb, gray, four = (pretrained.load(name, str(checkpoint), input_shape=(size, size, channels),
+                                       classifier_activation=None) for channels in (3, 1, 4))
+    images = np.random.default_rng(0).random((2, size, size, 1), dtype=np.float32)
+    assert_parity(gray.predict(images, verbose=0), rgb.predict(np.repeat(images, 3, axis=-1), verbose=0))
+    assert len(gray.class_names) == 1000
+    kernel = channels.first_conv(rgb).get_weights()[0]
+    if name == "googlenet":
+        np.testing.assert_allclose(channels.first_conv(gray).get_weights()[0], kernel.sum(2, keepdims=True), rtol=1e-6)
+    else:
+        assert isinstance(gray.get_layer("preprocessing"), keras.layers.Conv2D)
+    # RGB plus a fourth channel: the kernels repeated over it and scaled by 3/4, as timm does.
+    np.testing.assert_allclose(channels.first_conv(four).get_weights()[0],
+                               np.concatenate([kernel, kernel[:, :, :1]], axis=2) * 0.75, rtol=1e-6)
+    assert four.input_shape == (None, size, size, 4)
+    with pytest.raises(ValueError, match=r"^A converted net takes 1 or more input channels \(3: the checkpoint's "
+                                         r"RGB\)\. Received: channels=0$"):
+        pretrained.load(name, str(checkpoint), input_shape=(size, size, 0))
 
 
 def test_pth_files_read_the_same_with_and_without_torch(tmp_path):

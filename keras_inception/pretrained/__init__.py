@@ -17,6 +17,7 @@ from keras_inception import registry
 from keras_inception.files import check_writable, locked, remove_stale_partials, write_atomically
 from keras_inception.pretrained import keras_applications, timm, torchvision
 from keras_inception.pretrained.assign import assign_weights, layers_with_weights
+from keras_inception.pretrained.channels import adapted_model, check_channels
 from keras_inception.pretrained.checkpoints import SOURCES, architecture_of, describe, read_checkpoint
 from keras_inception.pretrained.classes import add_class_names, decode_predictions, imagenet_classes
 from keras_inception.validation import UsageError
@@ -85,12 +86,15 @@ def build_converted(conversion, input_shape=None, **arguments):
     return registry.get_model(conversion.model, input_tensor=x, **{**conversion.build, **arguments})
 
 
-def load(name, checkpoint, source=None, *, input_shape=None, **arguments):
+def load(name, checkpoint, source=None, *, input_shape=None, input_channels=None, **arguments):
     """Our net `name` (the source's name, e.g. "resnet50", "vgg16_bn", a timm hub ID) with the
     weights of the checkpoint file at `checkpoint`; `source` ("torchvision", "timm") is
     recognised from the file when not given. The model's `class_names` are ImageNet's.
 
-    input_shape: builds the fully convolutional nets at another size (default: the source's).
+    input_shape: builds the fully convolutional nets at another size (default: the source's),
+        and takes another channel count than RGB's: 1 (grayscale) or 4 (RGB plus depth or
+        infrared), the first convolution adapted (`channels`).
+    input_channels: the channel count at the source's size (the same as `input_shape`'s).
     arguments: `classifier_activation` (None: logits), `aux_heads` (False drops a trained
         auxiliary head), `name`, and keras.applications' `include_top`, `num_classes` and
         `pooling`: `include_top=False` keeps the converted backbone alone (with `pooling`), and
@@ -100,6 +104,13 @@ def load(name, checkpoint, source=None, *, input_shape=None, **arguments):
     if unknown:
         raise TypeError(f"load() takes no argument {unknown[0]!r}; it takes {', '.join(CALLER_ARGUMENTS)}. "
                         f"Received: {unknown[0]}={arguments[unknown[0]]!r}")
+    channels = 3 if input_channels is None else check_channels(input_channels)
+    if isinstance(input_shape, (tuple, list)) and len(input_shape) == 3:  # else the builder says what is wrong
+        if input_channels is not None and input_shape[-1] != input_channels:
+            raise UsageError(f"`input_shape` has {input_shape[-1]} channels and `input_channels` says "
+                             f"{input_channels}. Received: input_shape={input_shape!r}")
+        channels = check_channels(input_shape[-1])
+        input_shape = (*input_shape[:-1], 3)  # converted as RGB, then adapted
     read = read_checkpoint(checkpoint, source)
     _, conversion = _conversion(name, read)
     include_top = arguments.get("include_top", True)
@@ -115,12 +126,19 @@ def load(name, checkpoint, source=None, *, input_shape=None, **arguments):
                    ignore=ignore, flattened_from=conversion.flattened_from, layout=conversion.layout)
     if conversion.bgr:
         _take_rgb(model)
-    if include_top is False:
-        return model
-    if num_classes == len(imagenet_classes()):
-        model.class_names = tuple(class_name for _, class_name in imagenet_classes())
-        return model
-    return _with_new_head(model, conversion, input_shape, name, {**arguments, "num_classes": num_classes})
+    class_names = None
+    if include_top is not False:
+        if num_classes == len(imagenet_classes()):
+            class_names = tuple(class_name for _, class_name in imagenet_classes())
+        else:
+            arguments["num_classes"] = num_classes
+            model = _with_new_head(model, conversion, input_shape, name, arguments)
+    if channels != 3:
+        model = adapted_model(model, lambda inputs, x: registry.get_model(
+            conversion.model, input_tensor=x, **{**conversion.build, **arguments}), conversion.preprocessing, channels)
+    if class_names:
+        model.class_names = class_names
+    return model
 
 
 def _take_rgb(model):
@@ -152,10 +170,10 @@ def _with_new_head(converted, conversion, input_shape, name, arguments):
     return model
 
 
-def convert(name, checkpoint, output=None, source=None, *, overwrite=False):
+def convert(name, checkpoint, output=None, source=None, *, overwrite=False, input_channels=3):
     """`load`, then the model saved as `output` (default: `<name>.keras` in the working folder),
     written atomically, its ImageNet class names inside (`classes.read_class_names`). Returns the
-    output path."""
+    output path. `input_channels`: see `load`."""
     output = os.fspath(output or f"{ALIASES.get(name, name).split('.')[0]}.keras")
     if not output.endswith(".keras"):
         raise UsageError(f"The output must be a .keras file. Received: output={output!r}")
@@ -168,7 +186,7 @@ def convert(name, checkpoint, output=None, source=None, *, overwrite=False):
                              f"Received: output={output!r}")
         remove_stale_partials(output)
         check_writable(folder)  # before the conversion, not after it
-        model = load(name, checkpoint, source)
+        model = load(name, checkpoint, source, input_channels=input_channels)
 
         def write(path):
             model.save(path)
