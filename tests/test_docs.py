@@ -29,7 +29,8 @@ TUNE_COMMAND = ("python3 scripts/tune.py --model=googlenet_bn --model_kwargs=ste
 BENCHMARK_COMMAND = 'python3 -m pip install -e ".[bench]" && python3 benchmarks/benchmark.py --models=googlenet,resnet18'
 # Every command the pages show, in the order the test runs them (the exports need the main job's
 # run), with the flags it appends to its first step to cut the time (absl keeps a repeated flag's
-# last value): the README's main training runs 5 of its 10 epochs.
+# last value): the README's main training runs 5 of its 10 epochs, and the smoke runs of a few
+# steps run them untraced.
 # None: run as shown by another test, not here: the test command by CI
 # (test_ci_runs_the_readme_test_command), the benchmark's by its smoke test
 # (benchmarks/tests/test_benchmark.py), which checks what it measured.
@@ -39,8 +40,8 @@ SHOWN_COMMANDS = {
     "--overwrite": [],
     EVALUATE_COMMAND: [],
     UINT8_COMMAND: [],
-    "python3 scripts/train.py --model=resnet18 --epochs=5": ["--epochs=1", "--steps_per_epoch=2"],
-    TUNE_COMMAND: ["--max_trials=2", "--epochs=1", "--steps_per_epoch=2"],
+    "python3 scripts/train.py --model=resnet18 --epochs=5": ["--epochs=1", "--steps_per_epoch=2", "--run_eagerly"],
+    TUNE_COMMAND: ["--max_trials=2", "--epochs=1", "--steps_per_epoch=2", "--run_eagerly"],
     BENCHMARK_COMMAND: None,
     TEST_COMMAND: None,
 }

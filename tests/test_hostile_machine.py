@@ -30,7 +30,7 @@ LISTING = "--- left in the folder ---"
 TRAIN = ["train.py", "--model=lenet5", "--epochs=2", "--steps_per_epoch=3"]
 TUNE = ["tune.py", "--model=googlenet_bn", "--model_kwargs=stem=small", "--image_size=32",
         "--width_multipliers=0.0625,0.125", "--stage_multipliers=0.5,1", "--epochs=1", "--steps_per_epoch=2",
-        "--export_modes="]
+        "--run_eagerly", "--export_modes="]
 
 
 def script(name, *args, cwd=ROOT, timeout=300):

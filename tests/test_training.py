@@ -151,6 +151,23 @@ def test_mixed_precision_job_keeps_heads_float32_and_scales_the_loss(tmp_path):
 
 
 @pytest.mark.slow
+def test_run_eagerly_compiles_every_phase_untraced_and_excludes_xla(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match=r"^run_eagerly runs the steps untraced, so XLA cannot compile them\. "
+                                         r"Received: run_eagerly=True, jit_compile=True$"):
+        training.TrainConfig(run_eagerly=True, jit_compile=True)
+    compiled, compile_for_training = [], job.compile_for_training
+
+    def recording(model, *args, **kwargs):
+        compiled.append(model)
+        return compile_for_training(model, *args, **kwargs)
+
+    monkeypatch.setattr(job, "compile_for_training", recording)
+    result = training.train(training.TrainConfig(model="lenet5", epochs=1, steps_per_epoch=2, run_eagerly=True,
+                                                 output_dir=str(tmp_path), verbose=0))
+    assert compiled and all(model.run_eagerly for model in compiled)
+    assert result.test_size == 360
+
+
 def test_short_job_on_the_digits_learns_and_keeps_its_artifacts(digits_run):
     result = digits_run
     assert result.test_accuracy > 0.6 and result.test_size == 360  # chance is 0.1

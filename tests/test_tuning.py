@@ -330,10 +330,11 @@ def test_damaged_tuner_state_is_named_before_keras_tuner_reads_it(small_search, 
 
 def _tune_command(output_dir, *extra):
     """The README's search (absl keeps the last value of a repeated flag), made tiny: nets of
-    1/16 to 1/8 of the widths, one epoch of two batches, no export unless asked."""
+    1/16 to 1/8 of the widths, one epoch of two batches run untraced, no export unless asked."""
     readme = re.search(r"(python3 scripts/tune\.py [^\n]*)", (ROOT / "README.md").read_text()).group(1)
     return [sys.executable, *shlex.split(readme)[1:], "--width_multipliers=0.0625,0.125", "--stage_multipliers=0.5,1",
-            "--epochs=1", "--steps_per_epoch=2", "--export_modes=", f"--output_dir={output_dir}", *extra]
+            "--epochs=1", "--steps_per_epoch=2", "--run_eagerly", "--export_modes=", f"--output_dir={output_dir}",
+            *extra]
 
 
 def _read_json(path):

@@ -47,6 +47,8 @@ flags.DEFINE_enum("precision", "auto", list(precision.PRECISIONS),
                   "auto: mixed_float16 with a GPU; mixed_bfloat16 on a CPU with bfloat16 instructions "
                   "(AVX-512 BF16 or AMX); float32 otherwise.")
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"], "XLA; auto: on with a GPU, off on CPU.")
+flags.DEFINE_bool("run_eagerly", False, "Run each step as Python, untraced: for debugging, and for runs of a few "
+                  "steps.")
 flags.DEFINE_enum("distribution", "none", list(distribution.DISTRIBUTIONS), "Devices and hosts to train on.")
 flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (jax_data_parallel over several processes).")
 flags.DEFINE_integer("num_processes", 1, "Processes in a jax_data_parallel run.", lower_bound=1)

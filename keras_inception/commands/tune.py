@@ -35,6 +35,8 @@ flags.DEFINE_integer("steps_per_epoch", None, "At most this many batches per epo
 flags.DEFINE_enum("recipe", "modern", list(recipes.RECIPES), "Training recipe of every trial.")
 flags.DEFINE_integer("batch_size", None, "Images per batch; default: the recipe's.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seeds the search, the weights and the data.", lower_bound=0)
+flags.DEFINE_bool("run_eagerly", False, "Run each trial's steps as Python, untraced: for debugging, and for "
+                  "trials of a few steps.")
 
 flags.DEFINE_enum("tuner", "random", list(job.TUNERS), "keras-tuner's RandomSearch, Hyperband or BayesianOptimization.")
 flags.DEFINE_integer("max_trials", 10, "Trials in all, rejected ones included (not Hyperband).", lower_bound=1)
@@ -85,6 +87,7 @@ def main(argv):
             dataset=os.path.expanduser(FLAGS.dataset), data_dir=FLAGS.data_dir and os.path.expanduser(FLAGS.data_dir),
             image_size=FLAGS.image_size, epochs=FLAGS.epochs, steps_per_epoch=FLAGS.steps_per_epoch,
             recipe=FLAGS.recipe, recipe_overrides=cli.set_flags(batch_size=FLAGS.batch_size), seed=FLAGS.seed,
+            run_eagerly=FLAGS.run_eagerly,
         ),
         space=tuning.SearchSpace(
             width_multipliers=_numbers("width_multipliers"), stage_multipliers=_numbers("stage_multipliers"),

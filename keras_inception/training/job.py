@@ -39,8 +39,8 @@ from keras_inception.training.speedups import fast_training
 from keras_inception.validation import UsageError, check_bool, check_choice, check_integer, check_number
 
 # Settings that may change between runs of one job: how long and how it runs, not what.
-RERUNNABLE_SETTINGS = ("epochs", "steps_per_epoch", "verbose", "overwrite", "jit_compile", "distribution",
-                       "coordinator_address", "num_processes", "process_id")
+RERUNNABLE_SETTINGS = ("epochs", "steps_per_epoch", "verbose", "overwrite", "jit_compile", "run_eagerly",
+                       "distribution", "coordinator_address", "num_processes", "process_id")
 # At most this many training images are cached decoded in memory (CIFAR-sized sets).
 CACHE_MAX_IMAGES = 60_000
 # A dataset of images no larger than this (the digits' 8x8, CIFAR's 32x32), given no image size,
@@ -71,6 +71,8 @@ class TrainConfig:
     steps_per_epoch: train on at most this many batches per epoch (None: the whole split),
         for smoke runs.
     jit_compile: XLA; "auto" is Keras's choice (on with a GPU, off on CPU).
+    run_eagerly: run each step as Python, untraced (Keras's `compile(run_eagerly=True)`): for
+        debugging, and for runs of a few steps, where tracing a step costs more than the steps.
     distribution, coordinator_address, num_processes, process_id: see `training.distribution`.
     weights: a `.keras` file (a converted checkpoint or any of ours) to fine-tune instead of
         building `model`: `frozen_epochs` (default 2) with the backbone frozen, then `epochs`
@@ -98,6 +100,7 @@ class TrainConfig:
     flip: bool = None
     precision: str = "auto"
     jit_compile: object = "auto"
+    run_eagerly: bool = False
     distribution: str = "none"
     coordinator_address: str = None
     num_processes: int = 1
@@ -120,6 +123,10 @@ class TrainConfig:
         check_integer("seed", self.seed, 0)
         check_bool("overwrite", self.overwrite)
         check_choice("jit_compile", self.jit_compile, ("auto", True, False))
+        check_bool("run_eagerly", self.run_eagerly)
+        if self.run_eagerly and self.jit_compile is True:
+            raise UsageError("run_eagerly runs the steps untraced, so XLA cannot compile them. "
+                             "Received: run_eagerly=True, jit_compile=True")
         if self.image_size is not None:
             check_integer("image_size", self.image_size, 1)
         if self.channels is not None:
@@ -302,11 +309,12 @@ def compile_model(model, config, recipe, steps_per_epoch, phase):
     compile_for_training(
         model, recipe, steps_per_epoch=steps_per_epoch, epochs=phase.last_epoch - phase.first_epoch,
         from_logits=config.from_logits,
-        jit_compile=config.jit_compile,
+        jit_compile=config.jit_compile, run_eagerly=config.run_eagerly,
     )
 
 
-def compile_for_training(model, recipe, *, steps_per_epoch, epochs, from_logits=False, jit_compile="auto"):
+def compile_for_training(model, recipe, *, steps_per_epoch, epochs, from_logits=False, jit_compile="auto",
+                         run_eagerly=False):
     """Compiles with the recipe's optimizer and schedule, one loss on every head (auxiliary
     ones weighted 0.3) and accuracy on every head: `val_main_accuracy` is the main head's."""
     model.compile(
@@ -315,7 +323,8 @@ def compile_for_training(model, recipe, *, steps_per_epoch, epochs, from_logits=
         # Accuracy on every head, for the per-head plot; the checkpoint and the reported test
         # accuracy use the main head's.
         metrics={name: ["accuracy"] for name in model.output_names},
-        jit_compile=jit_compile,
+        jit_compile=False if run_eagerly else jit_compile,
+        run_eagerly=run_eagerly,
     )
 
 

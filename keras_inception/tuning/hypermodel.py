@@ -78,12 +78,12 @@ class InceptionHyperModel(keras_tuner.HyperModel):
         steps_per_epoch, epochs: for the learning-rate schedule.
         budget: a `Budget`; trials over it fail untrained.
         cost_dir: where measured costs are kept, one JSON file per net (the report reads them).
-        from_logits, jit_compile: as for the training job.
+        from_logits, jit_compile, run_eagerly: as for the training job.
     """
 
     def __init__(self, model, *, input_shape, num_classes, space=None, model_kwargs=None,
                  recipe=None, steps_per_epoch, epochs, budget=None, cost_dir=None,
-                 from_logits=False, jit_compile="auto"):
+                 from_logits=False, jit_compile="auto", run_eagerly=False):
         super().__init__(name=model)
         search_space.searchable_net(model)
         reserved = sorted(set(model_kwargs or {}) & set(RESERVED_KWARGS))
@@ -104,6 +104,7 @@ class InceptionHyperModel(keras_tuner.HyperModel):
         self.cost_dir = cost_dir
         self.from_logits = from_logits
         self.jit_compile = jit_compile
+        self.run_eagerly = run_eagerly
         # Surface a bad space (an unknown block, batch norm on Inception v3) now, not per trial.
         self.builder_kwargs(keras_tuner.HyperParameters())
 
@@ -132,7 +133,7 @@ class InceptionHyperModel(keras_tuner.HyperModel):
         compile_for_training(
             model, dataclasses.replace(self.recipe, learning_rate=learning_rate),
             steps_per_epoch=self.steps_per_epoch, epochs=self.epochs,
-            from_logits=self.from_logits, jit_compile=self.jit_compile,
+            from_logits=self.from_logits, jit_compile=self.jit_compile, run_eagerly=self.run_eagerly,
         )
         return model
 

@@ -56,9 +56,10 @@ from keras_inception.validation import UsageError, check_bool, check_choice, che
 TUNERS = ("random", "hyperband", "bayesian")
 # Settings that may change between runs of one search: how far and how it runs, not what.
 RERUNNABLE_SETTINGS = ("max_trials", "overwrite", "verbose", "export_modes")
-# TrainConfig fields the tuning job sets itself or does not use.
+# TrainConfig fields the tuning job sets itself or does not use, and run_eagerly, which a rerun
+# of the search may change.
 UNUSED_TRAINING_FIELDS = ("output_dir", "run_name", "overwrite", "verbose", "width_multiplier",
-                          "distribution", "coordinator_address", "num_processes", "process_id")
+                          "distribution", "coordinator_address", "num_processes", "process_id", "run_eagerly")
 EXPORT_MODES = ("float32", "float16", "dynamic", "int8")
 
 
@@ -213,7 +214,7 @@ def tune(config):
                 recipe=recipe, steps_per_epoch=steps_per_epoch, epochs=training.epochs, budget=config.budget,
                 cost_dir=os.path.join(project_dir, "costs"),
                 from_logits=training.from_logits,
-                jit_compile=training.jit_compile,
+                jit_compile=training.jit_compile, run_eagerly=training.run_eagerly,
             )
             smallest = hypermodel.build_inference_net(smallest_kwargs(hypermodel.model, hypermodel.space))
             if role != "worker":
