@@ -1,8 +1,9 @@
 """Runs one command-line script many times, each run in its own forked process.
 
-A case is {"argv": [...], "timeout": seconds, "kill_on": glob, "kill_on_output": text}: the
-child is killed with SIGKILL after `timeout` seconds, as soon as a path matching `kill_on` is
-written, say a half-written file, or as soon as it prints `kill_on_output` (all optional). Each `ScriptServer` is a process started from
+A case is {"argv": [...], "timeout": seconds, "kill_on": glob, "kill_on_output": text, "mount":
+{...}}: the child is killed with SIGKILL after `timeout` seconds, as soon as a path matching
+`kill_on` is written, say a half-written file, or as soon as it prints `kill_on_output`; with
+`mount` it runs where a folder is mounted read-only or small (all optional). Each `ScriptServer` is a process started from
 multiprocessing's fork server, which imported TensorFlow and the package once for the pytest
 worker (`tests/script_preload.py`); the server imports its script (its flags defined), then
 each case runs in a child forked from it (`benchmarks.forked.run_forked`, which the benchmark's
@@ -29,9 +30,44 @@ FORK_SERVER = multiprocessing.get_context("forkserver")
 FORK_SERVER.set_forkserver_preload(["tests.script_preload"])
 
 
-def _child_main(script, argv, main, cli):
-    """In the forked child: the script's main under `cli.run`, as `python SCRIPT ARGV...` runs it."""
-    cli.run(main, [script, *argv])
+# unshare(2)'s flag for a mount namespace of the process's own.
+CLONE_NEWNS = 0x00020000
+
+
+def _enter_mount(mount):
+    """In the child: a mount namespace of its own, in which `mount["folder"]` is mounted
+    read-only ("read_only") or as a file system of `mount["size"]` ("full"). Python 3.11 has no
+    os.unshare, hence libc's."""
+    import ctypes
+    import subprocess
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS) failed")
+    folder = mount["folder"]
+    command = {"read_only": ["mount", "-o", "bind,ro", folder, folder],
+               "full": ["mount", "-t", "tmpfs", "-o", f"size={mount['size']}", "tmpfs", folder]}[mount["kind"]]
+    for step in (["mount", "--make-rprivate", "/"], command):  # the mounts stay in this namespace
+        subprocess.run(step, check=True, capture_output=True)
+
+
+def _listing(folder):
+    return sorted(os.path.relpath(os.path.join(root, name), folder)
+                  for root, directories, names in os.walk(folder) for name in directories + names)
+
+
+def _child_main(script, argv, main, cli, mount=None, listing_path=None):
+    """In the forked child: the script's main under `cli.run`, as `python SCRIPT ARGV...` runs it;
+    with `mount`, in a mount namespace of its own, and what the run left in the mounted folder
+    written to `listing_path` as it ends (a mount made here is gone with the process)."""
+    if mount is None:
+        return cli.run(main, [script, *argv])
+    _enter_mount(mount)
+    try:
+        cli.run(main, [script, *argv])
+    finally:
+        with open(listing_path, "w") as file:
+            file.write("\n".join(_listing(mount["folder"])))
 
 
 def script_main(script):
@@ -67,8 +103,8 @@ def _printed(path, text):
         return False
 
 
-def run_case(script, main, cli, argv, scratch, timeout=None, kill_on=None, kill_on_output=None):
-    paths = {name: os.path.join(scratch, name) for name in ("stdout", "stderr")}
+def run_case(script, main, cli, argv, scratch, timeout=None, kill_on=None, kill_on_output=None, mount=None):
+    paths = {name: os.path.join(scratch, name) for name in ("stdout", "stderr", "listing")}
     for path in paths.values():  # the last case's output
         if os.path.exists(path):
             os.remove(path)
@@ -78,13 +114,16 @@ def run_case(script, main, cli, argv, scratch, timeout=None, kill_on=None, kill_
         return bool((kill_on and _written_since(kill_on, started_at))
                     or (kill_on_output and _printed(paths["stdout"], kill_on_output)))
 
-    code, seconds = run_forked(lambda: _child_main(script, argv, main, cli),
+    code, seconds = run_forked(lambda: _child_main(script, argv, main, cli, mount, paths["listing"]),
                                stdout_path=paths["stdout"], stderr_path=paths["stderr"], timeout=timeout,
                                kill_when=kill_when)
     result = {"returncode": code, "killed": code is None, "seconds": seconds}
-    for name, path in paths.items():
-        with open(path, errors="replace") as file:
+    for name in ("stdout", "stderr"):
+        with open(paths[name], errors="replace") as file:
             result[name] = file.read()
+    if mount is not None:
+        with open(paths["listing"]) as file:
+            result["listing"] = [line for line in file.read().splitlines() if line]
     return result
 
 
@@ -124,9 +163,12 @@ class ScriptServer:
         self.process.start()
         server_end.close()
 
-    def run(self, argv, timeout=None, kill_on=None, kill_on_output=None):
+    def run(self, argv, timeout=None, kill_on=None, kill_on_output=None, mount=None):
+        """One case; `mount`: {"folder", "kind": "read_only" or "full", "size"} runs it in a
+        mount namespace of its own, and the result's "listing" is what it left in the folder."""
         self.connection.send({"argv": [str(arg) for arg in argv], "timeout": timeout,
-                              "kill_on": kill_on and str(kill_on), "kill_on_output": kill_on_output})
+                              "kill_on": kill_on and str(kill_on), "kill_on_output": kill_on_output,
+                              "mount": mount and {**mount, "folder": str(mount["folder"])}})
         try:
             return self.connection.recv()
         except EOFError:

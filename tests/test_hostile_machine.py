@@ -43,14 +43,19 @@ def script(name, *args, cwd=ROOT, timeout=300):
 def run_in_mount(folder, mount, name, *args, size="300k"):
     """Runs scripts/`name` (or Python's `-c` code) where `folder` is mounted read-only
     ("read_only") or as a file system of `size` ("full"), in a mount namespace of its own;
-    returns (the process, the paths it left in `folder`)."""
+    returns (the process, the paths it left in `folder`). A script runs in a process forked from
+    its server (tests/script_forks.py), the code in a new one."""
+    if name != "-c":
+        with ScriptServer(name, cwd=ROOT) as server:
+            result = server.run(args, timeout=300, mount={"folder": folder, "kind": mount, "size": size})
+        return (subprocess.CompletedProcess([name, *args], result["returncode"], result["stdout"], result["stderr"]),
+                result["listing"])
     quoted = shlex.quote(str(folder))
     mounts = {"read_only": f"mount -o bind,ro {quoted} {quoted}",
               "full": f"mount -t tmpfs -o size={size} tmpfs {quoted}"}
     shell = (f'{mounts[mount]} || exit 99; "$@"; code=$?; echo "{LISTING}"; '
              f'cd {quoted} && find . -mindepth 1 | sort; exit $code')
-    program = [name] if name == "-c" else [str(ROOT / "scripts" / name)]
-    result = subprocess.run(["unshare", "--mount", "sh", "-c", shell, "sh", sys.executable, *program, *args],
+    result = subprocess.run(["unshare", "--mount", "sh", "-c", shell, "sh", sys.executable, name, *args],
                             cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
     assert result.returncode != 99, result.stderr
     output, _, listing = result.stdout.partition(LISTING + "\n")

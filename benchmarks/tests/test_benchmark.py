@@ -420,8 +420,9 @@ def test_largest_batch_row_names_the_bound_and_where_each_side_stopped():
 def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
     """The README's benchmark command as it shows it (its install dropped), in smoke mode."""
     out = tmp_path / "bench"
-    (step,) = command_steps(BENCHMARK_COMMAND)
-    result = subprocess.run([*step, "--smoke", "--models=resnet18", f"--output_dir={out}"], capture_output=True,
+    ((script, *arguments),) = command_steps(BENCHMARK_COMMAND)
+    result = subprocess.run([sys.executable, str(ROOT / script), *arguments, "--smoke", "--models=resnet18",
+                             f"--output_dir={out}"], capture_output=True,
                             text=True, timeout=600, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
