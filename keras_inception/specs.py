@@ -14,11 +14,11 @@ import re
 from typing import Optional
 
 from keras_inception.models.multi_output import AUX_LOSS_WEIGHT
+from keras_inception.pretrained.checkpoints import SOURCES  # noqa: F401 (the converter's sources)
 from keras_inception.pretrained.torchvision import Preprocessing
 from keras_inception.validation import UsageError
 
 PROTOCOLS = ("center", "ten_crop", "googlenet_144", "vgg_dense")
-SOURCES = ("torchvision", "timm", "keras")
 TORCH_DOWNLOADS = "https://download.pytorch.org/models/"
 KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 

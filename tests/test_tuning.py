@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 
 import keras
@@ -25,6 +26,7 @@ from keras_inception.models.googlenet import INCEPTION_WIDTHS
 from keras_inception.models.inception_v3 import WIDTH_TABLE as V3_WIDTH_TABLE
 from keras_inception.training import TrainConfig
 from keras_inception.tuning import Budget, InceptionHyperModel, OverBudget, SearchSpace, TuneConfig, tune
+from keras_inception.tuning import job as tuning_job
 from keras_inception.tuning.job import make_tuner
 from keras_inception.tuning.report import pareto_front
 from tests.conftest import free_port, once_per_run
@@ -416,3 +418,10 @@ def test_chief_and_two_workers_record_every_trial_once(tmp_path):
     epochs = {tuner_id: output.count("val_main_loss:") for tuner_id, output in outputs.items()}
     assert epochs["chief"] == 0 and epochs["tuner0"] + epochs["tuner1"] == 3, epochs
     assert epochs["tuner0"] >= 1 and epochs["tuner1"] >= 1, epochs
+
+
+def test_the_search_input_is_the_nets_default_from_its_spec_unless_a_stem_is_chosen():
+    digits = types.SimpleNamespace(channels=1)
+    assert tuning_job._input_shape(TrainConfig(model="inception_v3"), digits, {}) == (299, 299, 1)
+    assert tuning_job._input_shape(TrainConfig(model="googlenet_bn"), digits, {"stem": "small"}) == (32, 32, 1)
+    assert tuning_job._input_shape(TrainConfig(model="googlenet_bn", image_size=48), digits, {}) == (48, 48, 1)

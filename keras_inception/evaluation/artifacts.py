@@ -146,8 +146,9 @@ class SavedModelArtifact(Artifact):
 
     def protocol_scorer(self, protocol, resize_size):
         protocols.check_protocol(protocol)
-        raise UsageError(f"A SavedModel crops and resizes images itself, so it takes no protocol; the protocols run "
-                         f".keras and .tflite files. Received: protocol={protocol!r}")
+        raise UsageError(f"{self.name} is a SavedModel, which crops and resizes images itself, so it takes no "
+                         f"protocol; the protocols run .keras and .tflite files (name them in --model). "
+                         f"Received: protocol={protocol!r}")
 
     def scores(self, images):
         outputs = self._serve(images=tf.constant(images))

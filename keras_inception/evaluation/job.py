@@ -59,6 +59,8 @@ def evaluate(models, *, dataset=None, data_dir=None, output_dir=None, threads=No
     folders = {path: output_dir or os.path.dirname(os.path.abspath(path)) for path in paths}
     for folder in dict.fromkeys(folders.values()) if write_files else ():
         check_writable(folder)  # before the evaluations, not after them
+    for artifact in artifacts if protocol is not None else ():
+        artifact.protocol_scorer(protocol, resize_size)  # a kind the protocol cannot run, refused before any work
     splits = data.splits_of_run(run_settings(paths[0]), dataset=dataset, data_dir=data_dir)
     evaluations = []
     for artifact in artifacts:

@@ -35,7 +35,7 @@ import warnings
 
 import keras
 
-from keras_inception import _compat, registry
+from keras_inception import _compat
 from keras_inception.files import (
     claim_job_directory,
     locked,
@@ -45,7 +45,8 @@ from keras_inception.files import (
 )
 from keras_inception.models.multi_output import MAIN_OUTPUT
 from keras_inception.training.callbacks import tensorboard_logs
-from keras_inception.training.job import TrainConfig, dataset_name, load_data_and_recipe, make_pipelines
+from keras_inception.training.job import (TrainConfig, dataset_name, default_input_size, load_data_and_recipe,
+                                          make_pipelines)
 from keras_inception.training.precision import precision_policy
 from keras_inception.tuning import report, tuners
 from keras_inception.tuning.budget import Budget
@@ -184,9 +185,8 @@ def _input_shape(training, splits, model_kwargs):
     channels = training.channels or splits.channels
     if training.image_size is not None:
         return (training.image_size, training.image_size, channels)
-    # The net's default size, with the data's channels.
-    height, width = registry.get_model(training.model, **model_kwargs, aux_heads=False).input_shape[1:3]
-    return (height, width, channels)
+    size = default_input_size(training.model, model_kwargs)  # the net's default, with the data's channels
+    return (size, size, channels)
 
 
 def check_budget_reachable(budget, smallest):
