@@ -15,6 +15,8 @@ import tensorflow as tf
 import keras_inception
 from keras_inception.evaluation import protocols
 from keras_inception.evaluation.protocols import protocol_scores, protocol_views, vgg_dense_scores
+from keras_inception.export import tflite
+from keras_inception.export.graph import export_graph
 from tests.script_forks import ScriptServer
 
 
@@ -96,7 +98,8 @@ def test_scores_are_the_mean_of_each_views_softmax():
     images = np.random.default_rng(1).random((3, 40, 50, 3), dtype=np.float32)
 
     def logits(views):  # three "classes": each channel's mean over the view
-        return tf.reduce_mean(views, axis=(1, 2)).numpy() * 5
+        assert isinstance(views, np.ndarray)  # as LiteRT's runner takes them
+        return views.mean(axis=(1, 2)) * 5
 
     averaged = protocol_scores(logits, images, "ten_crop", crop_size=32, views_per_call=4)
     views = protocol_views(images, "ten_crop", crop_size=32).numpy()
@@ -133,8 +136,11 @@ def test_bad_protocols_and_crops_are_one_line():
 @pytest.mark.slow
 def test_the_script_evaluates_with_a_protocol_and_records_it(digits_run, tmp_path):
     model = digits_run.run_dir + "/model.keras"
+    graph = export_graph(keras.saving.load_model(model))
+    (tmp_path / "model_float32.tflite").write_bytes(tflite.convert(graph, "float32"))
     with ScriptServer("evaluate.py", cwd=tmp_path) as server:
-        ten = server.run([f"--model={model}", "--protocol=ten_crop", f"--output_dir={tmp_path}"], timeout=300)
+        ten = server.run([f"--model={model},{tmp_path / 'model_float32.tflite'}", "--protocol=ten_crop",
+                          f"--output_dir={tmp_path}"], timeout=300)
         unknown = server.run([f"--model={model}", "--protocol=144"], timeout=300)
         too_large = server.run([f"--model={model}", "--protocol=center", "--resize_size=20"], timeout=300)
     assert ten["returncode"] == 0, ten["stderr"][-3000:]
@@ -143,6 +149,9 @@ def test_the_script_evaluates_with_a_protocol_and_records_it(digits_run, tmp_pat
     assert saved["protocol"] == "ten_crop" and saved["images"] == 360
     # The digits net trained on central views; ten shifted and mirrored crops keep most of it.
     assert saved["top1"] >= digits_run.test_accuracy - 0.15
+    # LiteRT's float32 file, fed the same views, scores as Keras does (to an image).
+    litert = json.loads((tmp_path / "evaluation_model_float32.json").read_text())
+    assert litert["protocol"] == "ten_crop" and abs(litert["top1"] - saved["top1"]) <= 1 / 360
     for result, line in ((unknown, "error: Unknown protocol; protocols: center, ten_crop, googlenet_144, vgg_dense. "
                                     "Received: protocol='144'"),
                          (too_large, "error: The crop (32x32) is larger than the image resized to a shorter side of "

@@ -143,8 +143,8 @@ def softmax_if_logits(scores):
 
 
 def protocol_scores(score, images, protocol, crop_size=224, resize_size=None, views_per_call=36):
-    """The class probabilities of a batch for a crop protocol: `score(views)` maps (M, crop,
-    crop, C) to scores (M, classes); each view's scores go through softmax (unless they are
+    """The class probabilities of a batch for a crop protocol: `score(views)` maps a NumPy
+    array (M, crop, crop, C) to scores (M, classes); each view's scores go through softmax (unless they are
     probabilities) and are averaged over the views. At most `views_per_call` views of the
     batch are scored at once."""
     check_integer("views_per_call", views_per_call, 1)
@@ -153,7 +153,7 @@ def protocol_scores(score, images, protocol, crop_size=224, resize_size=None, vi
     for chunk in view_chunks(images, protocol, crop_size, resize_size):
         for start in range(0, int(chunk.shape[0]), views_per_call):
             views = chunk[start:start + views_per_call]
-            flat = tf.reshape(views, (-1, *views.shape[2:]))
+            flat = tf.reshape(views, (-1, *views.shape[2:])).numpy()  # NumPy, as every artifact takes it
             probabilities = softmax_if_logits(score(flat)).reshape(int(views.shape[0]), batch, -1)
             total = probabilities.sum(0) if total is None else total + probabilities.sum(0)
             count += int(views.shape[0])
