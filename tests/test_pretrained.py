@@ -254,8 +254,17 @@ def test_the_script_writes_a_file_plain_keras_loads(resnet18_checkpoint, tmp_pat
     output = tmp_path / "resnet18.keras"
     with ScriptServer("convert_weights.py", cwd=tmp_path) as server:
         done = server.run(["--model=resnet18", f"--checkpoint={checkpoint}", f"--output={output}"], timeout=300)
+        gray = server.run(["--model=resnet18", f"--checkpoint={checkpoint}", "--output=gray.keras",
+                           "--input_channels=1"], timeout=300)
     assert done["returncode"] == 0, done["stderr"][-2000:]
     assert f"into {output}" in done["stdout"]
+    assert gray["returncode"] == 0 and "into gray.keras: grayscale images in [0, 1]" in gray["stdout"], gray["stderr"]
+    gray_net = keras.saving.load_model(tmp_path / "gray.keras", safe_mode=True)
+    assert gray_net.input_shape == (None, 224, 224, 1)
+    gray_images = np.random.default_rng(1).random((2, 224, 224, 1), dtype=np.float32)
+    np.testing.assert_allclose(
+        gray_net.predict(gray_images, verbose=0),
+        pretrained.load("resnet18", str(checkpoint), input_channels=1).predict(gray_images, verbose=0), atol=1e-6)
     images = np.random.default_rng(0).random((2, 224, 224, 3), dtype=np.float32)
     np.save(tmp_path / "images.npy", images)
     load = ("import sys, keras, numpy as np; model = keras.saving.load_model(sys.argv[1], safe_mode=True); "
