@@ -3,16 +3,16 @@
 A case is {"argv": [...], "timeout": seconds, "kill_on": glob, "kill_on_output": text, "mount":
 {...}}: the child is killed with SIGKILL after `timeout` seconds, as soon as a path matching
 `kill_on` is written, say a half-written file, or as soon as it prints `kill_on_output`; with
-`mount` it runs where a folder is mounted read-only or small (all optional). Each `ScriptServer` is a process started from
-multiprocessing's fork server, which imported TensorFlow and the package once for the pytest
-worker (`tests/script_preload.py`); the server imports its script (its flags defined), then
+`mount` it runs where a folder is mounted read-only or small (all optional). Each
+`ScriptServer` is a process started from multiprocessing's fork server, which imported
+TensorFlow and the package once for the pytest worker (`tests/script_preload.py`); the server imports its script (its flags defined), then
 each case runs in a child forked from it (`benchmarks.forked.run_forked`, which the benchmark's
 smoke uses too): a real process with its own exit code, stdout and stderr, without importing
 TensorFlow again. No TensorFlow op runs before a fork, so each child starts from a clean
 runtime. The child leads its own process group, so a timeout kills whatever it started.
 
-A result is {"returncode", "killed", "seconds", "stdout", "stderr"}; returncode is None for a
-child that was killed.
+A result is {"returncode", "killed", "seconds", "stdout", "stderr"} (and "listing" with
+`mount`); returncode is None for a child that was killed.
 """
 
 import glob
@@ -148,8 +148,8 @@ def serve(script, cwd, env, connection, log_path):
 
 
 class ScriptServer:
-    """Runs the server for `scripts/<script>` (or the script at an absolute path) in `cwd`, with this process's environment and
-    `env`; `run(argv, ...)` gives one case's result."""
+    """Runs the server for `scripts/<script>` (or the script at an absolute path) in `cwd`, with
+    this process's environment and `env`; `run(argv, ...)` gives one case's result."""
 
     def __init__(self, script, cwd, env=None):
         from tests.conftest import script_path
