@@ -19,6 +19,7 @@ import pytest
 from benchmarks import batch_search, machine, memory, report, resume, runner, timing
 from benchmarks.pairs import PAIRS
 from keras_inception.cpu import bfloat16_instructions
+from tests.script_forks import ScriptServer
 from tests.test_docs import BENCHMARK_COMMAND, command_steps
 from tests.test_scripts import run_script
 
@@ -543,9 +544,10 @@ def test_smoke_run_measures_every_item_and_writes_json_and_markdown(tmp_path):
         assert "torch_train" not in net
     # The same command with --resume keeps the net measured and runs nothing again (other
     # settings are refused: test_resume_keeps_only_the_nets_measured_without_an_error).
-    again = run_script("--smoke", "--resume", f"--output_dir={out}", script="benchmark.py")
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "keeping resnet18" in again.stdout and "keras_train" not in again.stdout
+    with ScriptServer("benchmark.py", cwd=ROOT) as server:  # forked: nothing it runs needs a new process
+        again = server.run(["--smoke", "--resume", f"--output_dir={out}"], timeout=300)
+    assert again["returncode"] == 0, again["stderr"][-3000:]
+    assert "keeping resnet18" in again["stdout"] and "keras_train" not in again["stdout"]
     resumed = json.loads((out / "benchmark_cpu.json").read_text())
     assert resumed["models"] == results["models"] and resumed["matmul_peak"] == results["matmul_peak"]
 
