@@ -142,6 +142,13 @@ def test_the_script_evaluates_with_a_protocol_and_records_it(digits_run, tmp_pat
         ten = server.run([f"--model={model},{tmp_path / 'model_float32.tflite'}", "--protocol=ten_crop",
                           f"--output_dir={tmp_path}"], timeout=300)
         unknown = server.run([f"--model={model}", "--protocol=144"], timeout=300)
+        dense_on_tflite = server.run([f"--model={tmp_path / 'model_float32.tflite'}", "--protocol=vgg_dense"],
+                                     timeout=300)
+        keras.utils.set_random_seed(0)
+        keras_inception.get_model("vgg11", input_shape=(32, 32, 1), width_multiplier=0.125,
+                                  num_classes=10).save(tmp_path / "vgg11.keras")
+        dense = server.run([f"--model={tmp_path / 'vgg11.keras'}", "--protocol=vgg_dense", f"--output_dir={tmp_path}"],
+                           timeout=300)
         too_large = server.run([f"--model={model}", "--protocol=center", "--resize_size=20"], timeout=300)
     assert ten["returncode"] == 0, ten["stderr"][-3000:]
     assert "Protocol: ten_crop, the class probabilities averaged over its views" in ten["stdout"]
@@ -152,8 +159,16 @@ def test_the_script_evaluates_with_a_protocol_and_records_it(digits_run, tmp_pat
     # LiteRT's float32 file, fed the same views, scores as Keras does (to an image).
     litert = json.loads((tmp_path / "evaluation_model_float32.json").read_text())
     assert litert["protocol"] == "ten_crop" and abs(litert["top1"] - saved["top1"]) <= 1 / 360
+    # VGG's dense evaluation runs a .keras file of a net that ends in dense layers (a file no run
+    # made is evaluated on the digits), and refuses a .tflite before any work.
+    assert dense["returncode"] == 0, dense["stderr"][-3000:]
+    scored = json.loads((tmp_path / "evaluation_vgg11.json").read_text())
+    assert scored["protocol"] == "vgg_dense" and scored["images"] == 360
     for result, line in ((unknown, "error: Unknown protocol; protocols: center, ten_crop, googlenet_144, vgg_dense. "
                                     "Received: protocol='144'"),
+                         (dense_on_tflite, "error: vgg_dense runs .keras files, whose dense layers become "
+                                           "convolutions; model_float32.tflite is a tflite file. "
+                                           "Received: protocol='vgg_dense'"),
                          (too_large, "error: The crop (32x32) is larger than the image resized to a shorter side of "
                                      "20 (20x20). Received: crop_size=32")):
         assert result["returncode"] == 2
