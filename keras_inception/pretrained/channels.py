@@ -72,12 +72,12 @@ def adapted_model(rgb, build, preprocessing, channels):
                                        name="preprocessing")(inputs)
     model = build(inputs, x)
     source_layers = {layer.name: layer for layer in layers_with_weights(rgb)}
-    first = first_conv(model).name
+    adapted = None if exact_expansion else first_conv(model).name  # an expansion keeps the RGB kernels
     for layer in layers_with_weights(model):
         if layer.name == "preprocessing":
             continue
         weights = source_layers[layer.name].get_weights()
-        if layer.name == first and not exact_expansion:
+        if layer.name == adapted:
             weights = [adapt_kernel(weights[0], channels), *weights[1:]]
         layer.set_weights(weights)
     return model
