@@ -79,12 +79,16 @@ class SizedArtifact(Artifact):
     def view(self, image):
         return preprocessing.evaluation_view(image, self.size, self.channels)
 
+    def whole_image(self, image):
+        """The image a protocol cuts its views from: float, the file's channels, its own size."""
+        return preprocessing.to_float(image, self.channels)
+
     def protocol_scorer(self, protocol, resize_size):
         protocols.check_protocol(protocol)
         if protocol == "vgg_dense":
             raise UsageError(f"vgg_dense runs .keras files, whose dense layers become convolutions; {self.name} is "
                              f"a {self.kind} file. Received: protocol={protocol!r}")
-        return (lambda image: preprocessing.to_float(image, self.channels),
+        return (self.whole_image,
                 lambda images: protocols.protocol_scores(self.scores, images, protocol, self.size, resize_size))
 
 
@@ -102,7 +106,7 @@ class KerasArtifact(SizedArtifact):
         if protocol != "vgg_dense":
             return super().protocol_scorer(protocol, resize_size)
         dense = protocols.fully_convolutional(self.model)
-        return (lambda image: preprocessing.to_float(image, self.channels),
+        return (self.whole_image,
                 lambda images: protocols.vgg_dense_scores(dense, images, protocols.vgg_scales(self.size)))
 
 

@@ -30,7 +30,8 @@ VIEWS = {"center": 1, "ten_crop": 10, "googlenet_144": 144}
 CENTER_CROP_FRACTION = 0.875
 # GoogLeNet's four scales, for 224x224 crops.
 GOOGLENET_SCALES = (256, 288, 320, 352)
-GOOGLENET_CROP = 224
+# The crop the papers' scales are given for; other crops scale them in proportion.
+PAPER_CROP = 224
 # VGG's test scales Q for nets trained with S in [256, 512] (its Table 4).
 VGG_SCALES = (256, 384, 512)
 
@@ -109,9 +110,14 @@ def view_chunks(images, protocol, crop_size=224, resize_size=None):
     return chunks
 
 
+def in_proportion(scales, crop_size):
+    """A paper's shorter sides for 224x224 crops, scaled to `crop_size`."""
+    return tuple(int(round(scale * crop_size / PAPER_CROP)) for scale in scales)
+
+
 def googlenet_scales(crop_size):
     """GoogLeNet's four shorter sides, in proportion to the crop."""
-    return tuple(int(round(scale * crop_size / GOOGLENET_CROP)) for scale in GOOGLENET_SCALES)
+    return in_proportion(GOOGLENET_SCALES, crop_size)
 
 
 def _three_squares(images, side):
@@ -162,7 +168,7 @@ def protocol_scores(score, images, protocol, crop_size=224, resize_size=None, vi
 
 def vgg_scales(crop_size):
     """VGG's test scales Q, in proportion to the crop (256, 384 and 512 for 224)."""
-    return tuple(int(round(scale * crop_size / GOOGLENET_CROP)) for scale in VGG_SCALES)
+    return in_proportion(VGG_SCALES, crop_size)
 
 
 def fully_convolutional(model):

@@ -17,7 +17,7 @@ from keras_inception import registry
 from keras_inception.files import check_writable, locked, remove_stale_partials, write_atomically
 from keras_inception.pretrained import keras_applications, timm, torchvision
 from keras_inception.pretrained.assign import assign_weights, layers_with_weights
-from keras_inception.pretrained.channels import adapted_model, check_channels
+from keras_inception.pretrained.channels import adapted_model, check_channels, first_conv
 from keras_inception.pretrained.checkpoints import SOURCES, architecture_of, describe, read_checkpoint
 from keras_inception.pretrained.classes import add_class_names, decode_predictions, imagenet_classes
 from keras_inception.validation import UsageError
@@ -144,7 +144,7 @@ def load(name, checkpoint, source=None, *, input_shape=None, input_channels=None
 def _take_rgb(model):
     """Reverses the first conv's input channels: a net whose weights expect BGR then computes
     the same on RGB, exactly."""
-    first = next(layer for layer in layers_with_weights(model) if isinstance(layer, keras.layers.Conv2D))
+    first = first_conv(model)
     weights = first.get_weights()
     first.set_weights([weights[0][:, :, ::-1, :], *weights[1:]])
 
