@@ -178,6 +178,9 @@ def test_predict_names_the_digits_from_every_artifact_kind(exported_run, tmp_pat
     with ScriptServer("predict.py", cwd=tmp_path) as server:
         runs = {artifact: server.run([f"--model={exported_run / artifact}", "--top=3", *paths], timeout=300)
                 for artifact in ("inference.keras", "saved_model", "model_int8.tflite")}
+        overlaid = server.run([f"--model={exported_run / 'model.keras'}", "--top=1", "--grad_cam=heat",
+                               "--grad_cam_head=aux1", *paths[:2]], timeout=300)
+        refused = server.run([f"--model={exported_run / 'model_int8.tflite'}", "--grad_cam=refused", paths[0]])
     for artifact, done in runs.items():
         assert done["returncode"] == 0, done["stderr"][-2000:]
         lines = done["stdout"].splitlines()
@@ -190,6 +193,16 @@ def test_predict_names_the_digits_from_every_artifact_kind(exported_run, tmp_pat
     # Mostly right: the tiny 3-epoch net's test accuracy moves with the float rounding of its
     # training (threads, kernels), by more than one of 12 images.
     assert np.mean(np.array(named["inference.keras"]) == labels[:12]) >= 0.75
+
+    # --grad_cam: each image's overlay for the head named, from the training form's .keras file.
+    assert overlaid["returncode"] == 0, overlaid["stderr"][-2000:]
+    assert overlaid["stdout"].splitlines()[2::3] == [f"  Grad-CAM (aux1): heat/digit_{index}.aux1.png" for index in (0, 1)]
+    overlay = keras.utils.img_to_array(keras.utils.load_img(tmp_path / "heat" / "digit_0.aux1.png"))
+    assert overlay.shape == (32, 32, 3)
+    assert refused["returncode"] == 2 and not (tmp_path / "refused").exists()
+    assert refused["stderr"].strip().splitlines()[-1].endswith(
+        f"Grad-CAM needs a .keras file's gradients; {exported_run / 'model_int8.tflite'} is a tflite artifact. "
+        f"Received: model='{exported_run / 'model_int8.tflite'}'")
 
 
 def test_predict_refuses_a_file_that_is_no_image(exported_run, tmp_path):

@@ -14,8 +14,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_inception.data.image_files import MAX_IMAGE_PIXELS, file_problem, pixel_problem
-from keras_inception.evaluation.artifacts import open_artifact
+from keras_inception.evaluation.artifacts import SizedArtifact, artifact_kind, open_artifact
+from keras_inception.files import check_writable, write_bytes_atomically
 from keras_inception.labels import class_names_for
+from keras_inception.loading import load_model
 from keras_inception.pretrained.classes import decode_predictions
 from keras_inception.validation import UsageError, check_integer
 
@@ -52,3 +54,29 @@ def predict_files(model_path, image_paths, *, top=5, dataset=None, data_dir=None
                              for image in images])
     names = class_names_for(model_path, scores.shape[-1], dataset=dataset, data_dir=data_dir)
     return list(zip(image_paths, decode_predictions(scores, top=min(top, scores.shape[-1]), class_names=names)))
+
+
+def grad_cam_files(model_path, image_paths, folder, *, head="main", layer=None, max_image_pixels=MAX_IMAGE_PIXELS):
+    """Writes each image's Grad-CAM overlay (its view, heat maps of the head's top class laid over
+    it) to `folder/<image name>.<head>.png`; returns the paths written, one per image. Gradients
+    need the Keras model: a SavedModel or a `.tflite` file is refused before any work."""
+    from keras_inception.explain import grad_cam, overlay
+
+    if artifact_kind(model_path) != "keras":
+        raise UsageError(f"Grad-CAM needs a .keras file's gradients; {model_path} is a {artifact_kind(model_path)} "
+                         f"artifact. Received: model={model_path!r}")
+    if not os.path.isfile(model_path):
+        raise UsageError(f"The model file does not exist. Received: model={model_path!r}")
+    check_writable(folder)
+    images = [read_image(path, max_image_pixels) for path in image_paths]
+    model = load_model(model_path, compile=False)
+    view = SizedArtifact(model_path, model.input_shape[1:]).view
+    written = []
+    for path, image in zip(image_paths, images):
+        pixels = view(tf.constant(image))[None].numpy()
+        heat = grad_cam(model, pixels, head=head, layer=layer)[0]
+        target = os.path.join(folder, f"{os.path.splitext(os.path.basename(path))[0]}.{head}.png")
+        png = tf.io.encode_png(overlay(pixels[0], heat)).numpy()
+        write_bytes_atomically(target, png)
+        written.append(target)
+    return written
