@@ -19,6 +19,10 @@ import pytest  # noqa: E402
 
 import keras_inception  # noqa: E402
 
+# XLA_FLAGS for the JAX processes the tests start: LLVM's optimisations off, which compiles in
+# less than half the time; what runs is the same graph.
+QUICK_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+
 # Small GoogLeNet used wherever a test trains or saves: 32x32 input, a quarter of the widths.
 SMALL_GOOGLENET = dict(stem="small", input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25)
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 import keras_inception
 from keras_inception.layers import GOOGLENET_LRN
-from tests.conftest import SMALL_GOOGLENET
+from tests.conftest import QUICK_XLA_FLAGS, SMALL_GOOGLENET
 
 PACKAGE = pathlib.Path(keras_inception.__file__).parent
 MODEL_CODE = [PACKAGE / "layers.py", PACKAGE / "registry.py", PACKAGE / "profile.py", PACKAGE / "validation.py",
@@ -69,10 +69,7 @@ def test_googlenet_trains_under_jax_and_lrn_and_batch_norm_match_tensorflow(tmp_
         [sys.executable, "-c", JAX_PROGRAM, json.dumps(kwargs), str(tmp_path / "x.npy"), str(tmp_path / "lrn.npy"),
          str(tmp_path / "bn.npz")],
         capture_output=True, text=True, timeout=300,
-        # XLA compiles the one step with LLVM's optimisations off: 24 s instead of 57 s here;
-        # what runs is the same graph.
-        env=dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
-                 XLA_FLAGS="--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"),
+        env=dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", XLA_FLAGS=QUICK_XLA_FLAGS),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])

@@ -1,13 +1,13 @@
 """The `keras-inception` command, as a wheel installs it: one subcommand per job, with the
 scripts' flags and exit codes."""
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import venv
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -63,6 +63,36 @@ def _run(environment, *args):
                           timeout=300, cwd=environment, env=ENV)
 
 
+# Each command's `--help` through the wheel's launcher, in a fork of one process that imported
+# TensorFlow as the launcher does: each command then costs its own module, not TensorFlow's import.
+HELP_PROGRAM = """
+import json, os, sys
+import keras_inception_cli
+keras_inception_cli.before_tensorflow(["keras-inception"])
+helps = {}
+for command in sys.argv[1:]:
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read)
+        os.dup2(write, 1)
+        os.dup2(write, 2)
+        try:
+            code = keras_inception_cli.main(["keras-inception", command, "--help"])
+        except SystemExit as exit:
+            code = exit.code
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else 1)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        output = pipe.read()
+    helps[command] = [os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]), output]
+print(json.dumps(helps))
+"""
+
+
 @pytest.mark.slow
 def test_every_command_of_the_installed_wheel_shows_its_help(installed):
     _, environment = installed
@@ -70,12 +100,15 @@ def test_every_command_of_the_installed_wheel_shows_its_help(installed):
     assert listing.returncode == 0
     assert [line.split()[0] for line in listing.stdout.splitlines() if line.startswith("  ")] == list(
         keras_inception_cli.COMMANDS)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        helps = dict(zip(FLAG_OF, pool.map(lambda command: _run(environment, command, "--help"), FLAG_OF)))
-    for command, result in helps.items():
-        assert result.returncode == 1, (command, result.stderr[-2000:])  # absl's --help exits with 1
-        assert f"keras-inception {command}" in result.stdout, command  # its module's usage examples
-        assert f"  {FLAG_OF[command]}" in result.stdout, command  # its own flags, not absl's alone
+    done = subprocess.run([str(environment / "bin" / "python"), "-c", HELP_PROGRAM, *FLAG_OF], capture_output=True,
+                          text=True, timeout=300, cwd=environment, env=ENV)
+    assert done.returncode == 0, done.stderr[-2000:]
+    helps = json.loads(done.stdout.strip().splitlines()[-1])
+    assert list(helps) == list(FLAG_OF)
+    for command, (returncode, output) in helps.items():
+        assert returncode == 1, (command, output[-2000:])  # absl's --help exits with 1
+        assert f"keras-inception {command}" in output, command  # its module's usage examples
+        assert f"  {FLAG_OF[command]}" in output, command  # its own flags, not absl's alone
     where = subprocess.run([str(environment / "bin" / "python"), "-c",
                             "import keras_inception_cli, keras_inception.commands as c; print(c.__file__)"],
                            capture_output=True, text=True, timeout=300, cwd=environment, env=ENV)

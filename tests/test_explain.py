@@ -15,7 +15,7 @@ import keras_inception
 from keras_inception.explain import grad_cam
 from keras_inception.models import inference_model
 from keras_inception.validation import UsageError
-from tests.conftest import ROOT, SMALL_GOOGLENET, once_per_run
+from tests.conftest import QUICK_XLA_FLAGS, ROOT, SMALL_GOOGLENET, once_per_run
 
 # The example's data and training: docs/explain.md's figure comes from the same net.
 EXAMPLE = runpy.run_path(str(ROOT / "examples" / "grad_cam.py"))
@@ -111,9 +111,8 @@ def test_jax_gives_the_heat_maps_tensorflow_gives(trained_file, trained, held_ou
         "    np.save(f'{folder}/{head}.npy', grad_cam(net, images, head=head))\n"
         "print(keras.backend.backend())\n"
     )
-    # XLA compiles each op with LLVM's optimisations off: what runs is the same computation.
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT),
-           "XLA_FLAGS": "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"}
+           "XLA_FLAGS": QUICK_XLA_FLAGS}
     done = subprocess.run([sys.executable, "-c", program, str(tmp_path), str(trained_file)], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -18,7 +18,7 @@ import tensorflow as tf
 from keras_inception import cpu, files, training
 from keras_inception.training import callbacks as run_callbacks
 from keras_inception.training import distribution, fine_tune, job, precision, recipes, resume
-from tests.conftest import free_port
+from tests.conftest import QUICK_XLA_FLAGS, free_port
 from tests.script_forks import ScriptServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -361,7 +361,7 @@ def test_two_jax_processes_killed_one_epoch_apart_resume_together(tmp_path):
     resume from the epoch they share, end with identical weights, and learn what one process
     learns."""
     pytest.importorskip("jax")
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3", XLA_FLAGS=QUICK_XLA_FLAGS)
     run_dirs = [tmp_path / "two" / name for name in ("lenet5_digits", "lenet5_digits_process_1")]
 
     def start(*, with_single_process):

@@ -19,6 +19,7 @@ import pytest
 from benchmarks import batch_search, machine, memory, report, resume, runner, timing
 from benchmarks.pairs import PAIRS
 from keras_inception.cpu import bfloat16_instructions
+from tests.conftest import QUICK_XLA_FLAGS
 from tests.script_forks import ScriptServer
 from tests.test_docs import BENCHMARK_COMMAND, command_steps
 from tests.test_scripts import run_script
@@ -648,7 +649,7 @@ def test_gpu_mode_runs_on_keras_jax_without_tensorflow(tmp_path):
     # A width given on the command line is kept over the smoke's quarter.
     result = run_script("--platform=gpu", "--smoke", "--nopeers", "--width_multiplier=0.5",
                         f"--output_dir={out}", script="benchmark.py",
-                        env={"PYTHONPATH": python_path, "KERAS_BACKEND": "jax"})
+                        env={"PYTHONPATH": python_path, "KERAS_BACKEND": "jax", "XLA_FLAGS": QUICK_XLA_FLAGS})
     assert result.returncode == 0, result.stderr[-3000:]
     train = json.loads((out / "benchmark_gpu.json").read_text())["models"]["resnet18"]["keras_train"]
     assert train["backend"] == "jax" and train["precision"] == "mixed_bfloat16"
