@@ -20,7 +20,7 @@ from keras_inception.models import (
 )
 from keras_inception.pretrained.classes import decode_predictions
 from keras_inception.profile import Profile, profile
-from keras_inception.specs import NetSpec, get_spec, list_specs
+from keras_inception.specs import FeatureMap, NetSpec, get_spec, list_specs
 from keras_inception.registry import (
     endpoint_names,
     get_feature_extractor,
@@ -33,6 +33,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AuxiliaryHeadsModel",
+    "FeatureMap",
     "NetSpec",
     "Profile",
     "alexnet",

@@ -27,7 +27,8 @@ def grad_cam(model, images, head="main", layer=None, class_index=None):
     """Grad-CAM heat maps of `images` (batch, H, W, C) as NumPy (batch, H, W) in [0, 1].
 
     `model` is one of the package's nets, or any Keras model that holds one (the first holding
-    a head named `head`: `main`, or `aux1`/`aux2` for a training form with auxiliary heads).
+    a head named `head`: `main`, or an auxiliary head of a training form: GoogLeNet's `aux1` and
+    `aux2`, Inception v3's `aux`).
     `layer` names the net's layer whose 4-D output is weighted; by default the map entering the
     head's pooling. `class_index` is the class explained: an integer, one per image, or None for
     each image's top class under that head.

@@ -1,8 +1,10 @@
 """The specs of the registered nets (`keras_inception.specs`), as data: each figure is held to
 the built net by tests/test_specs.py, and the checkpoints' figures are their publishers'."""
 
+import dataclasses
+
 from keras_inception.pretrained.torchvision import CAFFE, INCEPTION, TORCH
-from keras_inception.specs import CheckpointSpec, NetSpec, Paper, register_spec
+from keras_inception.specs import CheckpointSpec, FeatureMap, NetSpec, Paper, register_spec
 
 AUX = ("aux1", "aux2")
 
@@ -181,5 +183,75 @@ SPECS = [
             paper=Paper(ZEILER_2014, "Figure 3, layers 3-5 widened to 512, 1024, 512", 37.5, 16.0, "ten_crop",
                         results="Table 2: one convnet, layers 3, 4, 5: 512, 1024, 512 maps")),
 ]
+
+
+def feature_maps(*rows):
+    """FeatureMaps from (name, channels, stride) rows, or from tuples of such rows."""
+    flat = [row for group in rows for row in (group if isinstance(group[0], tuple) else (group,))]
+    return tuple(FeatureMap(*row) for row in flat)
+
+
+def numbered(prefix, count, channels, stride):
+    """`prefix_1` ... `prefix_count`: a run of like blocks."""
+    return tuple((f"{prefix}_{index}", channels, stride) for index in range(1, count + 1))
+
+
+def resnet_maps(blocks, widths):
+    """conv1 and each stage's last block: (name, channels, stride) rows."""
+    return (("conv1_relu", 64, 2), *((f"conv{stage}_block{count}_out", width, 2 ** stage)
+                                     for stage, count, width in zip(range(2, 6), blocks, widths)))
+
+
+def vgg_maps():
+    return tuple((f"block{index}_pool", width, 2 ** index) for index, width in enumerate((64, 128, 256, 512, 512), 1))
+
+
+GOOGLENET_MAPS = feature_maps(("inception_3a", 256, 8), ("inception_3b", 480, 8), ("inception_4a", 512, 16),
+                              ("inception_4b", 512, 16), ("inception_4c", 512, 16), ("inception_4d", 528, 16),
+                              ("inception_4e", 832, 16), ("inception_5a", 832, 32), ("inception_5b", 1024, 32))
+BASIC, BOTTLENECK = (64, 128, 256, 512), (256, 512, 1024, 2048)
+# Each net's feature maps at its default size: the endpoints `get_feature_extractor` gives.
+FEATURE_MAPS = {
+    "alexnet": feature_maps(("pool1", 96, 8), ("pool2", 256, 16), ("conv3_relu", 384, 16), ("conv4_relu", 384, 16),
+                            ("pool5", 256, 32)),
+    "alexnet_torchvision": feature_maps(("pool1", 64, 8), ("pool2", 192, 16), ("conv3_relu", 384, 16),
+                                        ("conv4_relu", 256, 16), ("pool5", 256, 32)),
+    "googlenet": GOOGLENET_MAPS,
+    "googlenet_bn": GOOGLENET_MAPS,
+    # The small stem keeps the full resolution: each stride a quarter of GoogLeNet's.
+    "googlenet_cifar": tuple(FeatureMap(name, channels, stride // 4) for name, channels, stride in GOOGLENET_MAPS),
+    "googlenet_torchvision": GOOGLENET_MAPS,
+    "inception_resnet_v1": feature_maps(numbered("block35", 5, 256, 8), ("mixed_6a", 896, 16),
+                                        numbered("block17", 10, 896, 16), ("mixed_7a", 1792, 32),
+                                        numbered("block8", 5, 1792, 32)),
+    "inception_resnet_v2": feature_maps(("mixed_5b", 320, 8), numbered("block35", 10, 320, 8), ("mixed_6a", 1088, 16),
+                                        numbered("block17", 20, 1088, 16), ("mixed_7a", 2080, 32),
+                                        numbered("block8", 10, 2080, 32), ("conv_7b_relu", 1536, 32)),
+    "inception_v2": feature_maps(("inception_3a", 256, 8), ("inception_3b", 320, 8), ("inception_3c", 576, 16),
+                                 ("inception_4a", 576, 16), ("inception_4b", 576, 16), ("inception_4c", 608, 16),
+                                 ("inception_4d", 608, 16), ("inception_4e", 1056, 32), ("inception_5a", 1024, 32),
+                                 ("inception_5b", 1024, 32)),
+    "inception_v3": feature_maps(("mixed_5b", 256, 8), ("mixed_5c", 288, 8), ("mixed_5d", 288, 8),
+                                 ("mixed_6a", 768, 16), *((f"mixed_6{block}", 768, 16) for block in "bcde"),
+                                 ("mixed_7a", 1280, 32), ("mixed_7b", 2048, 32), ("mixed_7c", 2048, 32)),
+    "inception_v4": feature_maps(*((f"mixed_5{block}", 384, 8) for block in "bcde"), ("mixed_6a", 1024, 16),
+                                 *((f"mixed_6{block}", 1024, 16) for block in "bcdefgh"), ("mixed_7a", 1536, 32),
+                                 *((f"mixed_7{block}", 1536, 32) for block in "bcd")),
+    "lenet5": feature_maps(("c1_tanh", 6, 1), ("s2", 6, 2), ("c3_tanh", 16, 2), ("s4", 16, 4), ("c5_tanh", 120, 4)),
+    "nin_cifar10": feature_maps(("mlpconv1_dropout", 96, 2), ("mlpconv2_dropout", 192, 4),
+                                ("mlpconv3_cccp1_relu", 192, 4)),
+    "nin_imagenet": feature_maps(("mlpconv1_pool", 96, 8), ("mlpconv2_pool", 256, 16), ("mlpconv3_dropout", 384, 32),
+                                 ("mlpconv4_cccp1_relu", 1024, 32)),
+    "resnet18": feature_maps(resnet_maps((2, 2, 2, 2), BASIC)),
+    "resnet34": feature_maps(resnet_maps((3, 4, 6, 3), BASIC)),
+    "resnet50": feature_maps(resnet_maps((3, 4, 6, 3), BOTTLENECK)),
+    "resnet101": feature_maps(resnet_maps((3, 4, 23, 3), BOTTLENECK)),
+    "resnet152": feature_maps(resnet_maps((3, 8, 36, 3), BOTTLENECK)),
+    **{name: feature_maps(vgg_maps()) for name in ("vgg11", "vgg11_lrn", "vgg13", "vgg16", "vgg16_c", "vgg19")},
+    "zfnet": feature_maps(("pool1", 96, 4), ("pool2", 256, 16), ("conv3_relu", 384, 16), ("conv4_relu", 384, 16),
+                          ("pool5", 256, 32)),
+    "zfnet_wide": feature_maps(("pool1", 96, 4), ("pool2", 256, 16), ("conv3_relu", 512, 16),
+                               ("conv4_relu", 1024, 16), ("pool5", 512, 32)),
+}
 for _spec in SPECS:
-    register_spec(_spec)
+    register_spec(dataclasses.replace(_spec, feature_maps=FEATURE_MAPS[_spec.name]))

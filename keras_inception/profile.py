@@ -167,6 +167,7 @@ class NetSummary:
     trainable_params: int  # what PyTorch counts
     macs: int  # of the inference net (auxiliary heads dropped)
     endpoints: dict  # endpoint name -> feature-map shape
+    endpoint_strides: dict  # endpoint name -> the product of the strides from the input to it
 
 
 def summarize(name, **kwargs):
@@ -189,7 +190,22 @@ def summarize(name, **kwargs):
             endpoint: tuple(model.get_layer(endpoint).output.shape[1:])
             for endpoint in registry.endpoint_names(name)
         },
+        endpoint_strides={endpoint: path_stride(model, endpoint) for endpoint in registry.endpoint_names(name)},
     )
+
+
+def path_stride(model, layer_name):
+    """The product of the strides of the layers from `model`'s input to the layer `layer_name`
+    (timm's `reduction`): the input's pixels per step of that layer's map. Every path to a map
+    downsamples alike, so the walk back follows each layer's first input."""
+    producers = {id(layer.output): layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)}
+    stride, layer = 1, model.get_layer(layer_name)
+    while layer is not None:
+        strides = getattr(layer, "strides", None) or (1,)
+        stride *= strides[0]
+        inputs = layer.input
+        layer = producers.get(id(inputs[0] if isinstance(inputs, (list, tuple)) else inputs))
+    return stride
 
 
 def zoo_table(specs):

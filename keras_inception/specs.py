@@ -11,7 +11,7 @@ read these records; a test holds every figure to the built net.
 import dataclasses
 import os
 import re
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from keras_inception.models.multi_output import AUX_LOSS_WEIGHT
 from keras_inception.pretrained.checkpoints import SOURCES  # noqa: F401 (the converter's sources)
@@ -95,6 +95,16 @@ class Paper:
         return f"{names} {year}"
 
 
+class FeatureMap(NamedTuple):
+    """A map the net's feature extractor gives (`get_feature_extractor`): its layer, its channels
+    at the default widths, and its stride: input pixels per step of the map, the product of the
+    strides before it (timm's `reduction`)."""
+
+    name: str
+    channels: int
+    stride: int
+
+
 @dataclasses.dataclass(frozen=True)
 class NetSpec:
     """A registered net at its defaults. `params` counts every weight (batch-norm moving
@@ -114,6 +124,7 @@ class NetSpec:
     checkpoints: tuple = ()
     paper: Optional[Paper] = None
     variant: str = ""  # how it departs from the paper's net, where it does
+    feature_maps: tuple = ()  # FeatureMap each, in network order; auxiliary heads' taps included
 
     @property
     def aux_loss_weight(self):

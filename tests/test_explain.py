@@ -113,8 +113,8 @@ def test_jax_gives_the_heat_maps_tensorflow_gives(trained_file, trained, held_ou
     )
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT),
            "XLA_FLAGS": QUICK_XLA_FLAGS}
-    done = subprocess.run([sys.executable, "-c", program, str(tmp_path), str(trained_file)], env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", program, str(tmp_path), str(trained_file)], env=env,
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == "jax"
     for head in ("main", "aux1"):

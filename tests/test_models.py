@@ -114,6 +114,26 @@ def test_without_top_ends_at_the_last_endpoint(name):
     np.testing.assert_allclose(pooled, feature_map.mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
 
 
+# One net of each family module.
+FAMILY_NETS = ("alexnet", "googlenet", "inception_resnet_v2", "inception_v2", "inception_v3", "inception_v4", "lenet5",
+               "nin_cifar10", "resnet50", "vgg11")
+
+
+@pytest.mark.parametrize("name", FAMILY_NETS)
+def test_the_feature_extractor_gives_the_full_nets_maps_bit_for_bit(name):
+    full = _small(name)
+    extractor = keras_inception.get_feature_extractor(name, **{"num_classes": 10, **SMALL_FORMS[name]})
+    for layer in extractor.layers:
+        layer.set_weights(full.get_layer(layer.name).get_weights())
+    endpoints = keras_inception.endpoint_names(name)
+    maps_of_full = keras.Model(full.input, {endpoint: full.get_layer(endpoint).output for endpoint in endpoints})
+    images = np.random.default_rng(2).random((2, *full.input_shape[1:]), dtype=np.float32)
+    expected, got = _numpy(maps_of_full(images, training=False)), _numpy(extractor(images, training=False))
+    assert list(extractor.output) == list(endpoints)
+    for endpoint in endpoints:
+        np.testing.assert_array_equal(got[endpoint], expected[endpoint])
+
+
 def test_paper_inference_net_count(googlenet_paper_no_aux):
     # The main network only, as the paper counts it.
     assert googlenet_paper_no_aux.output_names == ["main"]

@@ -32,6 +32,11 @@ def test_the_spec_has_the_built_nets_size_cost_and_outputs(name, zoo_summaries):
     assert (spec.params, spec.trainable_params, spec.macs) == (built.params, built.trainable_params, built.macs)
     assert built.outputs == {output: (spec.num_classes,) for output in ("main", *spec.aux_heads)}
     assert spec.aux_loss_weight == (0.3 if spec.aux_heads else None)
+    # The feature maps: the extractor's endpoints, with the built net's channels and strides.
+    assert [feature.name for feature in spec.feature_maps] == list(registry.endpoint_names(name))
+    assert {feature.name: feature.channels for feature in spec.feature_maps} == {
+        endpoint: shape[-1] for endpoint, shape in built.endpoints.items()}
+    assert {feature.name: feature.stride for feature in spec.feature_maps} == built.endpoint_strides
 
 
 @pytest.mark.parametrize("name", NAMES)
