@@ -181,6 +181,8 @@ def test_predict_names_the_digits_from_every_artifact_kind(exported_run, tmp_pat
         overlaid = server.run([f"--model={exported_run / 'model.keras'}", "--top=1", "--grad_cam=heat",
                                "--grad_cam_head=aux1", *paths[:2]], timeout=300)
         refused = server.run([f"--model={exported_run / 'model_int8.tflite'}", "--grad_cam=refused", paths[0]])
+        no_head = server.run([f"--model={exported_run / 'inference.keras'}", "--grad_cam=heat",
+                              "--grad_cam_head=aux1", paths[0]])
     for artifact, done in runs.items():
         assert done["returncode"] == 0, done["stderr"][-2000:]
         lines = done["stdout"].splitlines()
@@ -203,6 +205,9 @@ def test_predict_names_the_digits_from_every_artifact_kind(exported_run, tmp_pat
     assert refused["stderr"].strip().splitlines()[-1].endswith(
         f"Grad-CAM needs a .keras file's gradients; {exported_run / 'model_int8.tflite'} is a tflite artifact. "
         f"Received: model='{exported_run / 'model_int8.tflite'}'")
+    assert no_head["returncode"] == 2  # the inference net has dropped the auxiliary heads
+    assert no_head["stderr"].strip().splitlines()[-1].endswith(
+        "The model has no head 'aux1'; its heads: main. Received: head='aux1'")
 
 
 def test_predict_refuses_a_file_that_is_no_image(exported_run, tmp_path):

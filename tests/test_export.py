@@ -17,10 +17,12 @@ import tensorflow as tf
 import keras_inception
 from keras_inception import data, files
 from keras_inception.export import ExportResult, export_graph, export_model, tflite
+from keras_inception.export.features import output_names
 from keras_inception.export.folding import foldable_batch_norms
 from keras_inception.export.graph import DelegateLocalResponseNormalization, rgb_input
 from keras_inception.export.metadata import read_metadata
 from keras_inception.export.verify import parity_report, run_tflite, tflite_input_shape, top2_margins
+from keras_inception.extras import require
 from keras_inception.pretrained.classes import read_class_names
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -176,7 +178,7 @@ def test_full_int8_keeps_tflites_lrn_in_float(tmp_path):
 
 @pytest.mark.slow
 def test_export_job_meets_the_targets_on_the_digits(trained_run):
-    result = export_model(str(trained_run / "model.keras"), modes=("float32", "int8"))
+    result = export_model(str(trained_run / "model.keras"), modes=("float32", "int8"), features=True)
     assert result.reports["float32"]["max_abs_error"] <= 1e-4
     assert result.reports["int8"]["top1_agreement"] >= 0.98
     assert all(report["mediapipe_top1_agreement"] >= 0.99 for report in result.reports.values())
@@ -207,6 +209,15 @@ def test_export_job_meets_the_targets_on_the_digits(trained_run):
     np.testing.assert_allclose(plain.predict(images, verbose=0), trained.predict(images, verbose=0)["main"],
                                atol=1e-6)
     assert not [path for path in trained_run.iterdir() if ".partial" in path.name]
+    # The feature maps of the net the run trained, named in its order.
+    assert result.feature_files == (str(trained_run / "features_float32.tflite"),
+                                    str(trained_run / "features_saved_model"))
+    interpreter = require("ai_edge_litert.interpreter", "mobile").Interpreter(model_path=result.feature_files[0])
+    runner = interpreter.get_signature_runner("serving_default")
+    assert list(runner.get_output_details()) == output_names(keras_inception.endpoint_names("googlenet_bn"))
+    maps = runner(image=images[:1])
+    np.testing.assert_allclose(maps["08_inception_5b"], keras.Model(trained.input, trained.get_layer(
+        "inception_5b").output).predict(images[:1], verbose=0), rtol=1e-5, atol=1e-5)
     # Existing artifacts stay unless overwrite is asked for.
     before = (trained_run / "model_int8.tflite").stat().st_mtime_ns
     with pytest.raises(ValueError, match="exists; pass overwrite=True"):

@@ -5,6 +5,7 @@
     keras-inception export --model=saved_models/googlenet_bn_digits --modes=float32,float16,dynamic,int8
     keras-inception export --min_agreement=0.995 --overwrite   # int8 keeps its worst layers float
     keras-inception export --qat_epochs=1 --overwrite          # int8 from quantization-aware training
+    keras-inception export --features --overwrite              # and the net's feature maps
 
 Prints the parity table (max abs error and top-1 agreement against Keras, MediaPipe's agreement
 with the interpreter, size, latency) and writes it as JSON beside the artifacts. Exit code 1
@@ -37,6 +38,8 @@ flags.DEFINE_float("min_agreement", None, "int8: keep the fewest of its worst la
 flags.DEFINE_integer("qat_epochs", None, "int8: this many epochs of quantization-aware training on the run's "
                      "training split (or --dataset's) make the int8 file, instead of post-training calibration.",
                      lower_bound=1)
+flags.DEFINE_bool("features", False, "Also export the net's feature maps (every endpoint of the net the run "
+                  "trained) as features_float32.tflite and features_saved_model, outputs named NN_<map>.")
 flags.DEFINE_bool("overwrite", False, "Replace existing artifacts.")
 FLAGS = flags.FLAGS
 
@@ -55,7 +58,7 @@ def main(argv):
         saved_model=FLAGS.saved_model, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
         calibration_images=FLAGS.calibration_images, verification_images=FLAGS.verification_images,
         int8_io=FLAGS.int8_io, logits=FLAGS.logits, overwrite=FLAGS.overwrite, threads=FLAGS.threads,
-        min_agreement=FLAGS.min_agreement, qat_epochs=FLAGS.qat_epochs,
+        min_agreement=FLAGS.min_agreement, qat_epochs=FLAGS.qat_epochs, features=FLAGS.features,
         verbose=cli.fit_verbosity(),
     )
     print(result.table())
@@ -63,6 +66,8 @@ def main(argv):
         print(f"SavedModel: {result.saved_model}  (signatures serving_default: uint8, serve_float: float32)")
     print(f"Keras inference net: {result.keras_file}  (keras.saving.load_model loads it)")
     print(f"TFLite and reports: {result.output_dir}")
+    for path in result.feature_files:
+        print(f"Feature maps: {path}  (signature serving_default: image -> NN_<map>)")
     for failure in result.failures():
         print(f"error: verification target missed: {failure}", file=sys.stderr)
     for warning in result.warnings():

@@ -31,6 +31,7 @@ import numpy as np
 
 import keras_inception
 from keras_inception import cpu, data
+from keras_inception.export import features as features_export
 from keras_inception.export import int8, qat, tflite
 from keras_inception.export.delegates import gpu_unsupported_ops, xnnpack_partitions
 from keras_inception.export.graph import export_graph, rgb_input
@@ -79,6 +80,7 @@ class ExportResult:
     saved_model: str  # None when not written
     reports: dict  # mode -> parity report
     keras_file: str = None  # the inference net as plain Keras
+    feature_files: tuple = ()  # the feature extractor's .tflite and SavedModel, where asked for
 
     def failures(self):
         """Missed targets, one line each."""
@@ -199,7 +201,7 @@ def load_for_export(model_path):
 def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), saved_model=True,
                  dataset=None, data_dir=None, calibration_images=200, verification_images=200,
                  int8_io="none", logits=False, overwrite=False, threads=None, min_agreement=None, qat_epochs=None,
-                 verbose=0):
+                 features=False, verbose=0):
     """Exports and verifies; see the module docstring. Returns an `ExportResult`.
 
     dataset, data_dir: where calibration images (training split) and verification images
@@ -211,6 +213,8 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
         (`qat.quantization_aware_training`) on the run's training split, or `dataset`'s, instead
         of post-training calibration, and is verified against the trained copy, whose function
         it computes. A `.keras` file without a run needs `dataset`.
+    features: also write the net's feature extractor (`features.export_feature_extractor`: every
+        map of the net the run trained, by its run.json) as a .tflite and a SavedModel.
     verbose: Keras's `fit` verbosity for the quantization-aware training.
     """
     for mode in modes:
@@ -231,7 +235,9 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
             raise UsageError("qat_epochs trains the int8 file, which needs mode 'int8' with float input and output "
                              f"(int8_io='none') and no min_agreement. Received: modes={list(modes)}, "
                              f"int8_io={int8_io!r}, min_agreement={min_agreement!r}")
+    check_bool("features", features)
     model_path, model = load_for_export(model_path)
+    endpoints = _endpoints_of_run(model_path) if features else ()
     output_dir = output_dir or os.path.dirname(os.path.abspath(model_path))
     with locked(output_dir, "an export"):
         remove_stale_partials_in(output_dir)  # what a killed export left; the lock keeps live ones out
@@ -240,6 +246,8 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
         tflite_paths = {mode: os.path.join(output_dir, f"model_{mode}.tflite") for mode in modes}
         recover_directory(saved_model_path)
         targets = [keras_path, *tflite_paths.values()] + ([saved_model_path] if saved_model else [])
+        targets += [os.path.join(output_dir, name) for name in (features_export.TFLITE, features_export.SAVED_MODEL)
+                    if features]
         existing = [path for path in targets if os.path.exists(path)]
         if existing and not overwrite:
             raise UsageError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it. "
@@ -313,7 +321,20 @@ def export_model(model_path, *, output_dir=None, modes=("float32", "int8"), save
                 os.remove(os.path.join(output_dir, INT8_TABLE))  # another int8 file's table
             write_json_atomically(path[: -len(".tflite")] + ".json", reports[mode])
         write_json_atomically(os.path.join(output_dir, "export_report.json"), reports)
-        return ExportResult(output_dir, saved_model_path if saved_model else None, reports, keras_path)
+        feature_files = features_export.export_feature_extractor(model, output_dir, endpoints) if features else ()
+        return ExportResult(output_dir, saved_model_path if saved_model else None, reports, keras_path,
+                            tuple(feature_files))
+
+
+def _endpoints_of_run(model_path):
+    """The feature maps of the net a run trained, named by the run.json beside `model_path`."""
+    from keras_inception.registry import endpoint_names
+
+    net = run_settings(model_path).get("model")
+    if net is None:
+        raise UsageError(f"features exports the maps of the net a run trained, named by the run.json beside the "
+                         f"model, and {model_path} has none. Received: features=True")
+    return endpoint_names(net)
 
 
 def _quantization_aware_training(model, graph, splits, run, epochs, logits, verbose):
