@@ -16,8 +16,6 @@ from keras import layers, ops
 from keras_inception import extras
 from keras_inception.validation import UsageError
 
-# The layers that end a head: a classifier whose scores before the softmax can be recomputed.
-HEAD_LAYERS = (layers.Dense, layers.Activation)
 POOLING_LAYERS = (layers.AveragePooling2D, layers.MaxPooling2D, layers.GlobalAveragePooling2D,
                   layers.GlobalMaxPooling2D)
 BACKENDS = ("tensorflow", "jax")

@@ -24,7 +24,8 @@ flags.DEFINE_integer("max_image_pixels", MAX_IMAGE_PIXELS, "Refuse images that d
                      "(a decompression bomb) before decoding them; Pillow's default limit.", lower_bound=1)
 flags.DEFINE_string("grad_cam", None, "A folder to write each image's Grad-CAM overlay to, as "
                     "<image name>.<head>.png (a .keras model only).")
-flags.DEFINE_string("grad_cam_head", "main", "The head Grad-CAM explains: main, or aux1/aux2 where the model has them.")
+flags.DEFINE_string("grad_cam_head", "main", "The head Grad-CAM explains: main, or an auxiliary head where the model "
+                    "has it (GoogLeNet's aux1 and aux2, Inception v3's aux).")
 flags.DEFINE_string("grad_cam_layer", None, "The layer whose map Grad-CAM weights; default: the map entering the "
                     "head's pooling.")
 flags.mark_flag_as_required("model")
