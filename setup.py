@@ -42,9 +42,10 @@ setup(
         # jax: the tests build and train the nets under Keras's JAX backend too (and on two
         # processes); hypothesis fuzzes the scripts' flags; filelock lets the xdist workers
         # share a session fixture; torchvision and timm write the checkpoints the converters
-        # are checked against, and run the reference nets.
+        # are checked against, and run the reference nets; pytorch-fid's own FID is the metric's
+        # reference.
         "test": ALL_EXTRAS + ["pytest>=7", "pytest-xdist>=3.2", "filelock", "jax[cpu]", "hypothesis", "torch==2.14.1",
-                 "torchvision==0.29.1", "timm"],
+                 "torchvision==0.29.1", "timm", "pytorch-fid"],
         # benchmarks/benchmark.py's peers: torchvision in PyTorch, ONNX Runtime.
         "bench": ALL_EXTRAS + ["torch==2.14.1", "torchvision==0.29.1", "onnx", "onnxruntime"],
     },

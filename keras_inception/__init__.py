@@ -1,6 +1,6 @@
 """keras_inception: GoogLeNet, the Inception line and the nets it grew from, for Keras 3."""
 
-from keras_inception import explain, layers
+from keras_inception import explain, layers, metrics
 from keras_inception.models import (
     AuxiliaryHeadsModel,
     alexnet,
