@@ -14,6 +14,7 @@ import numpy as np
 from keras import layers, ops
 
 from keras_inception import extras
+from keras_inception.profile import layer_producers
 from keras_inception.validation import UsageError
 
 POOLING_LAYERS = (layers.AveragePooling2D, layers.MaxPooling2D, layers.GlobalAveragePooling2D,
@@ -97,26 +98,19 @@ def named_layer(net, name):
         raise UsageError(f"The net {net.name!r} has no layer {name!r}. Received: layer={name!r}") from None
 
 
-def producer(net, tensor):
-    """The layer of `net` whose output is `tensor`, or None (the net's input)."""
-    for layer in net.layers:
-        if not isinstance(layer, layers.InputLayer) and layer.output is tensor:
-            return layer
-    return None
-
-
 def map_entering_pool(net, head_layer):
     """The layer whose output enters the head's pooling: the first pooling layer met walking back
     from the head, through layers of one input."""
-    tensor = head_layer.input
-    while True:
-        layer = producer(net, tensor)
-        if layer is None or isinstance(layer.input, (list, tuple, dict)):
-            raise UsageError(f"No pooling layer feeds the head {head_layer.name!r} of {net.name!r}; "
-                             f"name the map to explain. Received: layer=None")
+    producers = layer_producers(net)
+    layer = producers.get(id(head_layer.input))
+    while layer is not None and not isinstance(layer.input, (list, tuple, dict)):
         if isinstance(layer, POOLING_LAYERS):
-            return producer(net, layer.input)
-        tensor = layer.input
+            if id(layer.input) in producers:
+                return producers[id(layer.input)]
+            break
+        layer = producers.get(id(layer.input))
+    raise UsageError(f"No pooling layer feeds the head {head_layer.name!r} of {net.name!r} from a layer; "
+                     f"name the map to explain. Received: layer=None")
 
 
 def prefix(model, net, map_tensor):

@@ -194,11 +194,16 @@ def summarize(name, **kwargs):
     )
 
 
+def layer_producers(model):
+    """{id(tensor): the layer of `model` whose output it is}, to walk a graph back from a layer."""
+    return {id(layer.output): layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)}
+
+
 def path_stride(model, layer_name):
     """The product of the strides of the layers from `model`'s input to the layer `layer_name`
     (timm's `reduction`): the input's pixels per step of that layer's map. Every path to a map
     downsamples alike, so the walk back follows each layer's first input."""
-    producers = {id(layer.output): layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)}
+    producers = layer_producers(model)
     stride, layer = 1, model.get_layer(layer_name)
     while layer is not None:
         strides = getattr(layer, "strides", None) or (1,)

@@ -14,7 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_inception.data.image_files import MAX_IMAGE_PIXELS, file_problem, pixel_problem
-from keras_inception.evaluation.artifacts import SizedArtifact, artifact_kind, open_artifact
+from keras_inception.data.preprocessing import evaluation_view
+from keras_inception.evaluation.artifacts import artifact_kind, open_artifact
 from keras_inception.files import check_writable, write_bytes_atomically
 from keras_inception.labels import class_names_for
 from keras_inception.loading import load_model
@@ -70,10 +71,10 @@ def grad_cam_files(model_path, image_paths, folder, *, head="main", layer=None, 
     check_writable(folder)
     images = [read_image(path, max_image_pixels) for path in image_paths]
     model = load_model(model_path, compile=False)
-    view = SizedArtifact(model_path, model.input_shape[1:]).view
+    size, _, channels = model.input_shape[1:]
     written = []
     for path, image in zip(image_paths, images):
-        pixels = view(tf.constant(image))[None].numpy()
+        pixels = evaluation_view(tf.constant(image), size, channels)[None].numpy()  # as predict_files sees it
         heat = grad_cam(model, pixels, head=head, layer=layer)[0]
         target = os.path.join(folder, f"{os.path.splitext(os.path.basename(path))[0]}.{head}.png")
         png = tf.io.encode_png(overlay(pixels[0], heat)).numpy()
